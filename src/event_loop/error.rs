@@ -1,0 +1,71 @@
+//! What the loop reports to its error hook.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+
+use crate::reactor::WatcherId;
+
+/// Something that went wrong inside the loop with nobody to return it to.
+///
+/// The loop hands each one to its error hook (see [`Handle::set_error_hook`](crate::Handle::set_error_hook)).
+/// The default hook prints it to stderr and the loop keeps running. A hook that wants a panic to end
+/// the program can call [`LoopError::resume_unwind`]: the panic then leaves `run` (or `block_on`)
+/// with the loop consistent, so it may be run again.
+#[non_exhaustive]
+pub enum LoopError {
+    /// A callback (`call_soon`, a timer, a watcher or a remote post) panicked. The callback is dropped;
+    /// a watcher or a periodic timer stays registered and is called again on its next event.
+    CallbackPanic(Box<dyn Any + Send>),
+    /// A detached task panicked (a task whose `JoinHandle` still exists gets the panic through it).
+    TaskPanic(Box<dyn Any + Send>),
+    /// Changing a watcher's interest from inside its own callback failed when it was applied.
+    Interest(WatcherId, io::Error),
+    /// A rejected promise was dropped without anyone observing the rejection.
+    UnobservedRejection(String),
+}
+
+impl LoopError {
+    /// The panic message, when this is a panic whose payload is a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) => Some(payload_str(p.as_ref())),
+            _ => None,
+        }
+    }
+
+    /// Continues unwinding with the original panic payload (or a panic describing the error).
+    pub fn resume_unwind(self) -> ! {
+        match self {
+            LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) => std::panic::resume_unwind(p),
+            other => panic!("{other}"),
+        }
+    }
+}
+
+pub(crate) fn payload_str(p: &(dyn Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+impl fmt::Display for LoopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoopError::CallbackPanic(p) => write!(f, "callback panicked: {}", payload_str(p.as_ref())),
+            LoopError::TaskPanic(p) => write!(f, "detached task panicked: {}", payload_str(p.as_ref())),
+            LoopError::Interest(id, e) => write!(f, "changing the interest of {id:?} failed: {e}"),
+            LoopError::UnobservedRejection(e) => write!(f, "promise rejection was never observed: {e}"),
+        }
+    }
+}
+
+impl fmt::Debug for LoopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LoopError({self})")
+    }
+}

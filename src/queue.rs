@@ -1,0 +1,131 @@
+//! The message queue: the loop's single FIFO of work.
+//!
+//! Every source of work (a `call_soon`, a due timer, an I/O readiness event, a woken task, a post from
+//! another thread) ends up here as a small [`Entry`]. An entry names its target by slab key plus a
+//! generation or id, never by pointer, so pushing one never allocates and an entry whose target was
+//! cancelled or removed in the meantime is recognised and skipped when it is popped.
+
+use std::collections::VecDeque;
+
+use slab::Slab;
+
+use crate::event_loop::Handle;
+use crate::reactor::Ready;
+
+/// A boxed callback that runs once on the loop thread.
+pub(crate) type Callback = Box<dyn FnOnce(&Handle)>;
+
+/// One unit of work in the queue. Kept to 16 bytes so that the queue is a flat ring buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A callback from `call_soon`, stored in [`Queue::callbacks`].
+    Callback { key: u32, id: u64 },
+    /// A due timer; the timer queue holds its callback.
+    Timer { key: u32, id: u64 },
+    /// Readiness for a callback watcher.
+    Io { key: u32, gen: u32, ready: Ready },
+    /// A woken task to poll.
+    Task { key: u32, gen: u32 },
+}
+
+/// A cancellable `call_soon` callback waiting for its turn.
+struct Pending {
+    id: u64,
+    callback: Callback,
+}
+
+/// The FIFO plus the storage of the callbacks it refers to.
+#[derive(Default)]
+pub(crate) struct Queue {
+    entries: VecDeque<Entry>,
+    callbacks: Slab<Pending>,
+    next_id: u64,
+}
+
+impl Queue {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Queue {
+            entries: VecDeque::with_capacity(capacity),
+            callbacks: Slab::with_capacity(capacity),
+            next_id: 1,
+        }
+    }
+
+    pub(crate) fn push(&mut self, entry: Entry) {
+        self.entries.push_back(entry);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Entry> {
+        self.entries.pop_front()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Stores `callback` and queues it; returns its slab key and id for cancellation.
+    pub(crate) fn push_callback(&mut self, callback: Callback) -> (u32, u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let key = self.callbacks.insert(Pending { id, callback });
+        let key = u32::try_from(key).expect("more than 4 billion queued callbacks");
+        self.entries.push_back(Entry::Callback { key, id });
+        (key, id)
+    }
+
+    /// Removes the callback if it has not run yet; the stale queue entry is skipped later.
+    pub(crate) fn cancel_callback(&mut self, key: u32, id: u64) -> Option<Callback> {
+        self.take_callback(key, id)
+    }
+
+    /// Takes the callback an entry refers to, if it is still there.
+    pub(crate) fn take_callback(&mut self, key: u32, id: u64) -> Option<Callback> {
+        let key = key as usize;
+        match self.callbacks.get(key) {
+            Some(p) if p.id == id => Some(self.callbacks.remove(key).callback),
+            _ => None,
+        }
+    }
+
+    /// Empties the queue, handing back the callbacks so the caller can drop them with no borrow held.
+    pub(crate) fn clear(&mut self) -> Vec<Callback> {
+        self.entries.clear();
+        self.callbacks.drain().map(|p| p.callback).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_is_small() {
+        assert!(std::mem::size_of::<Entry>() <= 16);
+    }
+
+    #[test]
+    fn fifo_and_cancel() {
+        let mut q = Queue::with_capacity(4);
+        let (k1, id1) = q.push_callback(Box::new(|_| {}));
+        let (k2, id2) = q.push_callback(Box::new(|_| {}));
+        q.push(Entry::Task { key: 7, gen: 1 });
+        assert!(q.cancel_callback(k1, id1).is_some());
+        assert!(q.cancel_callback(k1, id1).is_none(), "cancel twice");
+        // A new callback may reuse the slot; the old entry must not reach it.
+        let (k3, id3) = q.push_callback(Box::new(|_| {}));
+        assert_eq!(k3, k1);
+        let first = q.pop().unwrap();
+        assert_eq!(first, Entry::Callback { key: k1, id: id1 });
+        assert!(matches!(first, Entry::Callback { key, id } if q.take_callback(key, id).is_none()));
+        assert_eq!(q.pop(), Some(Entry::Callback { key: k2, id: id2 }));
+        assert!(q.take_callback(k2, id2).is_some());
+        assert_eq!(q.pop(), Some(Entry::Task { key: 7, gen: 1 }));
+        assert_eq!(q.pop(), Some(Entry::Callback { key: k3, id: id3 }));
+        assert!(q.take_callback(k3, id3).is_some());
+        assert!(q.is_empty());
+    }
+}

@@ -1,0 +1,442 @@
+//! The reactor: OS readiness through `mio`, turned into queue entries and task wake-ups.
+//!
+//! Two kinds of source are registered here:
+//!
+//! - **Watchers** (the callback API): the reactor owns the source and a callback. A readiness event
+//!   becomes an [`Entry::Io`] in the message queue; the loop later takes the callback out of its slot,
+//!   runs it with no borrow held, and puts it back.
+//! - **I/O resources** (the async socket types): the socket owns itself; the reactor keeps its
+//!   readiness bits and the wakers of the tasks waiting to read and to write. An event sets the bits
+//!   and wakes those tasks, which is itself a queue entry per task.
+//!
+//! A token is the slab key in its low 32 bits and a generation in its high 32 bits. A slot freed and
+//! reused within one batch of events gets a new generation, so a stale event never reaches the new
+//! occupant.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use mio::event::Source;
+use mio::{Events, Interest, Registry, Token};
+use slab::Slab;
+
+use crate::queue::{Entry, Queue};
+
+mod ready;
+pub(crate) mod watcher;
+
+pub use ready::{IoEvent, Ready};
+pub(crate) use watcher::ErasedWatch;
+pub use watcher::{RawFdSource, WatcherId};
+
+/// The token of the cross-thread waker.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Readiness and waiting tasks of one async I/O resource.
+#[derive(Default)]
+struct IoState {
+    readiness: Ready,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+enum Kind {
+    /// `watch`: the callback is `None` while it runs.
+    Callback {
+        watch: Option<Box<dyn ErasedWatch>>,
+        /// An interest change asked for while the callback ran.
+        pending_interest: Option<Interest>,
+        /// `unwatch` called while the callback ran.
+        removed: bool,
+    },
+    Io(IoState),
+}
+
+struct Slot {
+    gen: u32,
+    keep_alive: bool,
+    kind: Kind,
+}
+
+/// Which half of an I/O resource an operation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> Ready {
+        match self {
+            Direction::Read => Ready::READABLE | Ready::READ_CLOSED | Ready::ERROR,
+            Direction::Write => Ready::WRITABLE | Ready::WRITE_CLOSED | Ready::ERROR,
+        }
+    }
+}
+
+/// The loop's poller and everything registered with it.
+pub(crate) struct Reactor {
+    poll: RefCell<mio::Poll>,
+    events: RefCell<Events>,
+    registry: Registry,
+    slots: RefCell<Slab<Slot>>,
+    next_gen: Cell<u32>,
+    referenced: Cell<usize>,
+}
+
+fn token(key: usize, gen: u32) -> Token {
+    Token(((gen as usize) << 32) | key)
+}
+
+fn split(token: Token) -> (u32, u32) {
+    (token.0 as u32, (token.0 >> 32) as u32)
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Reactor {
+            poll: RefCell::new(poll),
+            events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
+            registry,
+            slots: RefCell::new(Slab::new()),
+            next_gen: Cell::new(1),
+            referenced: Cell::new(0),
+        })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The epoll (or kqueue) descriptor, for a host loop that polls it.
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.poll.borrow().as_raw_fd()
+    }
+
+    pub(crate) fn is_referenced(&self) -> bool {
+        self.referenced.get() > 0
+    }
+
+    /// Number of registered watchers and resources.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.borrow().len()
+    }
+
+    fn insert(&self, kind: Kind, register: impl FnOnce(Token) -> io::Result<()>) -> io::Result<(u32, u32)> {
+        let mut slots = self.slots.borrow_mut();
+        let key = slots.vacant_key();
+        let key32 = u32::try_from(key)
+            .ok()
+            .filter(|k| *k != u32::MAX)
+            .ok_or_else(|| io::Error::other("too many registered I/O sources"))?;
+        let gen = self.next_gen.get();
+        self.next_gen.set(gen.wrapping_add(1).max(1));
+        register(token(key, gen))?;
+        slots.insert(Slot {
+            gen,
+            keep_alive: true,
+            kind,
+        });
+        self.referenced.set(self.referenced.get() + 1);
+        Ok((key32, gen))
+    }
+
+    /// Registers a watcher that owns its source and callback.
+    pub(crate) fn watch(&self, mut watch: Box<dyn ErasedWatch>, interest: Interest) -> io::Result<WatcherId> {
+        let registry = &self.registry;
+        let empty = Kind::Callback {
+            watch: None,
+            pending_interest: None,
+            removed: false,
+        };
+        let (key, gen) = self.insert(empty, |t| registry.register(watch.source(), t, interest))?;
+        if let Some(Slot {
+            kind: Kind::Callback { watch: w, .. },
+            ..
+        }) = self.slots.borrow_mut().get_mut(key as usize)
+        {
+            *w = Some(watch);
+        }
+        Ok(WatcherId { key, gen })
+    }
+
+    /// Registers an async I/O resource for both directions; the caller keeps the source.
+    pub(crate) fn register_io(&self, source: &mut dyn Source) -> io::Result<IoKey> {
+        let registry = &self.registry;
+        let (key, gen) = self.insert(Kind::Io(IoState::default()), |t| {
+            registry.register(source, t, Interest::READABLE | Interest::WRITABLE)
+        })?;
+        Ok(IoKey { key, gen })
+    }
+
+    /// Deregisters an async I/O resource. Waiting tasks are woken so they observe the closure.
+    pub(crate) fn deregister_io(&self, io: IoKey, source: &mut dyn Source) -> Vec<Waker> {
+        let _ = self.registry.deregister(source);
+        let mut slots = self.slots.borrow_mut();
+        match slots.get(io.key as usize) {
+            Some(s) if s.gen == io.gen => {}
+            _ => return Vec::new(),
+        }
+        let slot = slots.remove(io.key as usize);
+        if slot.keep_alive {
+            self.referenced.set(self.referenced.get() - 1);
+        }
+        match slot.kind {
+            Kind::Io(state) => state.reader.into_iter().chain(state.writer).collect(),
+            Kind::Callback { .. } => Vec::new(),
+        }
+    }
+
+    fn io_state(slots: &mut Slab<Slot>, io: IoKey) -> Option<&mut IoState> {
+        match slots.get_mut(io.key as usize) {
+            Some(Slot {
+                gen,
+                kind: Kind::Io(state),
+                ..
+            }) if *gen == io.gen => Some(state),
+            _ => None,
+        }
+    }
+
+    /// The readiness known for `dir`, or `Pending` with the task's waker stored.
+    pub(crate) fn poll_ready(&self, io: IoKey, dir: Direction, cx: &mut Context<'_>) -> Poll<Ready> {
+        let mut slots = self.slots.borrow_mut();
+        let Some(state) = Self::io_state(&mut slots, io) else {
+            // Deregistered: let the operation run and report what the OS says.
+            return Poll::Ready(dir.mask());
+        };
+        let ready = Ready::from_bits(state.readiness.bits() & dir.mask().bits());
+        if !ready.is_empty() {
+            return Poll::Ready(ready);
+        }
+        let slot = match dir {
+            Direction::Read => &mut state.reader,
+            Direction::Write => &mut state.writer,
+        };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Whether `dir` is believed ready, without registering interest.
+    pub(crate) fn is_ready(&self, io: IoKey, dir: Direction) -> bool {
+        let mut slots = self.slots.borrow_mut();
+        Self::io_state(&mut slots, io).map_or(true, |s| s.readiness.intersects(dir.mask()))
+    }
+
+    /// After `WouldBlock`: forget the readiness bits of `dir` (except closure and errors, which stay).
+    pub(crate) fn clear_ready(&self, io: IoKey, dir: Direction) {
+        let mut slots = self.slots.borrow_mut();
+        if let Some(state) = Self::io_state(&mut slots, io) {
+            let clear = match dir {
+                Direction::Read => Ready::READABLE,
+                Direction::Write => Ready::WRITABLE,
+            };
+            state.readiness = state.readiness - clear;
+        }
+    }
+
+    /// Waits for events (retrying `EINTR` with the remaining time) and routes them: watcher events
+    /// into `queue`, resource wake-ups into `wake`.
+    pub(crate) fn poll_io(
+        &self,
+        timeout: Option<Duration>,
+        queue: &mut Queue,
+        wake: &mut Vec<Waker>,
+    ) -> io::Result<()> {
+        let mut poll = self.poll.borrow_mut();
+        let mut events = self.events.borrow_mut();
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut timeout = timeout;
+        loop {
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if let Some(d) = deadline {
+                        timeout = Some(d.saturating_duration_since(Instant::now()));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut slots = self.slots.borrow_mut();
+        for event in events.iter() {
+            if event.token() == WAKER_TOKEN {
+                continue;
+            }
+            let (key, gen) = split(event.token());
+            let Some(slot) = slots.get_mut(key as usize).filter(|s| s.gen == gen) else {
+                continue;
+            };
+            let ready = Ready::from_event(event);
+            match &mut slot.kind {
+                Kind::Callback { .. } => queue.push(Entry::Io { key, gen, ready }),
+                Kind::Io(state) => {
+                    state.readiness |= ready;
+                    if ready.intersects(Direction::Read.mask()) {
+                        wake.extend(state.reader.take());
+                    }
+                    if ready.intersects(Direction::Write.mask()) {
+                        wake.extend(state.writer.take());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a watcher's callback out for dispatch, if the event is not stale.
+    pub(crate) fn take_watch(&self, key: u32, gen: u32) -> Option<Box<dyn ErasedWatch>> {
+        let mut slots = self.slots.borrow_mut();
+        match slots.get_mut(key as usize) {
+            Some(Slot {
+                gen: g,
+                kind: Kind::Callback { watch, .. },
+                ..
+            }) if *g == gen => watch.take(),
+            _ => None,
+        }
+    }
+
+    /// Puts a dispatched watcher back, applying what its callback asked for meanwhile. Returns the
+    /// watcher if it was removed, for the caller to drop with no borrow held, and any error of a
+    /// deferred interest change.
+    pub(crate) fn finish_watch(
+        &self,
+        key: u32,
+        gen: u32,
+        mut w: Box<dyn ErasedWatch>,
+    ) -> (Option<Box<dyn ErasedWatch>>, io::Result<()>) {
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = slots.get_mut(key as usize).filter(|s| s.gen == gen) else {
+            return (Some(w), Ok(()));
+        };
+        let Kind::Callback {
+            watch,
+            pending_interest,
+            removed,
+        } = &mut slot.kind
+        else {
+            return (Some(w), Ok(()));
+        };
+        if *removed {
+            let keep = slot.keep_alive;
+            slots.remove(key as usize);
+            if keep {
+                self.referenced.set(self.referenced.get() - 1);
+            }
+            let _ = self.registry.deregister(w.source());
+            return (Some(w), Ok(()));
+        }
+        let mut result = Ok(());
+        if let Some(interest) = pending_interest.take() {
+            result = self.registry.reregister(w.source(), token(key as usize, gen), interest);
+        }
+        *watch = Some(w);
+        (None, result)
+    }
+
+    /// Changes a watcher's interest; deferred until its callback returns if it is running.
+    pub(crate) fn set_interest(&self, id: WatcherId, interest: Interest) -> io::Result<()> {
+        let mut slots = self.slots.borrow_mut();
+        match slots.get_mut(id.key as usize) {
+            Some(Slot {
+                gen,
+                kind:
+                    Kind::Callback {
+                        watch,
+                        pending_interest,
+                        removed: false,
+                    },
+                ..
+            }) if *gen == id.gen => match watch {
+                Some(w) => self
+                    .registry
+                    .reregister(w.source(), token(id.key as usize, id.gen), interest),
+                None => {
+                    *pending_interest = Some(interest);
+                    Ok(())
+                }
+            },
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no such watcher")),
+        }
+    }
+
+    /// Removes a watcher. Returns it (deregistered) for the caller to drop, or `None` if it is gone or
+    /// is running, in which case it is removed when its callback returns.
+    pub(crate) fn unwatch(&self, id: WatcherId) -> (bool, Option<Box<dyn ErasedWatch>>) {
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = slots.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
+            return (false, None);
+        };
+        match &mut slot.kind {
+            Kind::Callback { removed: true, .. } | Kind::Io(_) => (false, None),
+            Kind::Callback { watch: None, removed, .. } => {
+                *removed = true;
+                (true, None)
+            }
+            Kind::Callback { watch: Some(_), .. } => {
+                let slot = slots.remove(id.key as usize);
+                if slot.keep_alive {
+                    self.referenced.set(self.referenced.get() - 1);
+                }
+                let Kind::Callback { watch: Some(mut w), .. } = slot.kind else {
+                    unreachable!("matched above")
+                };
+                let _ = self.registry.deregister(w.source());
+                (true, Some(w))
+            }
+        }
+    }
+
+    /// Marks whether a watcher or resource keeps the loop alive; false if it is gone.
+    pub(crate) fn set_keep_alive(&self, key: u32, gen: u32, keep: bool) -> bool {
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = slots.get_mut(key as usize).filter(|s| s.gen == gen) else {
+            return false;
+        };
+        let was = std::mem::replace(&mut slot.keep_alive, keep);
+        match (was, keep) {
+            (false, true) => self.referenced.set(self.referenced.get() + 1),
+            (true, false) => self.referenced.set(self.referenced.get() - 1),
+            _ => {}
+        }
+        true
+    }
+
+    /// Removes every watcher (deregistered) and resource, for the loop's drop. Returns what must be
+    /// dropped with no borrow held.
+    pub(crate) fn clear(&self) -> (Vec<Box<dyn ErasedWatch>>, Vec<Waker>) {
+        let drained: Vec<Slot> = self.slots.borrow_mut().drain().collect();
+        self.referenced.set(0);
+        let mut watches = Vec::new();
+        let mut wakers = Vec::new();
+        for slot in drained {
+            match slot.kind {
+                Kind::Callback { watch: Some(mut w), .. } => {
+                    let _ = self.registry.deregister(w.source());
+                    watches.push(w);
+                }
+                Kind::Callback { watch: None, .. } => {}
+                Kind::Io(state) => wakers.extend(state.reader.into_iter().chain(state.writer)),
+            }
+        }
+        (watches, wakers)
+    }
+}
+
+/// The registration of one async I/O resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IoKey {
+    pub(crate) key: u32,
+    pub(crate) gen: u32,
+}

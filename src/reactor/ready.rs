@@ -1,0 +1,169 @@
+//! Readiness as the loop reports it.
+
+use std::fmt;
+
+/// A set of readiness flags delivered to an I/O watcher.
+///
+/// Readiness is *edge-triggered*, as in `mio`: a watcher is told when a source becomes ready and
+/// must then perform its operation until it returns [`std::io::ErrorKind::WouldBlock`] before it is
+/// told again.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Ready(u8);
+
+impl Ready {
+    /// Nothing is ready.
+    pub const EMPTY: Ready = Ready(0);
+    /// The source can be read (or accepted from).
+    pub const READABLE: Ready = Ready(1);
+    /// The source can be written.
+    pub const WRITABLE: Ready = Ready(1 << 1);
+    /// The peer closed its writing half: reads will return end of file.
+    pub const READ_CLOSED: Ready = Ready(1 << 2);
+    /// The writing half is closed: writes will fail.
+    pub const WRITE_CLOSED: Ready = Ready(1 << 3);
+    /// The source has a pending error; the next operation reports it.
+    pub const ERROR: Ready = Ready(1 << 4);
+    /// Out-of-band or priority data is available.
+    pub const PRIORITY: Ready = Ready(1 << 5);
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Ready) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    pub const fn intersects(self, other: Ready) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// A read may make progress (data, end of file, or an error to report).
+    pub const fn is_readable(self) -> bool {
+        self.intersects(Ready(Self::READABLE.0 | Self::READ_CLOSED.0 | Self::ERROR.0))
+    }
+
+    /// A write may make progress (buffer space, or an error to report).
+    pub const fn is_writable(self) -> bool {
+        self.intersects(Ready(Self::WRITABLE.0 | Self::WRITE_CLOSED.0 | Self::ERROR.0))
+    }
+
+    /// The peer closed its writing half.
+    pub const fn is_read_closed(self) -> bool {
+        self.contains(Self::READ_CLOSED)
+    }
+
+    /// The writing half is closed.
+    pub const fn is_write_closed(self) -> bool {
+        self.contains(Self::WRITE_CLOSED)
+    }
+
+    /// The source reported an error.
+    pub const fn is_error(self) -> bool {
+        self.contains(Self::ERROR)
+    }
+
+    pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
+        let mut r = 0;
+        if event.is_readable() {
+            r |= Self::READABLE.0;
+        }
+        if event.is_writable() {
+            r |= Self::WRITABLE.0;
+        }
+        if event.is_read_closed() {
+            r |= Self::READ_CLOSED.0;
+        }
+        if event.is_write_closed() {
+            r |= Self::WRITE_CLOSED.0;
+        }
+        if event.is_error() {
+            r |= Self::ERROR.0;
+        }
+        if event.is_priority() {
+            r |= Self::PRIORITY.0;
+        }
+        Ready(r)
+    }
+
+    pub(crate) const fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub(crate) const fn from_bits(bits: u8) -> Ready {
+        Ready(bits)
+    }
+}
+
+impl std::ops::BitOr for Ready {
+    type Output = Ready;
+    fn bitor(self, rhs: Ready) -> Ready {
+        Ready(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Ready {
+    fn bitor_assign(&mut self, rhs: Ready) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl std::ops::Sub for Ready {
+    type Output = Ready;
+    /// The flags of `self` that are not in `rhs`.
+    fn sub(self, rhs: Ready) -> Ready {
+        Ready(self.0 & !rhs.0)
+    }
+}
+
+impl fmt::Debug for Ready {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Self::READABLE, "READABLE"),
+            (Self::WRITABLE, "WRITABLE"),
+            (Self::READ_CLOSED, "READ_CLOSED"),
+            (Self::WRITE_CLOSED, "WRITE_CLOSED"),
+            (Self::ERROR, "ERROR"),
+            (Self::PRIORITY, "PRIORITY"),
+        ];
+        let mut list = f.debug_set();
+        for (flag, name) in names {
+            if self.contains(flag) {
+                list.entry(&format_args!("{name}"));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// What a watcher's callback receives: which watcher, and what is ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoEvent {
+    pub(crate) watcher: super::WatcherId,
+    pub(crate) ready: Ready,
+}
+
+impl IoEvent {
+    /// The watcher this event is for (to change its interest or remove it from its own callback).
+    pub fn watcher(&self) -> super::WatcherId {
+        self.watcher
+    }
+
+    /// The readiness flags.
+    pub fn ready(&self) -> Ready {
+        self.ready
+    }
+
+    /// Shorthand for `self.ready().is_readable()`.
+    pub fn is_readable(&self) -> bool {
+        self.ready.is_readable()
+    }
+
+    /// Shorthand for `self.ready().is_writable()`.
+    pub fn is_writable(&self) -> bool {
+        self.ready.is_writable()
+    }
+}

@@ -1,0 +1,81 @@
+//! Watchers: a source plus the callback that handles its readiness.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use mio::event::Source;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use super::IoEvent;
+use crate::event_loop::Handle;
+
+/// Identifies a watcher registered with [`Handle::watch`].
+///
+/// A stale id (the watcher was removed, even if its slot has been reused since) is recognised and
+/// ignored by every method that takes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WatcherId {
+    pub(crate) key: u32,
+    pub(crate) gen: u32,
+}
+
+/// A watcher with its types erased, so the reactor can store any of them.
+pub(crate) trait ErasedWatch {
+    fn dispatch(&mut self, handle: &Handle, event: IoEvent);
+    fn source(&mut self) -> &mut dyn Source;
+}
+
+pub(crate) struct Watch<S, F> {
+    pub(crate) source: S,
+    pub(crate) callback: F,
+}
+
+impl<S, F> ErasedWatch for Watch<S, F>
+where
+    S: Source,
+    F: FnMut(&Handle, &mut S, IoEvent),
+{
+    fn dispatch(&mut self, handle: &Handle, event: IoEvent) {
+        (self.callback)(handle, &mut self.source, event)
+    }
+
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.source
+    }
+}
+
+/// A raw file descriptor to watch, for descriptors that `mio` has no type for (pipes, eventfds,
+/// devices, sockets created elsewhere).
+///
+/// It does not own the descriptor: the caller keeps it open while it is watched, and closes it only
+/// after [`Handle::unwatch`]. Edge-triggered rules apply as for every watcher.
+///
+/// ```
+/// use evloop::{EventLoop, RawFdSource};
+/// use mio::Interest;
+/// use std::os::fd::AsRawFd;
+///
+/// let lp = EventLoop::new()?;
+/// let (reader, _writer) = std::os::unix::net::UnixStream::pair()?;
+/// reader.set_nonblocking(true)?;
+/// let id = lp.watch(RawFdSource(reader.as_raw_fd()), Interest::READABLE, |_, _, _| {})?;
+/// assert!(lp.unwatch(id));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawFdSource(pub RawFd);
+
+impl Source for RawFdSource {
+    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        SourceFd(&self.0).register(registry, token, interests)
+    }
+
+    fn reregister(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        SourceFd(&self.0).reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        SourceFd(&self.0).deregister(registry)
+    }
+}

@@ -1,0 +1,48 @@
+//! Cooperative budget: an always-ready task yields after a fixed number of operations.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::event_loop::Handle;
+
+/// Operations a task may complete in one poll before it is made to yield.
+pub(crate) const BUDGET: u32 = 128;
+
+/// Spends one unit of the running task's budget. When it is used up, wakes the task (so it runs
+/// again in the next turn, after I/O and timers) and returns `Pending`.
+pub(crate) fn poll_proceed(handle: &Handle, cx: &mut Context<'_>) -> Poll<()> {
+    let left = handle.core.budget.get();
+    if left == 0 {
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    handle.core.budget.set(left - 1);
+    Poll::Ready(())
+}
+
+/// Yields once to the loop: the task is queued behind everything already queued.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async { evloop::yield_now().await });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub async fn yield_now() {
+    YieldNow(false).await
+}
+
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,125 @@
+//! `JoinHandle` and `JoinError`.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::cell::Join;
+use crate::event_loop::payload_str;
+
+/// An owned permission to await a spawned task's output, or to cancel it.
+///
+/// Awaiting it yields `Ok(output)`, or a [`JoinError`] if the task panicked or was aborted. Dropping
+/// it detaches the task: the task keeps running and its output is dropped.
+///
+/// ```
+/// use evloop::EventLoop;
+///
+/// let lp = EventLoop::new()?;
+/// let out = lp.block_on(async {
+///     let task = evloop::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct JoinHandle<T> {
+    task: Rc<dyn Join<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: Rc<dyn Join<T>>) -> Self {
+        JoinHandle { task }
+    }
+
+    /// Cancels the task: its future is dropped at its next suspension point (or before its first
+    /// poll), and awaiting this handle then yields [`JoinError::Cancelled`]. Does nothing if the task
+    /// already finished.
+    pub fn abort(&self) {
+        if let Some(w) = self.task.abort() {
+            w.wake();
+        }
+    }
+
+    /// Whether the task has finished (completed, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.task.poll_join(cx)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.task.detach();
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a task produced no output.
+pub enum JoinError {
+    /// The task was aborted, or the loop was dropped before it finished.
+    Cancelled,
+    /// The task panicked; the payload is the panic's.
+    Panic(Box<dyn Any + Send>),
+}
+
+impl JoinError {
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panic(_))
+    }
+
+    /// The panic payload, to `std::panic::resume_unwind` it.
+    ///
+    /// # Errors
+    ///
+    /// Gives `self` back if the task was cancelled rather than panicking.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match self {
+            JoinError::Panic(p) => Ok(p),
+            other => Err(other),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+            JoinError::Panic(p) => write!(f, "task panicked: {}", payload_str(p.as_ref())),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("Cancelled"),
+            JoinError::Panic(p) => f.debug_tuple("Panic").field(&payload_str(p.as_ref())).finish(),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

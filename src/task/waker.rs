@@ -1,0 +1,99 @@
+//! Task wakers: three integers in a pointer-sized word, no allocation, no reference count.
+//!
+//! A waker's data is `loop index (16 bits) | generation (20 bits) | task key (28 bits)`. Cloning copies
+//! the word and dropping does nothing, so neither touches memory shared with other threads. Waking
+//! on the thread whose current loop has that index schedules the task directly (a flag test and a
+//! queue push); waking anywhere else looks the loop up in the process-wide table and posts to its
+//! inbox. A waker that outlives its task or its loop finds a missing or newer task and does nothing
+//! worse than a spurious wake-up, which the `Future` contract allows.
+
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+use crate::event_loop::current;
+use crate::remote::RemoteShared;
+
+pub(crate) const KEY_BITS: u32 = 28;
+pub(crate) const GEN_BITS: u32 = 20;
+pub(crate) const KEY_MASK: u32 = (1 << KEY_BITS) - 1;
+pub(crate) const GEN_MASK: u32 = (1 << GEN_BITS) - 1;
+/// The key reserved for the `block_on` future, which lives on the caller's stack, not in the slab.
+pub(crate) const MAIN_KEY: u32 = KEY_MASK;
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("evloop packs task wakers into 64-bit words and needs a 64-bit target");
+
+pub(crate) fn pack(loop_index: u16, key: u32, gen: u32) -> usize {
+    ((loop_index as usize) << (KEY_BITS + GEN_BITS))
+        | (((gen & GEN_MASK) as usize) << KEY_BITS)
+        | (key & KEY_MASK) as usize
+}
+
+pub(crate) fn unpack(data: usize) -> (u16, u32, u32) {
+    (
+        (data >> (KEY_BITS + GEN_BITS)) as u16,
+        (data as u32) & KEY_MASK,
+        ((data >> KEY_BITS) as u32) & GEN_MASK,
+    )
+}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+
+fn raw(data: usize) -> RawWaker {
+    RawWaker::new(std::ptr::without_provenance(data), &VTABLE)
+}
+
+/// A waker for task `key`/`gen` of loop `loop_index`.
+pub(crate) fn waker(loop_index: u16, key: u32, gen: u32) -> Waker {
+    // SAFETY: the vtable's functions treat the data pointer as a plain integer (never dereferenced),
+    // `clone` returns a RawWaker with the same data and vtable, `drop` has nothing to release, and
+    // `wake` only touches thread-local state or mutex-protected state, so all four are sound to call
+    // from any thread, any number of times, as the `RawWaker` contract requires.
+    unsafe { Waker::from_raw(raw(pack(loop_index, key, gen))) }
+}
+
+fn clone(data: *const ()) -> RawWaker {
+    raw(data.addr())
+}
+
+fn drop(_: *const ()) {}
+
+fn wake(data: *const ()) {
+    wake_data(data.addr());
+}
+
+pub(crate) fn wake_data(data: usize) {
+    let (index, key, gen) = unpack(data);
+    let local = current::with_current(|h| match h {
+        Some(h) if h.core.remote.index == index => {
+            h.schedule(key, gen);
+            true
+        }
+        _ => false,
+    });
+    if !local {
+        if let Some(remote) = RemoteShared::lookup(index) {
+            remote.wake_task(data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_roundtrip() {
+        for (l, k, g) in [(0, 0, 0), (65535, KEY_MASK, GEN_MASK), (7, 12345, 999)] {
+            assert_eq!(unpack(pack(l, k, g)), (l, k, g));
+        }
+    }
+
+    #[test]
+    fn waker_is_send_sync_and_cheap() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Waker>();
+        let w = waker(3, 4, 5);
+        assert!(w.will_wake(&w.clone()));
+        assert!(!w.will_wake(&waker(3, 4, 6)));
+    }
+}

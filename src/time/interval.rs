@@ -1,0 +1,115 @@
+//! `Interval`: ticks at a fixed period.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::Sleep;
+use crate::event_loop::Handle;
+use crate::timer::next_tick;
+
+/// What an [`Interval`] does when ticks were missed because the task was busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks back to back until caught up, then keep the original schedule.
+    Burst,
+    /// Fire once now, then count the period from now: the schedule shifts.
+    Delay,
+    /// Fire once now, then continue at the next tick of the original schedule. The default, and the
+    /// policy of [`Handle::call_every`](crate::Handle::call_every).
+    #[default]
+    Skip,
+}
+
+/// Ticks every `period`; the first tick completes at once.
+///
+/// # Panics
+///
+/// If `period` is zero, or if this thread has no event loop.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let mut every = evloop::time::interval(Duration::from_millis(2));
+///     for _ in 0..3 {
+///         every.tick().await;
+///     }
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// Ticks at `start`, then every `period`.
+///
+/// # Panics
+///
+/// If `period` is zero, or if this thread has no event loop.
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(!period.is_zero(), "evloop: interval period must be non-zero");
+    let handle = Handle::current();
+    let start = handle.core.instant_to_ns(start);
+    Interval {
+        sleep: Sleep::new(handle, start),
+        period: u64::try_from(period.as_nanos()).unwrap_or(u64::MAX),
+        behavior: MissedTickBehavior::default(),
+    }
+}
+
+/// A stream of ticks; see [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    sleep: Sleep,
+    period: u64,
+    behavior: MissedTickBehavior,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns the instant it was scheduled for.
+    pub async fn tick(&mut self) -> Instant {
+        poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let scheduled = self.sleep.deadline_ns();
+        let core = &self.sleep.handle().core;
+        let now = core.clock_ns();
+        let next = match self.behavior {
+            MissedTickBehavior::Burst => scheduled.saturating_add(self.period),
+            MissedTickBehavior::Delay => now.saturating_add(self.period),
+            MissedTickBehavior::Skip => next_tick(scheduled, self.period, now),
+        };
+        let at = core.ns_to_instant(scheduled).unwrap_or_else(Instant::now);
+        self.sleep.reset_ns(next);
+        Poll::Ready(at)
+    }
+
+    /// Sets the missed-tick policy.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.behavior = behavior;
+    }
+
+    /// The missed-tick policy.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.behavior
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        Duration::from_nanos(self.period)
+    }
+
+    /// Restarts the schedule: the next tick is one period from now.
+    pub fn reset(&mut self) {
+        let next = self.sleep.handle().core.clock_ns().saturating_add(self.period);
+        self.sleep.reset_ns(next);
+    }
+}

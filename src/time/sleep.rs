@@ -1,0 +1,146 @@
+//! `Sleep`: a future that completes at a deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::event_loop::Handle;
+use crate::timer::{Action, TimerId};
+
+/// Waits until `duration` has elapsed. `Duration::MAX` sleeps forever.
+///
+/// # Panics
+///
+/// If this thread has no event loop.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let start = Instant::now();
+/// lp.block_on(evloop::time::sleep(Duration::from_millis(5)));
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let handle = Handle::current();
+    let deadline = handle.core.deadline_after(duration);
+    Sleep::new(handle, deadline)
+}
+
+/// Waits until `deadline`.
+///
+/// # Panics
+///
+/// If this thread has no event loop.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    let handle = Handle::current();
+    let deadline = handle.core.instant_to_ns(deadline);
+    Sleep::new(handle, deadline)
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels its timer.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Sleep {
+    handle: Handle,
+    deadline: u64,
+    timer: Option<TimerId>,
+    done: bool,
+}
+
+impl Sleep {
+    pub(crate) fn new(handle: Handle, deadline: u64) -> Sleep {
+        Sleep {
+            handle,
+            deadline,
+            timer: None,
+            done: false,
+        }
+    }
+
+    /// The instant this sleep completes at (`None` if it never does).
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.deadline == crate::timer::NEVER {
+            return None;
+        }
+        self.handle.core.ns_to_instant(self.deadline)
+    }
+
+    /// Whether the deadline has been reached.
+    pub fn is_elapsed(&self) -> bool {
+        self.done
+    }
+
+    /// Moves the deadline, also after the sleep completed (it then waits again).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.reset_ns(self.handle.core.instant_to_ns(deadline));
+    }
+
+    pub(crate) fn reset_ns(&mut self, deadline: u64) {
+        self.deadline = deadline;
+        self.done = false;
+        if let Some(t) = self.timer {
+            if !self.handle.core.timers.borrow_mut().reset(t, deadline) {
+                self.timer = None;
+            }
+        }
+    }
+
+    pub(crate) fn deadline_ns(&self) -> u64 {
+        self.deadline
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    fn cancel(&mut self) {
+        if let Some(t) = self.timer.take() {
+            let action = self.handle.core.timers.borrow_mut().cancel(t);
+            drop(action);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        let core = &self.handle.core;
+        let fired = match self.timer {
+            // The cached turn time is never later than the real time, so this is never early.
+            None if self.deadline <= core.now_ns() => true,
+            None => {
+                let action = Action::Wake {
+                    waker: Some(cx.waker().clone()),
+                    fired: false,
+                };
+                let t = core.timers.borrow_mut().insert(self.deadline, action);
+                self.timer = Some(t);
+                false
+            }
+            Some(t) => core
+                .timers
+                .borrow_mut()
+                .poll_fired(t, cx.waker())
+                .unwrap_or(true),
+        };
+        if fired {
+            self.cancel();
+            self.done = true;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
