@@ -10,6 +10,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod event_loop;
+pub mod io;
+pub mod net;
 mod queue;
 pub mod reactor;
 mod remote;

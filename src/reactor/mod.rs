@@ -170,7 +170,12 @@ impl Reactor {
     /// Registers an async I/O resource for both directions; the caller keeps the source.
     pub(crate) fn register_io(&self, source: &mut dyn Source) -> io::Result<IoKey> {
         let registry = &self.registry;
-        let (key, gen) = self.insert(Kind::Io(IoState::default()), |t| {
+        // Unknown readiness counts as ready: the first operation tries the syscall at once.
+        let state = IoState {
+            readiness: Ready::READABLE | Ready::WRITABLE,
+            ..IoState::default()
+        };
+        let (key, gen) = self.insert(Kind::Io(state), |t| {
             registry.register(source, t, Interest::READABLE | Interest::WRITABLE)
         })?;
         Ok(IoKey { key, gen })
@@ -225,12 +230,6 @@ impl Reactor {
             _ => *slot = Some(cx.waker().clone()),
         }
         Poll::Pending
-    }
-
-    /// Whether `dir` is believed ready, without registering interest.
-    pub(crate) fn is_ready(&self, io: IoKey, dir: Direction) -> bool {
-        let mut slots = self.slots.borrow_mut();
-        Self::io_state(&mut slots, io).map_or(true, |s| s.readiness.intersects(dir.mask()))
     }
 
     /// After `WouldBlock`: forget the readiness bits of `dir` (except closure and errors, which stay).

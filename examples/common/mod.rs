@@ -1,0 +1,64 @@
+//! What every example server shares: the `--addr` flag, the `listening on` line, and how to treat
+//! accept errors.
+
+// Each example uses only part of this module.
+#![allow(dead_code)]
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The address used when `--addr` is not given.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
+
+/// How long to pause accepting after the process ran out of descriptors (or memory): long enough to
+/// let connections close, short enough that clients barely notice.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`) and `--help`. On bad input prints the problem
+/// and the usage to stderr and exits with status 2.
+pub fn parse_addr(name: &str) -> SocketAddr {
+    let usage = format!("usage: {name} [--addr HOST:PORT]   (default {DEFAULT_ADDR})");
+    let mut addr = DEFAULT_ADDR.to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            "--addr" => args.next(),
+            other => other.strip_prefix("--addr=").map(str::to_string),
+        };
+        match value {
+            Some(v) => addr = v,
+            None => fail(&format!("unexpected argument `{arg}`"), &usage),
+        }
+    }
+    match addr.parse() {
+        Ok(a) => a,
+        Err(_) => fail(&format!("`{addr}` is not a HOST:PORT socket address"), &usage),
+    }
+}
+
+fn fail(msg: &str, usage: &str) -> ! {
+    eprintln!("error: {msg}\n{usage}");
+    std::process::exit(2);
+}
+
+/// Prints `listening on ADDR` and flushes, so a parent process can read the bound port.
+pub fn announce(addr: SocketAddr) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}
+
+/// Whether an accept error means "the process or system is out of a resource": then back off
+/// rather than retry at once, because the listener stays readable and a retry would spin.
+/// Other errors (a connection aborted before we took it) concern one client only.
+pub fn must_back_off(e: &io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+    )
+}

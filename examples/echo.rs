@@ -1,0 +1,53 @@
+//! The async TCP echo server: one task per connection, read then write back.
+//!
+//! Run it:   cargo run --release --example echo -- --addr 127.0.0.1:7878
+//! Poke it:  nc 127.0.0.1 7878   (or: cargo run --example echo_client)
+//!
+//! Backpressure comes for free: a connection's task does not read again until everything it read
+//! was written, so a client that never reads stalls only its own task, with 4 KiB buffered.
+
+use std::io;
+
+use evloop::io::{AsyncRead, AsyncWrite};
+use evloop::net::{TcpListener, TcpStream};
+use evloop::EventLoop;
+
+mod common;
+
+fn main() -> io::Result<()> {
+    let addr = common::parse_addr("echo");
+    let lp = EventLoop::new()?;
+    lp.block_on(async move {
+        let listener = TcpListener::bind(addr)?;
+        common::announce(listener.local_addr()?)?;
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    evloop::spawn(serve(stream));
+                }
+                Err(e) if common::must_back_off(&e) => {
+                    eprintln!("accept failed: {e}; pausing accepts");
+                    evloop::time::sleep(common::ACCEPT_BACKOFF).await;
+                }
+                Err(_) => {}
+            }
+        }
+    })
+}
+
+async fn serve(mut stream: TcpStream) {
+    // Echo servers answer small messages at once: do not let Nagle hold them back.
+    let _ = stream.set_nodelay(true);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            // End of file (the client half-closed) or an error (reset): the task ends, and dropping
+            // the stream closes our side once everything read has been written back.
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Async byte streams: the [`AsyncRead`] and [`AsyncWrite`] traits and their `async` methods.
+//!
+//! The socket types implement them; so do their halves. Import both traits to call
+//! `stream.read(&mut buf).await` and friends:
+//!
+//! ```
+//! use evloop::io::{AsyncRead, AsyncWrite};
+//! use evloop::net::UnixStream;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     let (mut a, mut b) = UnixStream::pair()?;
+//!     a.write_all(b"ping").await?;
+//!     let mut buf = [0; 4];
+//!     b.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"ping");
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::task::{Context, Poll};
+
+/// Reads bytes asynchronously.
+pub trait AsyncRead {
+    /// Reads into `buf`: `Ready(Ok(0))` means end of file (or an empty `buf`).
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Reads some bytes into `buf`, returning how many (0 at end of file).
+    fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a
+    where
+        Self: Sized,
+    {
+        poll_fn(move |cx| self.poll_read(cx, buf))
+    }
+
+    /// Fills `buf` completely.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the stream ends first (what was read is in `buf`, but how much is not
+    /// reported), or the first read error.
+    fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a
+    where
+        Self: Sized,
+    {
+        let mut filled = 0;
+        poll_fn(move |cx| {
+            while filled < buf.len() {
+                match self.poll_read(cx, &mut buf[filled..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "stream ended before the buffer was filled",
+                        )))
+                    }
+                    Poll::Ready(Ok(n)) => filled += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+
+    /// Reads until end of file, appending to `buf`; returns how many bytes were read.
+    fn read_to_end<'a>(&'a mut self, buf: &'a mut Vec<u8>) -> impl Future<Output = io::Result<usize>> + 'a
+    where
+        Self: Sized,
+    {
+        let start = buf.len();
+        poll_fn(move |cx| loop {
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(8192);
+            }
+            let len = buf.len();
+            buf.resize(buf.capacity(), 0);
+            let r = self.poll_read(cx, &mut buf[len..]);
+            let n = match &r {
+                Poll::Ready(Ok(n)) => *n,
+                _ => 0,
+            };
+            buf.truncate(len + n);
+            match r {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(buf.len() - start)),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+    }
+}
+
+/// Writes bytes asynchronously.
+pub trait AsyncWrite {
+    /// Writes some of `buf`, returning how many bytes were accepted.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes from several buffers at once. The default writes the first non-empty one.
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+        self.poll_write(cx, buf)
+    }
+
+    /// Flushes buffered data; sockets have none, so this is immediately ready for them.
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the writing side down (the peer reads end of file).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Writes some of `buf`, returning how many bytes were written.
+    fn write<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a
+    where
+        Self: Sized,
+    {
+        poll_fn(move |cx| self.poll_write(cx, buf))
+    }
+
+    /// Writes from several buffers with one call where the OS allows it.
+    fn write_vectored<'a>(&'a mut self, bufs: &'a [IoSlice<'a>]) -> impl Future<Output = io::Result<usize>> + 'a
+    where
+        Self: Sized,
+    {
+        poll_fn(move |cx| self.poll_write_vectored(cx, bufs))
+    }
+
+    /// Writes all of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// `WriteZero` if the stream stops accepting bytes, or the first write error.
+    fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a
+    where
+        Self: Sized,
+    {
+        let mut written = 0;
+        poll_fn(move |cx| {
+            while written < buf.len() {
+                match self.poll_write(cx, &buf[written..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => written += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+
+    /// Flushes (a no-op for sockets).
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>> + '_
+    where
+        Self: Sized,
+    {
+        poll_fn(move |cx| self.poll_flush(cx))
+    }
+
+    /// Shuts the writing side down.
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + '_
+    where
+        Self: Sized,
+    {
+        poll_fn(move |cx| self.poll_shutdown(cx))
+    }
+}

@@ -1,0 +1,22 @@
+//! Async sockets: TCP, UDP and Unix domain, registered with the current loop.
+//!
+//! Each type wraps a `mio` socket. Operations try the syscall first and wait for readiness only
+//! after `WouldBlock`; readiness is tracked per socket (edge-triggered), so a drained socket is not
+//! tried again until the reactor reports new readiness. Every operation spends one unit of the
+//! task's cooperative budget, so a socket that is always ready cannot monopolise the loop.
+//!
+//! Sockets must be created on a thread with an [`EventLoop`](crate::EventLoop) and used by tasks of
+//! that loop.
+
+mod source;
+mod split;
+mod stream;
+mod sys;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

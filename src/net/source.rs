@@ -1,0 +1,105 @@
+//! `IoSource`: a mio socket registered with the loop, and the one place where an async operation
+//! meets readiness.
+//!
+//! Every operation first spends one unit of the task's cooperative budget, then tries the syscall
+//! if the socket is believed ready (it is, until an operation has seen `WouldBlock`). Only after
+//! `WouldBlock` does it forget that readiness and park the task's waker in the reactor. So the fast
+//! path is one syscall and no extra poll, and a drained socket is not tried again until the
+//! reactor reports a new edge.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
+
+use mio::event::Source;
+
+use crate::event_loop::Handle;
+use crate::reactor::{Direction, IoKey};
+use crate::task::poll_proceed;
+
+pub(crate) struct IoSource<S: Source> {
+    handle: Handle,
+    key: IoKey,
+    source: S,
+}
+
+/// The error for a socket created where no event loop exists.
+pub(crate) fn no_loop() -> io::Error {
+    io::Error::other("evloop: no event loop on this thread; create an EventLoop first")
+}
+
+impl<S: Source> IoSource<S> {
+    /// Registers `source` with the current loop.
+    pub(crate) fn new(mut source: S) -> io::Result<Self> {
+        let handle = Handle::try_current().ok_or_else(no_loop)?;
+        let key = handle.core.reactor.register_io(&mut source)?;
+        Ok(IoSource {
+            handle,
+            key,
+            source,
+        })
+    }
+
+    pub(crate) fn get(&self) -> &S {
+        &self.source
+    }
+
+    /// Runs `op` when `dir` may be ready, waiting for readiness only after it returns `WouldBlock`.
+    pub(crate) fn poll_op<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if poll_proceed(&self.handle, cx).is_pending() {
+            return Poll::Pending;
+        }
+        let reactor = &self.handle.core.reactor;
+        loop {
+            if reactor.poll_ready(self.key, dir, cx).is_pending() {
+                return Poll::Pending;
+            }
+            match op(&self.source) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor.clear_ready(self.key, dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Waits until the reactor reports `dir` ready (without doing any operation).
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        self.handle.core.reactor.poll_ready(self.key, dir, cx).map(|_| ())
+    }
+
+    /// Forgets readiness of `dir` after the caller saw `WouldBlock` from its own operation.
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.handle.core.reactor.clear_ready(self.key, dir);
+    }
+
+    /// Runs `op` once without waiting: `WouldBlock` is returned as an error (and readiness
+    /// forgotten), for `try_*` methods.
+    pub(crate) fn try_op<R>(&self, dir: Direction, op: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+        let result = op(&self.source);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.clear_ready(dir);
+        }
+        result
+    }
+}
+
+impl<S: Source + AsRawFd> AsRawFd for IoSource<S> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.as_raw_fd()
+    }
+}
+
+impl<S: Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        let wakers = self.handle.core.reactor.deregister_io(self.key, &mut self.source);
+        // Tasks still waiting (on another half of this socket) find it gone and get an error.
+        for w in wakers {
+            w.wake();
+        }
+    }
+}

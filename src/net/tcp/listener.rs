@@ -1,0 +1,119 @@
+//! `TcpListener`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
+
+use super::TcpStream;
+use crate::net::source::IoSource;
+use crate::reactor::Direction;
+
+/// A TCP socket listening for connections.
+///
+/// ```
+/// use evloop::io::{AsyncRead, AsyncWrite};
+/// use evloop::net::{TcpListener, TcpStream};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let client = evloop::spawn(async move {
+///         let mut s = TcpStream::connect(addr).await?;
+///         s.write_all(b"hi").await?;
+///         Ok::<_, std::io::Error>(())
+///     });
+///     let (mut conn, _peer) = listener.accept().await?;
+///     let mut buf = [0; 2];
+///     conn.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     client.await.unwrap()
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    io: IoSource<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to the first address of `addr` that works (`SO_REUSEADDR` is set, as mio does).
+    /// Names are resolved with the blocking system resolver; pass a `SocketAddr` to avoid it.
+    ///
+    /// # Errors
+    ///
+    /// If no address can be bound (the last error is returned), or this thread has no event loop.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match mio::net::TcpListener::bind(addr) {
+                Ok(l) => return Self::from_mio(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")))
+    }
+
+    /// Wraps a listener from the standard library (made non-blocking here).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Self::from_mio(mio::net::TcpListener::from_std(listener))
+    }
+
+    fn from_mio(l: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener { io: IoSource::new(l)? })
+    }
+
+    /// Accepts a connection.
+    ///
+    /// # Errors
+    ///
+    /// What `accept(2)` reports: notably `EMFILE`/`ENFILE` when out of file descriptors, after which
+    /// a server should back off briefly rather than retry at once.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.io
+            .poll_op(Direction::Read, cx, |l| l.accept())
+            .map(|r| r.and_then(|(s, addr)| Ok((TcpStream::from_mio(s)?, addr))))
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// Sets the IP time-to-live of accepted sockets.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get().fmt(f)
+    }
+}

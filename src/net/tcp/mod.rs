@@ -1,0 +1,7 @@
+//! TCP: a listener and a stream.
+
+mod listener;
+mod stream;
+
+pub use listener::TcpListener;
+pub use stream::TcpStream;

@@ -1,0 +1,236 @@
+//! `TcpStream`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::io::{AsyncRead, AsyncWrite};
+use crate::net::source::IoSource;
+use crate::net::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::reactor::Direction;
+
+/// A TCP connection.
+///
+/// Reading and writing go through [`AsyncRead`] and [`AsyncWrite`] (import them). Each operation
+/// tries the syscall first and waits for readiness only after `WouldBlock`. Writes use
+/// `MSG_NOSIGNAL`: writing to a closed peer is an `EPIPE` error, never a `SIGPIPE`.
+///
+/// To read in one task and write in another, use [`TcpStream::split`] or
+/// [`TcpStream::into_split`].
+pub struct TcpStream {
+    io: IoSource<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to the first address of `addr` that accepts. Names are resolved with the blocking
+    /// system resolver; pass a `SocketAddr` to avoid it.
+    ///
+    /// # Errors
+    ///
+    /// The last address's error: `ConnectionRefused` when nothing listens, never a hang for a
+    /// refused connection.
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match Self::connect_addr(addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")))
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = Self::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        // A non-blocking connect completes when the socket becomes writable; its outcome is then
+        // in SO_ERROR (refused, unreachable) or visible as a peer address.
+        // Readiness starts out assumed; for a connect we need the real event.
+        stream.io.clear_ready(Direction::Write);
+        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+        if let Some(e) = stream.io.get().take_error()? {
+            return Err(e);
+        }
+        match stream.io.get().peer_addr() {
+            Ok(_) => Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("connect to {addr} failed")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Wraps a connected stream from the standard library (made non-blocking here).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered, or this thread has no loop.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Self::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    pub(crate) fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream { io: IoSource::new(s)? })
+    }
+
+    /// Polls a read into `buf` (the same as [`AsyncRead::poll_read`], through a shared reference).
+    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+
+    /// Polls a write of `buf` (the same as [`AsyncWrite::poll_write`], through a shared reference).
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    /// Waits until the socket may be read (data, end of file or an error).
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for a closed registration.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await;
+        Ok(())
+    }
+
+    /// Waits until the socket may be written.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::readable`].
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await;
+        Ok(())
+    }
+
+    /// Reads without waiting; `WouldBlock` if nothing is there.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or what `recv(2)` reports.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        self.io.try_op(Direction::Read, |mut s| s.read(buf))
+    }
+
+    /// Writes without waiting; `WouldBlock` if the send buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or what `send(2)` reports.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .try_op(Direction::Write, |s| crate::net::sys::send(s.as_raw_fd(), buf))
+    }
+
+    /// Reads data without removing it from the receive queue.
+    ///
+    /// # Errors
+    ///
+    /// What `recv(2)` with `MSG_PEEK` reports.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.peek(buf))).await
+    }
+
+    /// Borrowed halves: read in one task and write in another, both on this loop.
+    pub fn split(&mut self) -> (ReadHalf<'_, mio::net::TcpStream>, WriteHalf<'_, mio::net::TcpStream>) {
+        (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
+    }
+
+    /// Owned halves, for tasks that outlive the borrow. Dropping the write half shuts down the
+    /// writing side.
+    pub fn into_split(self) -> (OwnedReadHalf<mio::net::TcpStream>, OwnedWriteHalf<mio::net::TcpStream>) {
+        let io = Rc::new(self.io);
+        (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)` (`NotConnected` after the peer went away).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get().nodelay()
+    }
+
+    /// Shuts down the read, write or both halves at once (see also [`AsyncWrite::shutdown`]).
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown_std(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.io.get().shutdown(how)
+    }
+
+    /// Takes the pending socket error, if any (`SO_ERROR`).
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get().take_error()
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.io.shutdown_write())
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get().fmt(f)
+    }
+}

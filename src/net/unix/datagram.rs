@@ -1,0 +1,132 @@
+//! `UnixDatagram`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+
+use crate::net::source::IoSource;
+use crate::reactor::Direction;
+
+/// A Unix domain datagram socket.
+///
+/// ```
+/// use evloop::net::UnixDatagram;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (a, b) = UnixDatagram::pair()?;
+///     a.send(b"one datagram").await?;
+///     let mut buf = [0; 32];
+///     let n = b.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"one datagram");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixDatagram {
+    io: IoSource<mio::net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    fn from_mio(s: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram { io: IoSource::new(s)? })
+    }
+
+    /// Binds to `path`.
+    ///
+    /// # Errors
+    ///
+    /// As `bind(2)`, or if this thread has no event loop.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        Self::from_mio(mio::net::UnixDatagram::bind(path)?)
+    }
+
+    /// A socket bound to no address (it can send, and receive replies only if connected).
+    ///
+    /// # Errors
+    ///
+    /// As `socket(2)`.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Self::from_mio(mio::net::UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair.
+    ///
+    /// # Errors
+    ///
+    /// As `socketpair(2)`.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = mio::net::UnixDatagram::pair()?;
+        Ok((Self::from_mio(a)?, Self::from_mio(b)?))
+    }
+
+    /// Sets the default peer.
+    ///
+    /// # Errors
+    ///
+    /// As `connect(2)`.
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        self.io.get().connect(path)
+    }
+
+    /// Sends to the socket at `path`.
+    ///
+    /// # Errors
+    ///
+    /// As `sendto(2)`.
+    pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        poll_fn(|cx| self.io.poll_op(Direction::Write, cx, |s| s.send_to(buf, path))).await
+    }
+
+    /// Receives a datagram and its sender's address.
+    ///
+    /// # Errors
+    ///
+    /// As `recvfrom(2)`.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.recv_from(buf))).await
+    }
+
+    /// Sends to the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As `send(2)`.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.io.poll_op(Direction::Write, cx, |s| s.send(buf))).await
+    }
+
+    /// Receives from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)`.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.recv(buf))).await
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+}
+
+impl AsRawFd for UnixDatagram {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get().fmt(f)
+    }
+}

@@ -1,0 +1,143 @@
+//! `UnixStream`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::io::{AsyncRead, AsyncWrite};
+use crate::net::source::IoSource;
+use crate::net::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::reactor::Direction;
+
+/// A Unix domain stream connection. Like [`TcpStream`](crate::net::TcpStream): syscall first,
+/// readiness after `WouldBlock`, writes with `MSG_NOSIGNAL`.
+pub struct UnixStream {
+    io: IoSource<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    ///
+    /// # Errors
+    ///
+    /// As `connect(2)`: `NotFound` for a missing path, `ConnectionRefused` if nobody listens.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let stream = Self::from_mio(mio::net::UnixStream::connect(path)?)?;
+        stream.io.clear_ready(Direction::Write);
+        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+        match stream.io.get().take_error()? {
+            Some(e) => Err(e),
+            None => Ok(stream),
+        }
+    }
+
+    /// A connected pair, like `socketpair(2)`.
+    ///
+    /// # Errors
+    ///
+    /// As `socketpair(2)`, or if this thread has no event loop.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((Self::from_mio(a)?, Self::from_mio(b)?))
+    }
+
+    /// Wraps a connected stream from the standard library (made non-blocking here).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        Self::from_mio(mio::net::UnixStream::from_std(stream))
+    }
+
+    pub(crate) fn from_mio(s: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream { io: IoSource::new(s)? })
+    }
+
+    /// Waits until the socket may be read.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for a closed registration.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await;
+        Ok(())
+    }
+
+    /// Waits until the socket may be written.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::readable`].
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await;
+        Ok(())
+    }
+
+    /// Borrowed halves: read in one task and write in another.
+    pub fn split(&mut self) -> (ReadHalf<'_, mio::net::UnixStream>, WriteHalf<'_, mio::net::UnixStream>) {
+        (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
+    }
+
+    /// Owned halves. Dropping the write half shuts down the writing side.
+    pub fn into_split(self) -> (OwnedReadHalf<mio::net::UnixStream>, OwnedWriteHalf<mio::net::UnixStream>) {
+        let io = Rc::new(self.io);
+        (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+}
+
+impl AsyncRead for UnixStream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.io.shutdown_write())
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get().fmt(f)
+    }
+}
