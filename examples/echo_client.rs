@@ -6,9 +6,9 @@
 //! Stdin is read on a helper thread (terminals are not pollable the same way everywhere) and sent
 //! to the loop through a `Remote`; the socket is served by two tasks, one per direction.
 
+use std::cell::RefCell;
 use std::io::{self, BufRead, Write};
 use std::rc::Rc;
-use std::cell::RefCell;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::TcpStream;

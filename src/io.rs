@@ -66,7 +66,10 @@ pub trait AsyncRead {
     }
 
     /// Reads until end of file, appending to `buf`; returns how many bytes were read.
-    fn read_to_end<'a>(&'a mut self, buf: &'a mut Vec<u8>) -> impl Future<Output = io::Result<usize>> + 'a
+    fn read_to_end<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<u8>,
+    ) -> impl Future<Output = io::Result<usize>> + 'a
     where
         Self: Sized,
     {
@@ -99,8 +102,15 @@ pub trait AsyncWrite {
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
 
     /// Writes from several buffers at once. The default writes the first non-empty one.
-    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let buf = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
         self.poll_write(cx, buf)
     }
 
@@ -121,7 +131,10 @@ pub trait AsyncWrite {
     }
 
     /// Writes from several buffers with one call where the OS allows it.
-    fn write_vectored<'a>(&'a mut self, bufs: &'a [IoSlice<'a>]) -> impl Future<Output = io::Result<usize>> + 'a
+    fn write_vectored<'a>(
+        &'a mut self,
+        bufs: &'a [IoSlice<'a>],
+    ) -> impl Future<Output = io::Result<usize>> + 'a
     where
         Self: Sized,
     {

@@ -20,8 +20,8 @@ pub mod time;
 pub mod timer;
 
 pub use event_loop::{spawn, CallbackId, EventLoop, Handle, KeepAlive, LoopError};
+pub use mio::Interest;
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};
 pub use remote::{PostError, Remote};
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use timer::TimerId;
-pub use mio::Interest;

@@ -178,7 +178,9 @@ impl Remote {
 
 impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Remote").field("loop", &self.shared.index).finish()
+        f.debug_struct("Remote")
+            .field("loop", &self.shared.index)
+            .finish()
     }
 }
 

@@ -37,7 +37,10 @@ pub fn parse_addr(name: &str) -> SocketAddr {
     }
     match addr.parse() {
         Ok(a) => a,
-        Err(_) => fail(&format!("`{addr}` is not a HOST:PORT socket address"), &usage),
+        Err(_) => fail(
+            &format!("`{addr}` is not a HOST:PORT socket address"),
+            &usage,
+        ),
     }
 }
 

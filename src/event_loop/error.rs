@@ -56,10 +56,16 @@ pub(crate) fn payload_str(p: &(dyn Any + Send)) -> &str {
 impl fmt::Display for LoopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoopError::CallbackPanic(p) => write!(f, "callback panicked: {}", payload_str(p.as_ref())),
-            LoopError::TaskPanic(p) => write!(f, "detached task panicked: {}", payload_str(p.as_ref())),
+            LoopError::CallbackPanic(p) => {
+                write!(f, "callback panicked: {}", payload_str(p.as_ref()))
+            }
+            LoopError::TaskPanic(p) => {
+                write!(f, "detached task panicked: {}", payload_str(p.as_ref()))
+            }
             LoopError::Interest(id, e) => write!(f, "changing the interest of {id:?} failed: {e}"),
-            LoopError::UnobservedRejection(e) => write!(f, "promise rejection was never observed: {e}"),
+            LoopError::UnobservedRejection(e) => {
+                write!(f, "promise rejection was never observed: {e}")
+            }
         }
     }
 }

@@ -241,7 +241,9 @@ impl Drop for EventLoop {
             let (watches, wakers) = core.reactor.clear();
             drop(watches);
             drop(wakers);
-            if core.tasks.borrow().len() == 0 && core.queue.borrow().is_empty() && core.timers.borrow().len() == 0
+            if core.tasks.borrow().len() == 0
+                && core.queue.borrow().is_empty()
+                && core.timers.borrow().len() == 0
             {
                 break;
             }

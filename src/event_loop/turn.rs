@@ -52,7 +52,9 @@ impl Handle {
         }
         match core.timers.borrow_mut().next_deadline() {
             Some(NEVER) | None => None,
-            Some(deadline) => Some(Duration::from_nanos(deadline.saturating_sub(core.clock_ns()))),
+            Some(deadline) => Some(Duration::from_nanos(
+                deadline.saturating_sub(core.clock_ns()),
+            )),
         }
     }
 

@@ -60,7 +60,9 @@ impl<S: Source> IoSource<S> {
                 return Poll::Pending;
             }
             match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor.clear_ready(self.key, dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    reactor.clear_ready(self.key, dir)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
             }
@@ -69,7 +71,11 @@ impl<S: Source> IoSource<S> {
 
     /// Waits until the reactor reports `dir` ready (without doing any operation).
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        self.handle.core.reactor.poll_ready(self.key, dir, cx).map(|_| ())
+        self.handle
+            .core
+            .reactor
+            .poll_ready(self.key, dir, cx)
+            .map(|_| ())
     }
 
     /// Forgets readiness of `dir` after the caller saw `WouldBlock` from its own operation.
@@ -79,7 +85,11 @@ impl<S: Source> IoSource<S> {
 
     /// Runs `op` once without waiting: `WouldBlock` is returned as an error (and readiness
     /// forgotten), for `try_*` methods.
-    pub(crate) fn try_op<R>(&self, dir: Direction, op: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+    pub(crate) fn try_op<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
         let result = op(&self.source);
         if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             self.clear_ready(dir);
@@ -96,7 +106,11 @@ impl<S: Source + AsRawFd> AsRawFd for IoSource<S> {
 
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        let wakers = self.handle.core.reactor.deregister_io(self.key, &mut self.source);
+        let wakers = self
+            .handle
+            .core
+            .reactor
+            .deregister_io(self.key, &mut self.source);
         // Tasks still waiting (on another half of this socket) find it gone and get an error.
         for w in wakers {
             w.wake();

@@ -63,7 +63,11 @@ where
         self.io.poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write_vectored(cx, bufs)
     }
 
@@ -80,7 +84,11 @@ where
         self.io.poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write_vectored(cx, bufs)
     }
 

@@ -33,7 +33,11 @@ where
     S: StreamSocket,
     for<'a> &'a S: Read,
 {
-    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -50,11 +54,17 @@ where
         self.poll_op(Direction::Write, cx, |s| sys::send(s.as_raw_fd(), buf))
     }
 
-    pub(crate) fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Write, cx, |s| sys::send_vectored(s.as_raw_fd(), bufs))
+        self.poll_op(Direction::Write, cx, |s| {
+            sys::send_vectored(s.as_raw_fd(), bufs)
+        })
     }
 
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {

@@ -46,11 +46,17 @@ impl UdpSocket {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
             match mio::net::UdpSocket::bind(addr) {
-                Ok(s) => return Ok(UdpSocket { io: IoSource::new(s)? }),
+                Ok(s) => {
+                    return Ok(UdpSocket {
+                        io: IoSource::new(s)?,
+                    })
+                }
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")))
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")
+        }))
     }
 
     /// Wraps a socket from the standard library (made non-blocking here).
@@ -81,7 +87,11 @@ impl UdpSocket {
     /// As `sendto(2)`; `InvalidInput` for an address that does not resolve.
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let target = first_addr(target)?;
-        poll_fn(|cx| self.io.poll_op(Direction::Write, cx, |s| s.send_to(buf, target))).await
+        poll_fn(|cx| {
+            self.io
+                .poll_op(Direction::Write, cx, |s| s.send_to(buf, target))
+        })
+        .await
     }
 
     /// Receives a datagram; returns its length and sender. A datagram longer than `buf` is

@@ -129,7 +129,11 @@ impl Reactor {
         self.slots.borrow().len()
     }
 
-    fn insert(&self, kind: Kind, register: impl FnOnce(Token) -> io::Result<()>) -> io::Result<(u32, u32)> {
+    fn insert(
+        &self,
+        kind: Kind,
+        register: impl FnOnce(Token) -> io::Result<()>,
+    ) -> io::Result<(u32, u32)> {
         let mut slots = self.slots.borrow_mut();
         let key = slots.vacant_key();
         let key32 = u32::try_from(key)
@@ -149,7 +153,11 @@ impl Reactor {
     }
 
     /// Registers a watcher that owns its source and callback.
-    pub(crate) fn watch(&self, mut watch: Box<dyn ErasedWatch>, interest: Interest) -> io::Result<WatcherId> {
+    pub(crate) fn watch(
+        &self,
+        mut watch: Box<dyn ErasedWatch>,
+        interest: Interest,
+    ) -> io::Result<WatcherId> {
         let registry = &self.registry;
         let empty = Kind::Callback {
             watch: None,
@@ -211,7 +219,12 @@ impl Reactor {
     }
 
     /// The readiness known for `dir`, or `Pending` with the task's waker stored.
-    pub(crate) fn poll_ready(&self, io: IoKey, dir: Direction, cx: &mut Context<'_>) -> Poll<Ready> {
+    pub(crate) fn poll_ready(
+        &self,
+        io: IoKey,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<Ready> {
         let mut slots = self.slots.borrow_mut();
         let Some(state) = Self::io_state(&mut slots, io) else {
             // Deregistered: let the operation run and report what the OS says.
@@ -338,7 +351,9 @@ impl Reactor {
         }
         let mut result = Ok(());
         if let Some(interest) = pending_interest.take() {
-            result = self.registry.reregister(w.source(), token(key as usize, gen), interest);
+            result = self
+                .registry
+                .reregister(w.source(), token(key as usize, gen), interest);
         }
         *watch = Some(w);
         (None, result)
@@ -358,9 +373,10 @@ impl Reactor {
                     },
                 ..
             }) if *gen == id.gen => match watch {
-                Some(w) => self
-                    .registry
-                    .reregister(w.source(), token(id.key as usize, id.gen), interest),
+                Some(w) => {
+                    self.registry
+                        .reregister(w.source(), token(id.key as usize, id.gen), interest)
+                }
                 None => {
                     *pending_interest = Some(interest);
                     Ok(())
@@ -379,7 +395,11 @@ impl Reactor {
         };
         match &mut slot.kind {
             Kind::Callback { removed: true, .. } | Kind::Io(_) => (false, None),
-            Kind::Callback { watch: None, removed, .. } => {
+            Kind::Callback {
+                watch: None,
+                removed,
+                ..
+            } => {
                 *removed = true;
                 (true, None)
             }
@@ -388,7 +408,10 @@ impl Reactor {
                 if slot.keep_alive {
                     self.referenced.set(self.referenced.get() - 1);
                 }
-                let Kind::Callback { watch: Some(mut w), .. } = slot.kind else {
+                let Kind::Callback {
+                    watch: Some(mut w), ..
+                } = slot.kind
+                else {
                     unreachable!("matched above")
                 };
                 let _ = self.registry.deregister(w.source());
@@ -421,7 +444,9 @@ impl Reactor {
         let mut wakers = Vec::new();
         for slot in drained {
             match slot.kind {
-                Kind::Callback { watch: Some(mut w), .. } => {
+                Kind::Callback {
+                    watch: Some(mut w), ..
+                } => {
                     let _ = self.registry.deregister(w.source());
                     watches.push(w);
                 }

@@ -43,12 +43,16 @@ impl Ready {
 
     /// A read may make progress (data, end of file, or an error to report).
     pub const fn is_readable(self) -> bool {
-        self.intersects(Ready(Self::READABLE.0 | Self::READ_CLOSED.0 | Self::ERROR.0))
+        self.intersects(Ready(
+            Self::READABLE.0 | Self::READ_CLOSED.0 | Self::ERROR.0,
+        ))
     }
 
     /// A write may make progress (buffer space, or an error to report).
     pub const fn is_writable(self) -> bool {
-        self.intersects(Ready(Self::WRITABLE.0 | Self::WRITE_CLOSED.0 | Self::ERROR.0))
+        self.intersects(Ready(
+            Self::WRITABLE.0 | Self::WRITE_CLOSED.0 | Self::ERROR.0,
+        ))
     }
 
     /// The peer closed its writing half.

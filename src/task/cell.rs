@@ -58,7 +58,11 @@ impl<F: Future> TaskCell<F> {
         }
     }
 
-    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Option<Box<dyn Any + Send>> {
+    fn finish(
+        &self,
+        stage: &mut Stage<F>,
+        result: Result<F::Output, JoinError>,
+    ) -> Option<Box<dyn Any + Send>> {
         if self.detached.get() {
             // Drop the future in place first, then the output; a panic payload goes to the loop.
             *stage = Stage::Consumed;

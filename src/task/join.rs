@@ -117,7 +117,10 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Cancelled => f.write_str("Cancelled"),
-            JoinError::Panic(p) => f.debug_tuple("Panic").field(&payload_str(p.as_ref())).finish(),
+            JoinError::Panic(p) => f
+                .debug_tuple("Panic")
+                .field(&payload_str(p.as_ref()))
+                .finish(),
         }
     }
 }

@@ -37,7 +37,11 @@ pub(crate) struct Tasks {
 
 impl Tasks {
     /// Stores a new task, already scheduled; returns its handle and its key and generation.
-    pub(crate) fn insert<F>(&mut self, loop_index: u16, future: F) -> (JoinHandle<F::Output>, u32, u32)
+    pub(crate) fn insert<F>(
+        &mut self,
+        loop_index: u16,
+        future: F,
+    ) -> (JoinHandle<F::Output>, u32, u32)
     where
         F: Future + 'static,
     {

@@ -50,7 +50,10 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// If `period` is zero, or if this thread has no event loop.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(!period.is_zero(), "evloop: interval period must be non-zero");
+    assert!(
+        !period.is_zero(),
+        "evloop: interval period must be non-zero"
+    );
     let handle = Handle::current();
     let start = handle.core.instant_to_ns(start);
     Interval {
@@ -109,7 +112,12 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let next = self.sleep.handle().core.clock_ns().saturating_add(self.period);
+        let next = self
+            .sleep
+            .handle()
+            .core
+            .clock_ns()
+            .saturating_add(self.period);
         self.sleep.reset_ns(next);
     }
 }

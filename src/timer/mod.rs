@@ -293,7 +293,6 @@ impl TimerQueue {
         }
     }
 
-
     /// Removes every timer, handing the actions back to be dropped with no borrow held.
     pub(crate) fn clear(&mut self) -> Vec<Action> {
         self.heap.clear();

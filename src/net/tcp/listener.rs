@@ -53,7 +53,9 @@ impl TcpListener {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")))
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")
+        }))
     }
 
     /// Wraps a listener from the standard library (made non-blocking here).
@@ -67,7 +69,9 @@ impl TcpListener {
     }
 
     fn from_mio(l: mio::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener { io: IoSource::new(l)? })
+        Ok(TcpListener {
+            io: IoSource::new(l)?,
+        })
     }
 
     /// Accepts a connection.

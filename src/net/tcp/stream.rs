@@ -41,7 +41,9 @@ impl TcpStream {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")))
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
+        }))
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
@@ -56,9 +58,10 @@ impl TcpStream {
         }
         match stream.io.get().peer_addr() {
             Ok(_) => Ok(stream),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("connect to {addr} failed")))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("connect to {addr} failed"),
+            )),
             Err(e) => Err(e),
         }
     }
@@ -74,7 +77,9 @@ impl TcpStream {
     }
 
     pub(crate) fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream { io: IoSource::new(s)? })
+        Ok(TcpStream {
+            io: IoSource::new(s)?,
+        })
     }
 
     /// Polls a read into `buf` (the same as [`AsyncRead::poll_read`], through a shared reference).
@@ -123,8 +128,9 @@ impl TcpStream {
     ///
     /// `WouldBlock`, or what `send(2)` reports.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .try_op(Direction::Write, |s| crate::net::sys::send(s.as_raw_fd(), buf))
+        self.io.try_op(Direction::Write, |s| {
+            crate::net::sys::send(s.as_raw_fd(), buf)
+        })
     }
 
     /// Reads data without removing it from the receive queue.
@@ -137,13 +143,23 @@ impl TcpStream {
     }
 
     /// Borrowed halves: read in one task and write in another, both on this loop.
-    pub fn split(&mut self) -> (ReadHalf<'_, mio::net::TcpStream>, WriteHalf<'_, mio::net::TcpStream>) {
+    pub fn split(
+        &mut self,
+    ) -> (
+        ReadHalf<'_, mio::net::TcpStream>,
+        WriteHalf<'_, mio::net::TcpStream>,
+    ) {
         (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
     }
 
     /// Owned halves, for tasks that outlive the borrow. Dropping the write half shuts down the
     /// writing side.
-    pub fn into_split(self) -> (OwnedReadHalf<mio::net::TcpStream>, OwnedWriteHalf<mio::net::TcpStream>) {
+    pub fn into_split(
+        self,
+    ) -> (
+        OwnedReadHalf<mio::net::TcpStream>,
+        OwnedWriteHalf<mio::net::TcpStream>,
+    ) {
         let io = Rc::new(self.io);
         (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
     }
@@ -214,7 +230,11 @@ impl AsyncWrite for TcpStream {
         self.io.poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write_vectored(cx, bufs)
     }
 

@@ -32,7 +32,9 @@ pub struct UnixDatagram {
 
 impl UnixDatagram {
     fn from_mio(s: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { io: IoSource::new(s)? })
+        Ok(UnixDatagram {
+            io: IoSource::new(s)?,
+        })
     }
 
     /// Binds to `path`.
@@ -79,7 +81,11 @@ impl UnixDatagram {
     /// As `sendto(2)`.
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
-        poll_fn(|cx| self.io.poll_op(Direction::Write, cx, |s| s.send_to(buf, path))).await
+        poll_fn(|cx| {
+            self.io
+                .poll_op(Direction::Write, cx, |s| s.send_to(buf, path))
+        })
+        .await
     }
 
     /// Receives a datagram and its sender's address.

@@ -57,7 +57,9 @@ impl UnixStream {
     }
 
     pub(crate) fn from_mio(s: mio::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream { io: IoSource::new(s)? })
+        Ok(UnixStream {
+            io: IoSource::new(s)?,
+        })
     }
 
     /// Waits until the socket may be read.
@@ -81,12 +83,22 @@ impl UnixStream {
     }
 
     /// Borrowed halves: read in one task and write in another.
-    pub fn split(&mut self) -> (ReadHalf<'_, mio::net::UnixStream>, WriteHalf<'_, mio::net::UnixStream>) {
+    pub fn split(
+        &mut self,
+    ) -> (
+        ReadHalf<'_, mio::net::UnixStream>,
+        WriteHalf<'_, mio::net::UnixStream>,
+    ) {
         (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
     }
 
     /// Owned halves. Dropping the write half shuts down the writing side.
-    pub fn into_split(self) -> (OwnedReadHalf<mio::net::UnixStream>, OwnedWriteHalf<mio::net::UnixStream>) {
+    pub fn into_split(
+        self,
+    ) -> (
+        OwnedReadHalf<mio::net::UnixStream>,
+        OwnedWriteHalf<mio::net::UnixStream>,
+    ) {
         let io = Rc::new(self.io);
         (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
     }
@@ -121,7 +133,11 @@ impl AsyncWrite for UnixStream {
         self.io.poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write_vectored(cx, bufs)
     }
 
