@@ -10,6 +10,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod event_loop;
+pub mod interop;
 pub mod io;
 pub mod net;
 mod queue;

@@ -91,6 +91,12 @@ impl TcpListener {
             .map(|r| r.and_then(|(s, addr)| Ok((TcpStream::from_mio(s)?, addr))))
     }
 
+    /// The incoming connections, one `accept` at a time; a `futures_core::Stream` with the `stream`
+    /// feature.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
     /// The address the listener is bound to.
     ///
     /// # Errors
@@ -107,6 +113,28 @@ impl TcpListener {
     /// As `setsockopt(2)`.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get().set_ttl(ttl)
+    }
+}
+
+/// The connections a [`TcpListener`] accepts; see [`TcpListener::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Incoming<'_> {
+    /// Polls for the next connection.
+    pub fn poll_next_conn(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        self.listener.poll_accept(cx).map(|r| r.map(|(s, _)| s))
+    }
+
+    /// Waits for the next connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::accept`].
+    pub async fn next(&mut self) -> io::Result<TcpStream> {
+        poll_fn(|cx| self.poll_next_conn(cx)).await
     }
 }
 

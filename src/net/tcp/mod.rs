@@ -3,5 +3,5 @@
 mod listener;
 mod stream;
 
-pub use listener::TcpListener;
+pub use listener::{Incoming, TcpListener};
 pub use stream::TcpStream;
