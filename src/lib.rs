@@ -1,9 +1,89 @@
 //! # evloop
 //!
-//! A hand-rolled, single-threaded event loop runtime: a reactor over `mio`, a message queue, timers,
-//! a small executor for `async` code, and promises, on one thread.
+//! A hand-rolled, single-threaded event loop runtime. One thread, one queue: a **reactor** turns OS
+//! readiness (through `mio`) into entries of a **message queue**, **timers** feed the same queue,
+//! and the **loop** drains it one entry at a time. A small **executor** runs `async` code on top: a
+//! woken task is just another queue entry. **Promises** bridge plain callbacks and coroutines.
 //!
-//! See [`event_loop`] for the phases of one turn of the loop.
+//! Use it when one thread is enough (most I/O-bound services, tools, embedded loops) and you want
+//! the cost per event to be close to a hand-written `mio` loop, with callbacks and `async` side by
+//! side.
+//!
+//! ## Callbacks
+//!
+//! ```
+//! use evloop::EventLoop;
+//! use std::time::Duration;
+//!
+//! let lp = EventLoop::new()?;
+//! lp.call_soon(|h| println!("first"));
+//! let tick = lp.call_every(Duration::from_millis(1), |_| println!("tick"));
+//! lp.call_later(Duration::from_millis(5), move |h| {
+//!     h.cancel_timer(tick);
+//! });
+//! lp.run()?; // returns when nothing is left to do
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Coroutines: an echo server
+//!
+//! ```no_run
+//! use evloop::io::{AsyncRead, AsyncWrite};
+//! use evloop::net::TcpListener;
+//!
+//! async fn serve() -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:7878")?;
+//!     loop {
+//!         let (mut stream, _) = listener.accept().await?;
+//!         evloop::spawn(async move {
+//!             let mut buf = [0; 4096];
+//!             while let Ok(n @ 1..) = stream.read(&mut buf).await {
+//!                 if stream.write_all(&buf[..n]).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! }
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(serve())?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Architecture: one turn of the loop
+//!
+//! ```text
+//!            other threads ──Remote::post / Waker::wake──▶ inbox ─┐
+//!                                                                 │ 4. take remote
+//!   ┌──────────┐ 1. poll I/O  ┌─────────┐                         ▼
+//!   │ mio Poll │─────────────▶│ reactor │──watcher events──▶ ┌───────────────┐ 5. drain (≤256)
+//!   └──────────┘              └─────────┘──task wake-ups───▶ │ message queue │──────────────▶ callbacks,
+//!   ┌─────────────┐ 3. fire due timers                       │ (one FIFO)    │                watchers,
+//!   │ timer heap  │─────────callbacks, wake-ups────────────▶ └───────────────┘                tasks
+//!   └─────────────┘                                                 ▲
+//!                         call_soon / spawn / wake ─────────────────┘
+//! ```
+//!
+//! 1. **Poll I/O**: wait for readiness (not at all if work is queued; else until the next timer).
+//! 2. **Update time**: read the clock once per turn.
+//! 3. **Fire due timers**: in `(deadline, arming order)`.
+//! 4. **Take remote work**: posts and wake-ups from other threads.
+//! 5. **Drain the queue**: the entries queued when the drain began, at most 256, each run with no
+//!    loop state borrowed. See [`event_loop`] for the details.
+//!
+//! ## Modules
+//!
+//! - [`event_loop`]: [`EventLoop`], [`Handle`], run modes, the error hook.
+//! - [`reactor`]: readiness, watchers ([`Handle::watch`]).
+//! - [`timer`] and [`time`]: callback timers; `sleep`, `timeout`, `interval` for tasks.
+//! - [`task`]: spawning, [`JoinHandle`], [`yield_now`].
+//! - [`net`] and [`io`]: async TCP, UDP and Unix sockets.
+//! - [`interop`]: optional `futures-io` and `Stream` bridges (cargo features `futures-io`, `stream`).
+//!
+//! ## Platform
+//!
+//! Unix (Linux first), 64-bit targets.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -11,30 +11,50 @@ type MioTcp = mio::net::TcpStream;
 type MioUnix = mio::net::UnixStream;
 
 /// Forwards the `futures-io` read trait to ours: every evloop stream type is `Unpin`.
-fn read<T: AsyncRead + Unpin>(t: Pin<&mut T>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+fn read<T: AsyncRead + Unpin>(
+    t: Pin<&mut T>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
     t.get_mut().poll_read(cx, buf)
 }
 
 impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         read(self, cx, buf)
     }
 }
 
 impl futures_io::AsyncRead for UnixStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         read(self, cx, buf)
     }
 }
 
 impl futures_io::AsyncRead for OwnedReadHalf<MioTcp> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         read(self, cx, buf)
     }
 }
 
 impl futures_io::AsyncRead for OwnedReadHalf<MioUnix> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         read(self, cx, buf)
     }
 }
@@ -66,4 +86,9 @@ macro_rules! forward_write {
     )*};
 }
 
-forward_write!(TcpStream, UnixStream, OwnedWriteHalf<MioTcp>, OwnedWriteHalf<MioUnix>);
+forward_write!(
+    TcpStream,
+    UnixStream,
+    OwnedWriteHalf<MioTcp>,
+    OwnedWriteHalf<MioUnix>
+);

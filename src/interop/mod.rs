@@ -1,9 +1,9 @@
 //! Bridges to the `futures` ecosystem, each behind a cargo feature so the core keeps its three
 //! run-time dependencies.
 //!
-//! - `futures-io`: [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`] for [`TcpStream`],
+//! - `futures-io`: `futures_io::AsyncRead` and `futures_io::AsyncWrite` for [`TcpStream`],
 //!   [`UnixStream`] and their owned halves.
-//! - `stream`: [`futures_core::Stream`] for [`Interval`] and for [`Incoming`] connections.
+//! - `stream`: `futures_core::Stream` for [`Interval`] and for [`Incoming`] connections.
 //!
 //! [`TcpStream`]: crate::net::TcpStream
 //! [`UnixStream`]: crate::net::UnixStream

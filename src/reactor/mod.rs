@@ -3,7 +3,7 @@
 //! Two kinds of source are registered here:
 //!
 //! - **Watchers** (the callback API): the reactor owns the source and a callback. A readiness event
-//!   becomes an [`Entry::Io`] in the message queue; the loop later takes the callback out of its slot,
+//!   becomes an I/O entry in the message queue; the loop later takes the callback out of its slot,
 //!   runs it with no borrow held, and puts it back.
 //! - **I/O resources** (the async socket types): the socket owns itself; the reactor keeps its
 //!   readiness bits and the wakers of the tasks waiting to read and to write. An event sets the bits

@@ -1,7 +1,7 @@
 //! The executor: tasks are futures stored in a slab and polled from the message queue.
 //!
-//! Spawning allocates once (an `Rc` holding the future inline, later its output) and queues an
-//! [`Entry::Task`](crate::queue::Entry). A wake sets the task's `scheduled` flag and queues it, unless
+//! Spawning allocates once (an `Rc` holding the future inline, later its output) and queues a
+//! task entry in the message queue. A wake sets the task's `scheduled` flag and queues it, unless
 //! the flag was already set, so a task woken many times before it runs is polled once. Polling
 //! clones the task's `Rc` out of the slab (a non-atomic increment) so that no borrow is held while
 //! the future runs.
