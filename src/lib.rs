@@ -89,6 +89,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod blocking;
 pub mod event_loop;
 pub mod interop;
 pub mod io;
@@ -100,6 +101,7 @@ pub mod task;
 pub mod time;
 pub mod timer;
 
+pub use blocking::{spawn_blocking, BlockingHandle};
 pub use event_loop::{spawn, CallbackId, EventLoop, Handle, KeepAlive, LoopError};
 pub use mio::Interest;
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};

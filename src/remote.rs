@@ -90,6 +90,11 @@ impl RemoteShared {
         true
     }
 
+    /// Wakes the loop with nothing posted, so it re-checks whether it is alive.
+    pub(crate) fn wake_loop(&self) {
+        self.notify();
+    }
+
     pub(crate) fn wake_task(&self, data: usize) {
         self.send(|i| i.wakes.push(data));
     }

@@ -7,6 +7,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::{Handle, LoopError};
+use crate::blocking::Pool;
 use crate::queue::Queue;
 use crate::reactor::Reactor;
 use crate::remote::{Inbox, RemoteShared};
@@ -44,6 +45,8 @@ pub(crate) struct Core {
     /// Queue entries dispatched since I/O was last polled.
     pub(crate) since_io: Cell<usize>,
     pub(crate) error_hook: RefCell<Option<ErrorHook>>,
+    /// The blocking pool, started on first use.
+    pub(crate) blocking: RefCell<Option<Arc<Pool>>>,
 }
 
 impl Core {
@@ -67,6 +70,7 @@ impl Core {
             budget: Cell::new(crate::task::BUDGET),
             since_io: Cell::new(0),
             error_hook: RefCell::new(None),
+            blocking: RefCell::new(None),
         })
     }
 
@@ -109,5 +113,10 @@ impl Core {
             || self.reactor.is_referenced()
             || self.keep_alive.get() > 0
             || self.remote.is_notified()
+            || self
+                .blocking
+                .borrow()
+                .as_ref()
+                .is_some_and(|p| p.in_flight() > 0)
     }
 }

@@ -248,6 +248,9 @@ impl Drop for EventLoop {
                 break;
             }
         }
+        if let Some(pool) = core.blocking.borrow_mut().take() {
+            pool.shutdown();
+        }
         *core.error_hook.borrow_mut() = None;
         current::unset(&self.handle);
     }

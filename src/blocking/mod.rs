@@ -1,0 +1,128 @@
+//! Blocking work off the loop: [`spawn_blocking`] runs a closure on a bounded thread pool and hands
+//! the result back to the loop thread.
+//!
+//! The pool belongs to the loop. Threads start only when a job finds none idle (up to the limit set
+//! with [`Handle::set_blocking_threads`], 16 by default) and retire after ten idle seconds. Jobs
+//! beyond the limit wait in a FIFO queue. The loop never waits on the pool: while jobs are in flight
+//! it stays alive, and each finished job wakes it.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use crate::event_loop::Handle;
+use crate::task::JoinError;
+
+mod pool;
+
+pub(crate) use pool::{Pool, DEFAULT_MAX_THREADS};
+
+/// Where a job leaves its result and finds the waker of the task awaiting it.
+struct Slot<T> {
+    result: Option<Result<T, JoinError>>,
+    waker: Option<Waker>,
+    /// The job could not be submitted at all.
+    failed: Option<std::io::Error>,
+}
+
+/// Runs `f` on the current loop's blocking pool; await the handle for its result.
+///
+/// # Panics
+///
+/// If this thread has no event loop.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let sum = lp.block_on(async {
+///     evloop::spawn_blocking(|| (1..=100u64).sum::<u64>()).await
+/// });
+/// assert_eq!(sum.unwrap(), 5050);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn spawn_blocking<F, T>(f: F) -> BlockingHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Handle::current().spawn_blocking(f)
+}
+
+impl Handle {
+    /// Runs `f` on this loop's blocking pool; see [`spawn_blocking`].
+    pub fn spawn_blocking<F, T>(&self, f: F) -> BlockingHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(Slot {
+            result: None,
+            waker: None,
+            failed: None,
+        }));
+        let theirs = slot.clone();
+        let job = Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panic);
+            let waker = {
+                let mut s = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                s.result = Some(result);
+                s.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        if let Err(e) = self.blocking_pool().submit(job) {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).failed = Some(e);
+        }
+        BlockingHandle { slot }
+    }
+
+    /// Sets how many threads the blocking pool may run at once (at least 1).
+    pub fn set_blocking_threads(&self, n: usize) {
+        self.blocking_pool().set_max_threads(n);
+    }
+
+    pub(crate) fn blocking_pool(&self) -> Arc<Pool> {
+        let mut pool = self.core.blocking.borrow_mut();
+        pool.get_or_insert_with(|| Pool::new(self.core.remote.clone(), DEFAULT_MAX_THREADS))
+            .clone()
+    }
+}
+
+/// The result of a [`spawn_blocking`] job, as a future.
+///
+/// It yields `Ok(value)`, or [`JoinError::Panic`] if the closure panicked. Dropping it does not stop
+/// the job (a running thread cannot be interrupted); its result is then dropped.
+pub struct BlockingHandle<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Future for BlockingHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = slot.result.take() {
+            return Poll::Ready(r);
+        }
+        if let Some(e) = slot.failed.take() {
+            return Poll::Ready(Err(JoinError::Panic(Box::new(format!(
+                "evloop: could not start a blocking thread: {e}"
+            )))));
+        }
+        match &slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => slot.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for BlockingHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingHandle").finish_non_exhaustive()
+    }
+}
