@@ -108,3 +108,8 @@ pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};
 pub use remote::{PostError, Remote};
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use timer::TimerId;
+
+/// The README's code blocks, compiled and run as doctests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
