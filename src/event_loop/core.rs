@@ -38,6 +38,8 @@ pub(crate) struct Core {
     pub(crate) running: Cell<bool>,
     pub(crate) stopping: Cell<bool>,
     pub(crate) keep_alive: Cell<usize>,
+    /// `block_on` is running: only then does a wake of the main future mean anything.
+    pub(crate) in_block_on: Cell<bool>,
     /// The `block_on` future was woken.
     pub(crate) main_woken: Cell<bool>,
     /// Operations the running task may still do before it must yield.
@@ -66,6 +68,7 @@ impl Core {
             running: Cell::new(false),
             stopping: Cell::new(false),
             keep_alive: Cell::new(0),
+            in_block_on: Cell::new(false),
             main_woken: Cell::new(false),
             budget: Cell::new(crate::task::BUDGET),
             since_io: Cell::new(0),

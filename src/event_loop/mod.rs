@@ -158,7 +158,7 @@ impl EventLoop {
         let mut future = pin!(future);
         let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);
         let mut cx = Context::from_waker(&waker);
-        core.main_woken.set(true);
+        let _block_on = BlockOn::new(core);
         loop {
             if core.main_woken.replace(false) {
                 core.budget.set(crate::task::BUDGET);
@@ -203,6 +203,24 @@ impl EventLoop {
     pub fn pending_counts(&self) -> (usize, usize) {
         let core = &self.handle.core;
         (core.timers.borrow().len(), core.reactor.len())
+    }
+}
+
+/// Marks `block_on` as running, and unmarks it however `block_on` ends (also by a panic).
+struct BlockOn<'a>(&'a self::core::Core);
+
+impl<'a> BlockOn<'a> {
+    fn new(core: &'a self::core::Core) -> Self {
+        core.in_block_on.set(true);
+        core.main_woken.set(true);
+        BlockOn(core)
+    }
+}
+
+impl Drop for BlockOn<'_> {
+    fn drop(&mut self) {
+        self.0.in_block_on.set(false);
+        self.0.main_woken.set(false);
     }
 }
 

@@ -198,7 +198,10 @@ impl Handle {
     pub(crate) fn schedule(&self, key: u32, gen: u32) {
         let core = &self.core;
         if key == waker::MAIN_KEY {
-            core.main_woken.set(true);
+            // A stale waker of an earlier `block_on` must not make `run` spin.
+            if core.in_block_on.get() {
+                core.main_woken.set(true);
+            }
             return;
         }
         let queued = core.tasks.borrow_mut().schedule(key, gen);
