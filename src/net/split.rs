@@ -1,13 +1,10 @@
 //! Read and write halves of a stream, borrowed or owned, so one task can read while another writes.
 
 use std::fmt;
-use std::io::{self, IoSlice, Read};
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use super::source::IoSource;
-use super::stream::StreamSocket;
-use crate::io::{AsyncRead, AsyncWrite};
+use super::stream::{forward_async_io, StreamSocket};
 
 /// The reading half of a stream, borrowed from it (see `TcpStream::split`).
 pub struct ReadHalf<'a, S: StreamSocket> {
@@ -37,65 +34,11 @@ impl<S: StreamSocket> Drop for OwnedWriteHalf<S> {
     }
 }
 
-impl<S: StreamSocket> AsyncRead for ReadHalf<'_, S>
-where
-    for<'b> &'b S: Read,
-{
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-}
+type Tcp = mio::net::TcpStream;
+type Unix = mio::net::UnixStream;
 
-impl<S: StreamSocket> AsyncRead for OwnedReadHalf<S>
-where
-    for<'b> &'b S: Read,
-{
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-}
-
-impl<S: StreamSocket> AsyncWrite for WriteHalf<'_, S>
-where
-    for<'b> &'b S: Read,
-{
-    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.io.shutdown_write())
-    }
-}
-
-impl<S: StreamSocket> AsyncWrite for OwnedWriteHalf<S>
-where
-    for<'b> &'b S: Read,
-{
-    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.io.shutdown_write())
-    }
-}
+forward_async_io!(read: ReadHalf<'_, Tcp>, ReadHalf<'_, Unix>, OwnedReadHalf<Tcp>, OwnedReadHalf<Unix>);
+forward_async_io!(write: WriteHalf<'_, Tcp>, WriteHalf<'_, Unix>, OwnedWriteHalf<Tcp>, OwnedWriteHalf<Unix>);
 
 macro_rules! debug_half {
     ($($ty:ident $(<$lt:lifetime>)?),*) => {$(

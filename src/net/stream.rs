@@ -75,3 +75,48 @@ where
         }
     }
 }
+
+/// Implements [`AsyncRead`](crate::io::AsyncRead) and/or [`AsyncWrite`](crate::io::AsyncWrite) for
+/// the stream types and their halves: each has an `io` field that is (or derefs to) an `IoSource`
+/// of a stream socket, and forwards to it.
+macro_rules! forward_async_io {
+    (read: $($ty:ty),*) => {$(
+        impl crate::io::AsyncRead for $ty {
+            fn poll_read(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read(cx, buf)
+            }
+        }
+    )*};
+    (write: $($ty:ty),*) => {$(
+        impl crate::io::AsyncWrite for $ty {
+            fn poll_write(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_shutdown(
+                &mut self,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.io.shutdown_write())
+            }
+        }
+    )*};
+}
+
+pub(crate) use forward_async_io;

@@ -2,20 +2,20 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::io::{AsyncRead, AsyncWrite};
 use crate::net::source::IoSource;
 use crate::net::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::net::stream::forward_async_io;
 use crate::reactor::Direction;
 
 /// A TCP connection.
 ///
-/// Reading and writing go through [`AsyncRead`] and [`AsyncWrite`] (import them). Each operation
+/// Reading and writing go through [`AsyncRead`](crate::io::AsyncRead) and [`AsyncWrite`](crate::io::AsyncWrite) (import them). Each operation
 /// tries the syscall first and waits for readiness only after `WouldBlock`. Writes use
 /// `MSG_NOSIGNAL`: writing to a closed peer is an `EPIPE` error, never a `SIGPIPE`.
 ///
@@ -82,12 +82,12 @@ impl TcpStream {
         })
     }
 
-    /// Polls a read into `buf` (the same as [`AsyncRead::poll_read`], through a shared reference).
+    /// Polls a read into `buf` (the same as [`AsyncRead::poll_read`](crate::io::AsyncRead::poll_read), through a shared reference).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf)
     }
 
-    /// Polls a write of `buf` (the same as [`AsyncWrite::poll_write`], through a shared reference).
+    /// Polls a write of `buf` (the same as [`AsyncWrite::poll_write`](crate::io::AsyncWrite::poll_write), through a shared reference).
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf)
     }
@@ -200,7 +200,7 @@ impl TcpStream {
         self.io.get().nodelay()
     }
 
-    /// Shuts down the read, write or both halves at once (see also [`AsyncWrite::shutdown`]).
+    /// Shuts down the read, write or both halves at once (see also [`AsyncWrite::shutdown`](crate::io::AsyncWrite::shutdown)).
     ///
     /// # Errors
     ///
@@ -219,29 +219,8 @@ impl TcpStream {
     }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.io.shutdown_write())
-    }
-}
+forward_async_io!(read: TcpStream);
+forward_async_io!(write: TcpStream);
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
