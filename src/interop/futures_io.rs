@@ -10,54 +10,24 @@ use crate::net::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixStream};
 type MioTcp = mio::net::TcpStream;
 type MioUnix = mio::net::UnixStream;
 
-/// Forwards the `futures-io` read trait to ours: every evloop stream type is `Unpin`.
-fn read<T: AsyncRead + Unpin>(
-    t: Pin<&mut T>,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
-    t.get_mut().poll_read(cx, buf)
+/// Implements `futures_io::AsyncRead` by forwarding to evloop's `AsyncRead` (every evloop stream
+/// type is `Unpin`).
+macro_rules! forward_read {
+    ($($ty:ty),*) => {$(
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                AsyncRead::poll_read(self.get_mut(), cx, buf)
+            }
+        }
+    )*};
 }
 
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(self, cx, buf)
-    }
-}
-
-impl futures_io::AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(self, cx, buf)
-    }
-}
-
-impl futures_io::AsyncRead for OwnedReadHalf<MioTcp> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(self, cx, buf)
-    }
-}
-
-impl futures_io::AsyncRead for OwnedReadHalf<MioUnix> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(self, cx, buf)
-    }
-}
+forward_read!(
+    TcpStream,
+    UnixStream,
+    OwnedReadHalf<MioTcp>,
+    OwnedReadHalf<MioUnix>
+);
 
 /// Implements `futures_io::AsyncWrite` by forwarding each method to evloop's `AsyncWrite`.
 macro_rules! forward_write {
