@@ -97,6 +97,7 @@ pub mod net;
 mod queue;
 pub mod reactor;
 mod remote;
+pub mod sync;
 pub mod task;
 pub mod time;
 pub mod timer;

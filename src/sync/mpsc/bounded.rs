@@ -1,0 +1,175 @@
+//! `Sender`: the sending half of a bounded channel.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::{Chan, SendError, TrySendError};
+use crate::sync::wake;
+
+/// Sends values into a channel made by [`channel`](super::channel); clone it for more producers.
+///
+/// When every `Sender` (and [`UnboundedSender`](super::UnboundedSender)) of a channel is dropped,
+/// the receiver gets the values still buffered, then `None`.
+pub struct Sender<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    pub(super) fn new(chan: Rc<Chan<T>>) -> Self {
+        Sender { chan }
+    }
+
+    /// Sends `value`, first waiting for room if the channel is full. Senders that wait are served in
+    /// the order they started waiting.
+    ///
+    /// Dropping the future before it completes withdraws the value (it is dropped, never received).
+    /// Once the future has started waiting, the value may be received even if the future is not
+    /// polled again.
+    ///
+    /// # Errors
+    ///
+    /// Gives `value` back if the receiver is closed or dropped, also while waiting for room.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = mpsc::channel(1);
+    ///     tx.send(1).await.unwrap();
+    ///     // The channel is full: this send waits until the receiver makes room.
+    ///     let producer = evloop::spawn(async move { tx.send(2).await });
+    ///     assert_eq!(rx.recv().await, Some(1));
+    ///     assert_eq!(rx.recv().await, Some(2));
+    ///     assert!(producer.await.unwrap().is_ok());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        SendFuture {
+            chan: &self.chan,
+            value: Some(value),
+            key: None,
+        }
+        .await
+    }
+
+    /// Sends `value` if there is room now and no sender is already waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_push(value)
+    }
+
+    /// Whether the receiver has been closed or dropped, so that sending would fail.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// How many values could be sent now without waiting.
+    pub fn capacity(&self) -> usize {
+        let st = self.chan.state.borrow();
+        if st.send_waiters.is_empty() {
+            st.bound - st.buf.len()
+        } else {
+            0
+        }
+    }
+
+    /// The capacity the channel was created with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.state.borrow().bound
+    }
+
+    /// Whether both senders send into the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Rc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The future of [`Sender::send`]. Its value is either in `value` (not yet offered) or in its
+/// waiter slot, whose key is `key`.
+struct SendFuture<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+    key: Option<usize>,
+}
+
+// The value is only ever moved, never pinned in place.
+impl<T> Unpin for SendFuture<'_, T> {}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut st = this.chan.state.borrow_mut();
+        if let Some(key) = this.key {
+            if st.send_waiters.is_linked(key) {
+                st.send_waiters.set_waker(key, cx.waker());
+                return Poll::Pending;
+            }
+            this.key = None;
+            // Unlinked either by the receiver, which moved the value into the buffer, or by
+            // closing, which left it here for us to give back.
+            return Poll::Ready(match st.send_waiters.remove(key) {
+                None => Ok(()),
+                Some(v) => Err(SendError(v)),
+            });
+        }
+        let value = this
+            .value
+            .take()
+            .expect("evloop: mpsc send future polled after completion");
+        if st.closed {
+            return Poll::Ready(Err(SendError(value)));
+        }
+        if st.buf.len() < st.bound && st.send_waiters.is_empty() {
+            st.buf.push_back(value);
+            let waker = st.rx_waker.take();
+            drop(st);
+            wake(waker);
+            return Poll::Ready(Ok(()));
+        }
+        this.key = Some(st.send_waiters.push_back(cx.waker(), Some(value)));
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let withdrawn = self.chan.state.borrow_mut().send_waiters.remove(key);
+            drop(withdrawn);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! `Receiver`: the receiving half of both kinds of channel.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use super::{Chan, State, TryRecvError};
+use crate::sync::{poll_budget, wake};
+
+/// Receives the values of a channel made by [`channel`](super::channel) or
+/// [`unbounded_channel`](super::unbounded_channel), in the order they were sent.
+///
+/// Dropping it closes the channel and drops the values still buffered.
+pub struct Receiver<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> State<T> {
+    /// Pops the oldest value. If a sender is waiting for room, its value takes the freed place at
+    /// once (that is what keeps waiting senders first come, first served); returns its waker.
+    fn pop(&mut self) -> Option<(T, Option<Waker>)> {
+        let value = self.buf.pop_front()?;
+        let mut waker = None;
+        if let Some(key) = self.send_waiters.front() {
+            if let Some(next) = self.send_waiters.data_mut(key).take() {
+                self.buf.push_back(next);
+            }
+            waker = self.send_waiters.unlink(key);
+        }
+        Some((value, waker))
+    }
+}
+
+impl<T> Receiver<T> {
+    pub(super) fn new(chan: Rc<Chan<T>>) -> Self {
+        Receiver { chan }
+    }
+
+    /// Receives the next value, waiting for one if none is buffered. `None` once the channel is
+    /// closed (every sender dropped, or [`Receiver::close`] called) and its buffer is empty.
+    ///
+    /// Dropping the future before it completes loses nothing.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = mpsc::unbounded_channel();
+    ///     evloop::spawn(async move { tx.send("hello").unwrap() });
+    ///     assert_eq!(rx.recv().await, Some("hello"));
+    ///     assert_eq!(rx.recv().await, None); // the sender was dropped
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn recv(&mut self) -> Option<T> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next value; see [`Receiver::recv`].
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut st = self.chan.state.borrow_mut();
+        if !st.buf.is_empty() {
+            if poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let Some((value, waker)) = st.pop() else {
+                unreachable!("the buffer is not empty")
+            };
+            drop(st);
+            wake(waker);
+            return Poll::Ready(Some(value));
+        }
+        if st.closed || self.chan.senders.get() == 0 {
+            return Poll::Ready(None);
+        }
+        if !st
+            .rx_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            st.rx_waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Takes the next value if one is buffered, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if nothing is buffered but more may come,
+    /// [`TryRecvError::Disconnected`] if nothing more will.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let mut st = self.chan.state.borrow_mut();
+        if let Some((value, waker)) = st.pop() {
+            drop(st);
+            wake(waker);
+            return Ok(value);
+        }
+        if st.closed || self.chan.senders.get() == 0 {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Closes the channel: further sends fail, and so do senders waiting for room (they get their
+    /// values back). Values already buffered can still be received.
+    pub fn close(&mut self) {
+        let mut st = self.chan.state.borrow_mut();
+        st.closed = true;
+        let mut wakers = st.send_waiters.unlink_all(|_| {});
+        drop(st);
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        self.chan.state.borrow_mut().send_waiters.recycle(wakers);
+    }
+
+    /// Whether nothing more can arrive beyond what is buffered: the channel was closed, or every
+    /// sender is gone.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed() || self.chan.senders.get() == 0
+    }
+
+    /// How many values are buffered.
+    pub fn len(&self) -> usize {
+        self.chan.state.borrow().buf.len()
+    }
+
+    /// Whether no value is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.close();
+        // Dropped with no borrow held: a value's destructor may use the channel (a value holding
+        // a sender of it, say).
+        let buffered = std::mem::take(&mut self.chan.state.borrow_mut().buf);
+        drop(buffered);
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.len())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

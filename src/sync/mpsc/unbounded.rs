@@ -1,0 +1,65 @@
+//! `UnboundedSender`: the sending half of an unbounded channel.
+
+use std::fmt;
+use std::rc::Rc;
+
+use super::{Chan, SendError};
+
+/// Sends values into a channel made by [`unbounded_channel`](super::unbounded_channel), without
+/// ever waiting; clone it for more producers.
+///
+/// When every `UnboundedSender` of a channel is dropped, the receiver gets the values still
+/// buffered, then `None`.
+pub struct UnboundedSender<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> UnboundedSender<T> {
+    pub(super) fn new(chan: Rc<Chan<T>>) -> Self {
+        UnboundedSender { chan }
+    }
+
+    /// Sends `value` at once.
+    ///
+    /// # Errors
+    ///
+    /// Gives `value` back if the receiver is closed or dropped.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.chan
+            .try_push(value)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Whether the receiver has been closed or dropped, so that sending would fail.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Whether both senders send into the same channel.
+    pub fn same_channel(&self, other: &UnboundedSender<T>) -> bool {
+        Rc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for UnboundedSender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        UnboundedSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for UnboundedSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for UnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnboundedSender")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,191 @@
+//! `Notify`: wakes waiting tasks, one at a time or all at once.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::wait_list::WaitList;
+use super::wake;
+
+/// Wakes tasks waiting in [`Notify::notified`], without carrying a value.
+///
+/// - [`Notify::notify_one`] wakes the task that has waited longest. If none waits, it stores a
+///   *permit* (at most one; more calls add nothing), and the next [`Notify::notified`] consumes it
+///   and completes at once. So a notification sent just before a task starts waiting is not lost.
+/// - [`Notify::notify_waiters`] wakes every task waiting now, and every [`Notified`] future created
+///   before the call (even if not polled yet). It stores no permit.
+///
+/// A [`Notified`] that was woken by `notify_one` but is dropped before it completes passes the
+/// notification on (to the next waiter, or as the permit), so it is never lost.
+///
+/// To share a `Notify` between tasks, put it in an `Rc`.
+///
+/// ```
+/// use evloop::sync::Notify;
+/// use std::rc::Rc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let notify = Rc::new(Notify::new());
+///     let n = notify.clone();
+///     let waiter = evloop::spawn(async move {
+///         n.notified().await;
+///         "notified"
+///     });
+///     notify.notify_one(); // even if the waiter has not started waiting yet
+///     assert_eq!(waiter.await.unwrap(), "notified");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Notify {
+    state: RefCell<State>,
+}
+
+struct State {
+    permit: bool,
+    /// How many times `notify_waiters` was called, so that a `Notified` can tell whether a call
+    /// came after it was created.
+    generation: u64,
+    waiters: WaitList<Mark>,
+}
+
+/// What a waiter was woken by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Waiting,
+    One,
+    All,
+}
+
+/// The future of [`Notify::notified`]: completes once notified.
+///
+/// Dropping it before it completes takes it out of the queue of waiters; a `notify_one`
+/// notification it had received is passed on.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Notified<'a> {
+    notify: &'a Notify,
+    generation: u64,
+    key: Option<usize>,
+    done: bool,
+}
+
+impl Notify {
+    /// A `Notify` with no permit and no waiter.
+    pub const fn new() -> Notify {
+        Notify {
+            state: RefCell::new(State {
+                permit: false,
+                generation: 0,
+                waiters: WaitList::new(),
+            }),
+        }
+    }
+
+    /// Waits for a notification: a stored permit (consumed), a [`Notify::notify_one`], or a
+    /// [`Notify::notify_waiters`] called after this future was created.
+    pub fn notified(&self) -> Notified<'_> {
+        Notified {
+            notify: self,
+            generation: self.state.borrow().generation,
+            key: None,
+            done: false,
+        }
+    }
+
+    /// Wakes the task that has waited longest, or stores a permit if none waits.
+    pub fn notify_one(&self) {
+        let mut st = self.state.borrow_mut();
+        match st.waiters.front() {
+            Some(key) => {
+                *st.waiters.data_mut(key) = Mark::One;
+                let waker = st.waiters.unlink(key);
+                drop(st);
+                wake(waker);
+            }
+            None => st.permit = true,
+        }
+    }
+
+    /// Wakes every task waiting now, and completes every [`Notified`] created before this call.
+    /// Stores no permit.
+    pub fn notify_waiters(&self) {
+        let mut st = self.state.borrow_mut();
+        st.generation += 1;
+        let mut wakers = st.waiters.unlink_all(|m| *m = Mark::All);
+        drop(st);
+        if !wakers.is_empty() {
+            for w in wakers.drain(..) {
+                w.wake();
+            }
+            self.state.borrow_mut().waiters.recycle(wakers);
+        }
+    }
+}
+
+impl Default for Notify {
+    fn default() -> Notify {
+        Notify::new()
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.borrow();
+        f.debug_struct("Notify")
+            .field("permit", &st.permit)
+            .field("waiting", &!st.waiters.is_empty())
+            .finish()
+    }
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(());
+        }
+        let mut st = this.notify.state.borrow_mut();
+        if let Some(key) = this.key {
+            if st.waiters.is_linked(key) {
+                st.waiters.set_waker(key, cx.waker());
+                return Poll::Pending;
+            }
+            st.waiters.remove(key);
+            this.key = None;
+        } else if st.generation != this.generation {
+            // `notify_waiters` was called after this future was created.
+        } else if st.permit {
+            st.permit = false;
+        } else {
+            this.key = Some(st.waiters.push_back(cx.waker(), Mark::Waiting));
+            return Poll::Pending;
+        }
+        this.done = true;
+        Poll::Ready(())
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let mark = self.notify.state.borrow_mut().waiters.remove(key);
+        if mark == Mark::One {
+            self.notify.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for Notified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notified")
+            .field("waiting", &self.key.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}

@@ -1,0 +1,218 @@
+//! `WaitList`: the first-in, first-out queue of suspended futures behind every primitive here.
+//!
+//! A waiter's slot belongs to the future that created it, not to the list: waking a waiter only
+//! *unlinks* its slot (and may write what it was handed into the slot's data), and the slot is freed
+//! when the future next polls or is dropped. So a key held by a future always names that future's
+//! own slot, never a reused one, and a dropped future can see whether it had been handed something
+//! it must pass on.
+//!
+//! Slots live in a slab and are linked through their keys, so pushing, unlinking any waiter and
+//! removing it are O(1) and, once the slab has grown to the peak number of waiters, allocate nothing.
+
+use std::task::Waker;
+
+use slab::Slab;
+
+const NIL: usize = usize::MAX;
+
+pub(crate) struct WaitList<T> {
+    nodes: Slab<Node<T>>,
+    head: usize,
+    tail: usize,
+    /// A buffer for waking many waiters at once, kept between uses for its capacity.
+    spare: Vec<Waker>,
+}
+
+struct Node<T> {
+    prev: usize,
+    next: usize,
+    linked: bool,
+    waker: Option<Waker>,
+    data: T,
+}
+
+impl<T> WaitList<T> {
+    pub(crate) const fn new() -> Self {
+        WaitList {
+            nodes: Slab::new(),
+            head: NIL,
+            tail: NIL,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Whether no waiter is linked (slots of woken waiters that have not polled yet do not count).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NIL
+    }
+
+    /// Links a new waiter at the back and returns its key.
+    pub(crate) fn push_back(&mut self, waker: &Waker, data: T) -> usize {
+        let key = self.nodes.insert(Node {
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+            waker: Some(waker.clone()),
+            data,
+        });
+        self.link_tail(key);
+        key
+    }
+
+    fn link_tail(&mut self, key: usize) {
+        if self.tail == NIL {
+            self.head = key;
+        } else {
+            self.nodes[self.tail].next = key;
+        }
+        self.tail = key;
+    }
+
+    /// The key of the first linked waiter.
+    pub(crate) fn front(&self) -> Option<usize> {
+        (self.head != NIL).then_some(self.head)
+    }
+
+    pub(crate) fn is_linked(&self, key: usize) -> bool {
+        self.nodes[key].linked
+    }
+
+    pub(crate) fn data_mut(&mut self, key: usize) -> &mut T {
+        &mut self.nodes[key].data
+    }
+
+    /// Records the waker of the latest poll, cloning only if it would wake a different task.
+    pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
+        let slot = &mut self.nodes[key].waker;
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Unlinks a waiter, keeping its slot for its future, and returns the waker to wake (once no
+    /// borrow of the primitive's state is held). `None` if it was not linked.
+    pub(crate) fn unlink(&mut self, key: usize) -> Option<Waker> {
+        let node = &mut self.nodes[key];
+        if !node.linked {
+            return None;
+        }
+        node.linked = false;
+        let (prev, next) = (node.prev, node.next);
+        let waker = node.waker.take();
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
+        }
+        waker
+    }
+
+    /// Frees a waiter's slot (unlinking it if needed) and returns its data.
+    pub(crate) fn remove(&mut self, key: usize) -> T {
+        self.unlink(key);
+        self.nodes.remove(key).data
+    }
+
+    /// Unlinks every waiter, letting `mark` write into each one's data, and returns their wakers.
+    /// Wake them with no borrow held, then hand the buffer back with [`WaitList::recycle`].
+    pub(crate) fn unlink_all(&mut self, mut mark: impl FnMut(&mut T)) -> Vec<Waker> {
+        if self.head == NIL {
+            return Vec::new();
+        }
+        let mut wakers = std::mem::take(&mut self.spare);
+        while self.head != NIL {
+            let key = self.head;
+            mark(&mut self.nodes[key].data);
+            wakers.extend(self.unlink(key));
+        }
+        wakers
+    }
+
+    /// Takes back a buffer returned by [`WaitList::unlink_all`], emptied, for its capacity. (An
+    /// empty list returns a buffer with none, which callers need not bother giving back.)
+    pub(crate) fn recycle(&mut self, mut wakers: Vec<Waker>) {
+        wakers.clear();
+        if wakers.capacity() > self.spare.capacity() {
+            self.spare = wakers;
+        }
+    }
+}
+
+/// Waiters that are woken whenever their condition may have changed, and check it again.
+impl WaitList<()> {
+    /// Links the waiter whose slot `key` holds (if any) with `waker`: refreshes its waker if it is
+    /// still linked, or links it again at the back if it was woken but must keep waiting.
+    pub(crate) fn wait(&mut self, key: &mut Option<usize>, waker: &Waker) {
+        match *key {
+            Some(k) if self.is_linked(k) => self.set_waker(k, waker),
+            Some(k) => {
+                self.remove(k);
+                *key = Some(self.push_back(waker, ()));
+            }
+            None => *key = Some(self.push_back(waker, ())),
+        }
+    }
+
+    /// Frees the waiter's slot, if it has one (its wait is over, or its future was dropped).
+    pub(crate) fn cancel(&mut self, key: &mut Option<usize>) {
+        if let Some(k) = key.take() {
+            self.remove(k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn order(list: &WaitList<u32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut k = list.head;
+        while k != NIL {
+            out.push(list.nodes[k].data);
+            k = list.nodes[k].next;
+        }
+        out
+    }
+
+    #[test]
+    fn fifo_with_unlinks_anywhere() {
+        let w = &Waker::from(Arc::new(Noop));
+        let mut list = WaitList::new();
+        let keys: Vec<usize> = (0..5).map(|i| list.push_back(w, i)).collect();
+        assert_eq!(order(&list), [0, 1, 2, 3, 4]);
+        assert!(list.unlink(keys[2]).is_some());
+        assert!(list.unlink(keys[2]).is_none(), "already unlinked");
+        assert_eq!(list.remove(keys[0]), 0);
+        assert_eq!(list.remove(keys[4]), 4);
+        assert_eq!(order(&list), [1, 3]);
+        assert_eq!(list.front(), Some(keys[1]));
+        // The unlinked slot still belongs to its future until removed.
+        assert_eq!(*list.data_mut(keys[2]), 2);
+        assert!(!list.is_linked(keys[2]));
+        let k5 = list.push_back(w, 5);
+        assert_ne!(k5, keys[2], "a held slot is never reused");
+        let wakers = list.unlink_all(|d| *d += 10);
+        assert_eq!(wakers.len(), 3);
+        assert!(list.is_empty());
+        assert_eq!(*list.data_mut(keys[1]), 11);
+        list.recycle(wakers);
+        for k in [keys[1], keys[2], keys[3], k5] {
+            list.remove(k);
+        }
+        assert_eq!(list.nodes.len(), 0);
+    }
+}

@@ -1,0 +1,421 @@
+//! A channel for the latest value: receivers can look at the current value at any time and wait
+//! for it to change. Values in between may be skipped; only the latest matters.
+//!
+//! Every [`Receiver`] remembers the version it last saw. [`Receiver::changed`] completes as soon as
+//! the value has a version that receiver has not seen (which it then has).
+//!
+//! # Closing and dropping
+//!
+//! - When the [`Sender`] is dropped, the value stays readable. [`Receiver::changed`] still reports a
+//!   change not seen yet, and after that fails with [`RecvError`].
+//! - When every receiver is dropped, [`Sender::send`] fails (giving the value back) and
+//!   [`Sender::closed`] completes. [`Sender::send_replace`] and [`Sender::send_modify`] still
+//!   update the value, for receivers subscribed later with [`Sender::subscribe`].
+//!
+//! # Borrows
+//!
+//! [`Sender::borrow`] and [`Receiver::borrow`] return a [`Ref`] to the value. Do not hold one across
+//! an `.await`: updating the value while a `Ref` is alive panics.
+
+use std::cell::{Cell, Ref, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::wait_list::WaitList;
+
+/// Creates a watch channel holding `init`, with one receiver; more subscribe with
+/// [`Sender::subscribe`] or by cloning a receiver.
+///
+/// ```
+/// use evloop::sync::watch;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = watch::channel("starting");
+///     let observer = evloop::spawn(async move {
+///         while rx.changed().await.is_ok() {
+///             if *rx.borrow_and_update() == "stopped" {
+///                 return true;
+///             }
+///         }
+///         false // the sender is gone
+///     });
+///     tx.send("running").unwrap();
+///     tx.send("stopped").unwrap(); // "running" may never be seen: only the latest counts
+///     assert!(observer.await.unwrap());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
+    let shared = Rc::new(Shared {
+        value: RefCell::new(init),
+        version: Cell::new(0),
+        sender_alive: Cell::new(true),
+        receivers: Cell::new(1),
+        waiters: RefCell::new(Waiters {
+            changed: WaitList::new(),
+            closed: WaitList::new(),
+        }),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared, seen: 0 },
+    )
+}
+
+struct Shared<T> {
+    value: RefCell<T>,
+    version: Cell<u64>,
+    sender_alive: Cell<bool>,
+    receivers: Cell<usize>,
+    waiters: RefCell<Waiters>,
+}
+
+struct Waiters {
+    /// Receivers in [`Receiver::changed`].
+    changed: WaitList<()>,
+    /// The sender in [`Sender::closed`].
+    closed: WaitList<()>,
+}
+
+impl<T> Shared<T> {
+    fn wake_all(&self, list: fn(&mut Waiters) -> &mut WaitList<()>) {
+        let mut wakers = list(&mut self.waiters.borrow_mut()).unlink_all(|_| {});
+        if !wakers.is_empty() {
+            for w in wakers.drain(..) {
+                w.wake();
+            }
+            list(&mut self.waiters.borrow_mut()).recycle(wakers);
+        }
+    }
+
+    fn changed(&self) {
+        self.version.set(self.version.get() + 1);
+        self.wake_all(|w| &mut w.changed);
+    }
+}
+
+/// Updates the value; see [`channel`].
+pub struct Sender<T> {
+    shared: Rc<Shared<T>>,
+}
+
+/// Sees the latest value and waits for changes; see [`channel`]. Cloning it gives a receiver that
+/// has seen the same version.
+pub struct Receiver<T> {
+    shared: Rc<Shared<T>>,
+    /// The version this receiver has seen.
+    seen: u64,
+}
+
+/// The [`Sender`] is gone and this receiver has seen its last value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvError(());
+
+/// No receiver is subscribed; the value that was not sent is inside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> Sender<T> {
+    /// Replaces the value and tells every receiver.
+    ///
+    /// # Errors
+    ///
+    /// If no receiver is subscribed, the value is left alone and `value` is given back.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Ref`] to the value (from a `borrow`) is alive.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if self.shared.receivers.get() == 0 {
+            return Err(SendError(value));
+        }
+        let old = self.send_replace(value);
+        drop(old);
+        Ok(())
+    }
+
+    /// Replaces the value, even with no receiver subscribed, tells every receiver and returns the
+    /// previous value.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Ref`] to the value (from a `borrow`) is alive.
+    pub fn send_replace(&self, value: T) -> T {
+        let old = self.shared.value.replace(value);
+        self.shared.changed();
+        old
+    }
+
+    /// Modifies the value in place, even with no receiver subscribed, and tells every receiver.
+    ///
+    /// # Panics
+    ///
+    /// If a [`Ref`] to the value (from a `borrow`) is alive, including inside `modify`.
+    pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
+        modify(&mut self.shared.value.borrow_mut());
+        self.shared.changed();
+    }
+
+    /// Modifies the value in place and tells every receiver if `modify` returns true (it did
+    /// change something). Returns what `modify` returned.
+    ///
+    /// # Panics
+    ///
+    /// As for [`Sender::send_modify`].
+    pub fn send_if_modified(&self, modify: impl FnOnce(&mut T) -> bool) -> bool {
+        let modified = modify(&mut self.shared.value.borrow_mut());
+        if modified {
+            self.shared.changed();
+        }
+        modified
+    }
+
+    /// The current value. Do not hold the [`Ref`] across an `.await`.
+    pub fn borrow(&self) -> Ref<'_, T> {
+        self.shared.value.borrow()
+    }
+
+    /// A new receiver, which has seen the current value.
+    pub fn subscribe(&self) -> Receiver<T> {
+        self.shared.receivers.set(self.shared.receivers.get() + 1);
+        Receiver {
+            shared: self.shared.clone(),
+            seen: self.shared.version.get(),
+        }
+    }
+
+    /// How many receivers are subscribed.
+    pub fn receiver_count(&self) -> usize {
+        self.shared.receivers.get()
+    }
+
+    /// Whether every receiver has been dropped.
+    pub fn is_closed(&self) -> bool {
+        self.shared.receivers.get() == 0
+    }
+
+    /// Completes once every receiver has been dropped.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, rx) = watch::channel(0);
+    ///     evloop::spawn(async move { drop(rx) });
+    ///     tx.closed().await;
+    ///     assert!(tx.send(1).is_err());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn closed(&self) {
+        Closed {
+            shared: &self.shared,
+            key: None,
+        }
+        .await
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.shared.sender_alive.set(false);
+        self.shared.wake_all(|w| &mut w.changed);
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The current value, without marking it seen. Do not hold the [`Ref`] across an `.await`.
+    pub fn borrow(&self) -> Ref<'_, T> {
+        self.shared.value.borrow()
+    }
+
+    /// The current value, marking it seen. Do not hold the [`Ref`] across an `.await`.
+    pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
+        self.seen = self.shared.version.get();
+        self.shared.value.borrow()
+    }
+
+    /// Whether the value changed since this receiver last saw it.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] if it did not and the sender is gone, so it never will.
+    pub fn has_changed(&self) -> Result<bool, RecvError> {
+        if self.shared.version.get() != self.seen {
+            Ok(true)
+        } else if self.shared.sender_alive.get() {
+            Ok(false)
+        } else {
+            Err(RecvError(()))
+        }
+    }
+
+    /// Marks the current value seen.
+    pub fn mark_unchanged(&mut self) {
+        self.seen = self.shared.version.get();
+    }
+
+    /// Waits until the value has a version this receiver has not seen, and marks it seen. Completes
+    /// at once if there is one already. Look at the value with [`Receiver::borrow`].
+    ///
+    /// Dropping the future before it completes loses nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the sender is gone and the value it left has been seen.
+    pub async fn changed(&mut self) -> Result<(), RecvError> {
+        Changed {
+            rx: self,
+            key: None,
+        }
+        .await
+    }
+
+    /// Whether both receivers watch the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Rc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.shared.receivers.set(self.shared.receivers.get() + 1);
+        Receiver {
+            shared: self.shared.clone(),
+            seen: self.seen,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let left = self.shared.receivers.get() - 1;
+        self.shared.receivers.set(left);
+        if left == 0 {
+            self.shared.wake_all(|w| &mut w.closed);
+        }
+    }
+}
+
+/// The future of [`Receiver::changed`]; `key` is its waiter slot while it waits.
+struct Changed<'a, T> {
+    rx: &'a mut Receiver<T>,
+    key: Option<usize>,
+}
+
+impl<T> Future for Changed<'_, T> {
+    type Output = Result<(), RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let shared = &this.rx.shared;
+        let version = shared.version.get();
+        let out = if version != this.rx.seen {
+            this.rx.seen = version;
+            Ok(())
+        } else if !shared.sender_alive.get() {
+            Err(RecvError(()))
+        } else {
+            shared
+                .waiters
+                .borrow_mut()
+                .changed
+                .wait(&mut this.key, cx.waker());
+            return Poll::Pending;
+        };
+        if this.key.is_some() {
+            let shared = &this.rx.shared;
+            shared.waiters.borrow_mut().changed.cancel(&mut this.key);
+        }
+        Poll::Ready(out)
+    }
+}
+
+impl<T> Drop for Changed<'_, T> {
+    fn drop(&mut self) {
+        if self.key.is_some() {
+            let shared = &self.rx.shared;
+            shared.waiters.borrow_mut().changed.cancel(&mut self.key);
+        }
+    }
+}
+
+/// The future of [`Sender::closed`]; `key` is its waiter slot while it waits.
+struct Closed<'a, T> {
+    shared: &'a Shared<T>,
+    key: Option<usize>,
+}
+
+impl<T> Future for Closed<'_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let mut waiters = this.shared.waiters.borrow_mut();
+        if this.shared.receivers.get() == 0 {
+            waiters.closed.cancel(&mut this.key);
+            return Poll::Ready(());
+        }
+        waiters.closed.wait(&mut this.key, cx.waker());
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Closed<'_, T> {
+    fn drop(&mut self) {
+        if self.key.is_some() {
+            self.shared
+                .waiters
+                .borrow_mut()
+                .closed
+                .cancel(&mut self.key);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("version", &self.shared.version.get())
+            .field("receivers", &self.receiver_count())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("seen", &self.seen)
+            .field("version", &self.shared.version.get())
+            .finish()
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the watch sender is gone")
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no watch receiver is subscribed")
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
