@@ -40,8 +40,10 @@ pub(crate) struct Core {
     pub(crate) keep_alive: Cell<usize>,
     /// `block_on` is running: only then does a wake of the main future mean anything.
     pub(crate) in_block_on: Cell<bool>,
-    /// The `block_on` future was woken.
+    /// The `block_on` future was woken and its entry is in the queue.
     pub(crate) main_woken: Cell<bool>,
+    /// The `block_on` future's entry came up in the queue: poll it now.
+    pub(crate) main_due: Cell<bool>,
     /// Operations the running task may still do before it must yield.
     pub(crate) budget: Cell<u32>,
     /// Queue entries dispatched since I/O was last polled.
@@ -70,6 +72,7 @@ impl Core {
             keep_alive: Cell::new(0),
             in_block_on: Cell::new(false),
             main_woken: Cell::new(false),
+            main_due: Cell::new(false),
             budget: Cell::new(crate::task::BUDGET),
             since_io: Cell::new(0),
             error_hook: RefCell::new(None),

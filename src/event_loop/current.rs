@@ -43,7 +43,7 @@ pub(crate) fn unset(handle: &Handle) {
 }
 
 /// While alive, `handle` is the current loop and is marked running; restores both on drop, also when
-/// unwinding out of a panic.
+/// unwinding out of a panic, and clears any stop request.
 pub(crate) struct Enter {
     handle: Handle,
     previous: Option<Handle>,
@@ -75,6 +75,9 @@ impl Enter {
 impl Drop for Enter {
     fn drop(&mut self) {
         self.handle.core.running.set(false);
+        // A stop request ends the run it was made in, also one that unwinds (an error hook that
+        // resumes a panic): it must not make the next run return at once.
+        self.handle.core.stopping.set(false);
         let previous = self.previous.take();
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }

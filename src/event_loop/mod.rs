@@ -160,7 +160,7 @@ impl EventLoop {
         let mut cx = Context::from_waker(&waker);
         let _block_on = BlockOn::new(core);
         loop {
-            if core.main_woken.replace(false) {
+            if core.main_due.replace(false) {
                 core.budget.set(crate::task::BUDGET);
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     core.stopping.set(false);
@@ -212,7 +212,8 @@ struct BlockOn<'a>(&'a self::core::Core);
 impl<'a> BlockOn<'a> {
     fn new(core: &'a self::core::Core) -> Self {
         core.in_block_on.set(true);
-        core.main_woken.set(true);
+        // Poll the future once before the first turn.
+        core.main_due.set(true);
         BlockOn(core)
     }
 }
@@ -221,6 +222,7 @@ impl Drop for BlockOn<'_> {
     fn drop(&mut self) {
         self.0.in_block_on.set(false);
         self.0.main_woken.set(false);
+        self.0.main_due.set(false);
     }
 }
 

@@ -10,6 +10,7 @@
 //! 5. `drain_queue`: run the entries that were queued when the drain began, at most
 //!    [`DRAIN_BUDGET`] of them; anything queued meanwhile waits for the next turn.
 
+use std::any::Any;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::{Context, Poll};
@@ -21,6 +22,12 @@ use crate::queue::Entry;
 use crate::reactor::{IoEvent, WatcherId};
 use crate::task::waker;
 use crate::timer::{Due, NEVER};
+
+/// Runs user code and returns its panic, if any, so the caller can restore loop state before the
+/// panic is reported (the error hook may resume the unwind).
+fn catch(f: impl FnOnce()) -> Option<Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(f)).err()
+}
 
 /// Whether a turn may sleep in the poller.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,7 +41,7 @@ pub(crate) enum Wait {
 impl Handle {
     pub(crate) fn turn(&self, wait: Wait) -> io::Result<()> {
         let core = &self.core;
-        let queued = !core.queue.borrow().is_empty() || core.main_woken.get();
+        let queued = !core.queue.borrow().is_empty() || core.main_due.get();
         if !queued || core.since_io.get() >= DRAIN_BUDGET {
             self.poll_io(self.poll_timeout(wait, queued))?;
         }
@@ -118,7 +125,7 @@ impl Handle {
             };
             core.since_io.set(core.since_io.get() + 1);
             self.dispatch(entry);
-            if core.stopping.get() || core.main_woken.get() {
+            if core.stopping.get() || core.main_due.get() {
                 break;
             }
         }
@@ -142,13 +149,16 @@ impl Handle {
                         self.guard(|| cb(self));
                     }
                     Some(Due::Every(mut cb, previous, period)) => {
-                        self.guard(|| cb(self));
+                        // Re-arm before reporting a panic: a hook that resumes the unwind must not
+                        // leave the timer live but never armed again.
+                        let panic = catch(|| cb(self));
                         let now = core.now_ns();
                         let gone = core
                             .timers
                             .borrow_mut()
                             .rearm_every(key, id, cb, previous, period, now);
                         drop(gone);
+                        self.report_panic(panic);
                     }
                     None => {}
                 }
@@ -158,11 +168,24 @@ impl Handle {
                     return;
                 };
                 let watcher = WatcherId { key, gen };
-                self.guard(|| watch.dispatch(self, IoEvent { watcher, ready }));
+                // Put the watcher back before reporting a panic: a hook that resumes the unwind
+                // must not leave its slot empty (never dispatched again, never removable).
+                let panic = catch(|| watch.dispatch(self, IoEvent { watcher, ready }));
                 let (removed, result) = core.reactor.finish_watch(key, gen, watch);
                 drop(removed);
+                self.report_panic(panic);
                 if let Err(e) = result {
                     self.report(LoopError::Interest(watcher, e));
+                }
+            }
+            Entry::Task {
+                key: waker::MAIN_KEY,
+                ..
+            } => {
+                // The `block_on` future's turn: the drain stops and `block_on` polls it.
+                if core.in_block_on.get() {
+                    core.main_woken.set(false);
+                    core.main_due.set(true);
                 }
             }
             Entry::Task { key, gen } => self.poll_task(key, gen),
@@ -189,7 +212,11 @@ impl Handle {
 
     /// Runs user code, turning a panic into a report to the error hook.
     fn guard(&self, f: impl FnOnce()) {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+        self.report_panic(catch(f));
+    }
+
+    fn report_panic(&self, panic: Option<Box<dyn Any + Send>>) {
+        if let Some(panic) = panic {
             self.report(LoopError::CallbackPanic(panic));
         }
     }
@@ -197,14 +224,13 @@ impl Handle {
     /// Queues task `key`/`gen` unless it is already queued; `MAIN_KEY` is the `block_on` future.
     pub(crate) fn schedule(&self, key: u32, gen: u32) {
         let core = &self.core;
-        if key == waker::MAIN_KEY {
-            // A stale waker of an earlier `block_on` must not make `run` spin.
-            if core.in_block_on.get() {
-                core.main_woken.set(true);
-            }
-            return;
-        }
-        let queued = core.tasks.borrow_mut().schedule(key, gen);
+        let queued = if key == waker::MAIN_KEY {
+            // The `block_on` future queues like a task (so `yield_now` puts it behind everything
+            // already queued); a stale waker of an earlier `block_on` is ignored.
+            core.in_block_on.get() && !core.main_woken.replace(true)
+        } else {
+            core.tasks.borrow_mut().schedule(key, gen)
+        };
         if queued {
             core.queue.borrow_mut().push(Entry::Task { key, gen });
         }

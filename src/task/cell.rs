@@ -143,7 +143,7 @@ impl<F: Future> Join<F::Output> for TaskCell<F> {
     fn is_finished(&self) -> bool {
         self.stage
             .try_borrow()
-            .map_or(false, |s| !matches!(*s, Stage::Running(_)))
+            .is_ok_and(|s| !matches!(*s, Stage::Running(_)))
     }
 
     fn detach(&self) {

@@ -33,13 +33,18 @@ pub use id::TimerId;
 /// A deadline that is never reached.
 pub(crate) const NEVER: u64 = u64::MAX;
 
+/// A one-shot timer's callback.
+pub(crate) type OnceCallback = Box<dyn FnOnce(&Handle)>;
+/// A periodic timer's callback.
+pub(crate) type EveryCallback = Box<dyn FnMut(&Handle)>;
+
 /// What a timer does when it comes due.
 pub(crate) enum Action {
     /// Run once, then the timer is gone.
-    Once(Option<Box<dyn FnOnce(&Handle)>>),
+    Once(Option<OnceCallback>),
     /// Run every `period` nanoseconds until cancelled.
     Every {
-        callback: Option<Box<dyn FnMut(&Handle)>>,
+        callback: Option<EveryCallback>,
         period: u64,
     },
     /// Wake a task (a `Sleep` future); `fired` tells the future it is done.
@@ -145,8 +150,10 @@ impl TimerQueue {
         }
         if slot.armed != 0 {
             self.dead += 1;
-            self.maybe_compact();
         }
+        // Also when the slot was not armed (a fired timer being removed): fewer live timers can
+        // leave the dead entries outnumbering them.
+        self.maybe_compact();
         Some(slot.action)
     }
 
@@ -254,11 +261,11 @@ impl TimerQueue {
         &mut self,
         key: u32,
         id: u64,
-        callback: Box<dyn FnMut(&Handle)>,
+        callback: EveryCallback,
         previous: u64,
         period: u64,
         now: u64,
-    ) -> Option<Box<dyn FnMut(&Handle)>> {
+    ) -> Option<EveryCallback> {
         let Some(slot) = self.slot_mut(TimerId { key, id }) else {
             return Some(callback);
         };
@@ -304,9 +311,9 @@ impl TimerQueue {
 
 /// A due callback, taken out of its slot while it runs.
 pub(crate) enum Due {
-    Once(Box<dyn FnOnce(&Handle)>),
+    Once(OnceCallback),
     /// The callback, the deadline it was due at, and its period.
-    Every(Box<dyn FnMut(&Handle)>, u64, u64),
+    Every(EveryCallback, u64, u64),
 }
 
 /// The first tick `previous + k * period` (k >= 1) that is later than `now`.

@@ -43,3 +43,320 @@ fn next_tick_skips_missed_ticks() {
     assert_eq!(next_tick(u64::MAX - 5, 10, 0), u64::MAX);
     assert_eq!(next_tick(0, 0, 0), 1);
 }
+
+/// A tiny deterministic PRNG (xorshift64*), so the model test needs no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn every(period: u64) -> Action {
+    Action::Every {
+        callback: Some(Box::new(|_| {})),
+        period,
+    }
+}
+
+/// The bound on memory that compaction promises: dead heap entries never outnumber live timers by
+/// more than the compaction threshold.
+fn assert_heap_bounded(t: &TimerQueue, when: &str) {
+    assert!(
+        t.heap.len() <= 2 * t.len() + 65,
+        "{when}: heap holds {} entries for {} live timers ({} dead)",
+        t.heap.len(),
+        t.len(),
+        t.dead
+    );
+}
+
+#[test]
+fn fired_timers_removed_after_cancellations_do_not_leave_the_heap_bloated() {
+    let mut t = TimerQueue::default();
+    let near: Vec<_> = (0..200).map(|_| t.insert(10, once())).collect();
+    let far: Vec<_> = (0..200).map(|_| t.insert(1_000_000, once())).collect();
+    // 199 cancelled: not more than the live ones, so no compaction yet.
+    for id in &far[1..] {
+        assert!(t.cancel(*id).is_some());
+        assert_heap_bounded(&t, "cancelling");
+    }
+    // The near ones fire and are dispatched (taken, then removed, as the loop does).
+    let fired = due(&mut t, 10);
+    assert_eq!(fired.len(), near.len());
+    for (key, id) in fired {
+        assert!(matches!(t.take_due(key, id), Some(Due::Once(_))));
+        assert!(t.cancel(TimerId { key, id }).is_some());
+        assert_heap_bounded(&t, "dispatching");
+    }
+    assert_eq!(t.len(), 1);
+    assert_eq!(t.next_deadline(), Some(1_000_000));
+}
+
+/// What the reference model knows about one live timer.
+#[derive(Clone, Copy, Debug)]
+struct Model {
+    /// `(deadline, arming order)` while armed in the heap, `None` while fired and not dispatched.
+    armed: Option<(u64, u64)>,
+    deadline: u64,
+    period: Option<u64>,
+    keep_alive: bool,
+}
+
+/// The timer queue against a reference model (a `BTreeMap` ordered by `(deadline, arming order)`),
+/// over a million random operations: arm (one-shot and periodic, with many equal deadlines, past
+/// deadlines and `NEVER`), cancel live and stale ids, reset, toggle keep-alive, and advance time,
+/// fire and dispatch as the loop does (with cancellations between firing and dispatch).
+#[test]
+fn model_a_million_random_operations() {
+    use std::collections::{BTreeMap, HashMap};
+
+    const OPS: usize = 1_000_000;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut t = TimerQueue::default();
+    let mut queue = Queue::with_capacity(64);
+    let mut wake = Vec::new();
+
+    let mut order: BTreeMap<(u64, u64), TimerId> = BTreeMap::new();
+    let mut live: HashMap<TimerId, Model> = HashMap::new();
+    let mut ids: Vec<TimerId> = Vec::new(); // the live ids, for random picks
+    let mut stale: Vec<TimerId> = Vec::new();
+    let mut seq = 0u64;
+    let mut now = 0u64;
+    let mut fired_total = 0usize;
+    let mut max_live = 0usize;
+
+    fn new_deadline(rng: &mut Rng, now: u64) -> u64 {
+        match rng.below(100) {
+            0..=1 => NEVER,
+            2..=4 => now.saturating_sub(rng.below(50)),
+            5..=44 => now + rng.below(16) * 8, // few distinct values: many equal deadlines
+            _ => now + rng.below(20_000),
+        }
+    }
+
+    fn forget(ids: &mut Vec<TimerId>, stale: &mut Vec<TimerId>, id: TimerId) {
+        let i = ids.iter().rposition(|x| *x == id).expect("tracked");
+        ids.swap_remove(i);
+        if stale.len() < 4096 {
+            stale.push(id);
+        } else {
+            let n = stale.len();
+            stale[(id.id as usize) % n] = id;
+        }
+    }
+
+    for op in 0..OPS {
+        // Phases of growth and of shrinking, so that the live set varies from a handful to
+        // thousands of timers and compaction runs under both.
+        let (arm, cancel) = match (op / 50_000) % 4 {
+            0 => (45, 50),
+            2 => (20, 50),
+            _ => (30, 40),
+        };
+        let r = rng.below(100);
+        let r = if r < arm {
+            0
+        } else if r < cancel {
+            35
+        } else {
+            r.max(55)
+        };
+        match r {
+            // Arm a one-shot or a periodic timer.
+            0..=34 => {
+                let deadline = new_deadline(&mut rng, now);
+                let periodic = rng.below(7) == 0;
+                let period = 1 + rng.below(300);
+                let id = if periodic {
+                    t.insert(deadline, every(period))
+                } else {
+                    t.insert(deadline, once())
+                };
+                assert!(!live.contains_key(&id), "an id was reused: {id:?}");
+                seq += 1;
+                order.insert((deadline, seq), id);
+                live.insert(
+                    id,
+                    Model {
+                        armed: Some((deadline, seq)),
+                        deadline,
+                        period: periodic.then_some(period),
+                        keep_alive: true,
+                    },
+                );
+                ids.push(id);
+            }
+            // Cancel a live timer: a random one, or the one due last (timeouts that are cancelled
+            // before they expire, while earlier ones fire: dead entries pile up at the far end).
+            35..=54 if !ids.is_empty() => {
+                let id = match order.last_key_value() {
+                    Some((_, &id)) if rng.below(2) == 0 => id,
+                    _ => ids[rng.below(ids.len() as u64) as usize],
+                };
+                let m = live.remove(&id).unwrap();
+                if let Some(k) = m.armed {
+                    order.remove(&k);
+                }
+                assert!(t.cancel(id).is_some(), "live timer {id:?} not cancelled");
+                forget(&mut ids, &mut stale, id);
+            }
+            // Stale ids do nothing, whatever reuses their slots.
+            55..=59 if !stale.is_empty() => {
+                let id = stale[rng.below(stale.len() as u64) as usize];
+                assert!(!t.contains(id));
+                assert!(
+                    t.cancel(id).is_none(),
+                    "stale id {id:?} cancelled something"
+                );
+                assert!(!t.set_keep_alive(id, false));
+                assert!(!t.reset(id, now));
+                assert!(t.take_due(id.key, id.id).is_none());
+            }
+            // Reset a live timer to a new deadline.
+            60..=67 if !ids.is_empty() => {
+                let id = ids[rng.below(ids.len() as u64) as usize];
+                let deadline = new_deadline(&mut rng, now);
+                let m = live.get_mut(&id).unwrap();
+                if let Some(k) = m.armed {
+                    order.remove(&k);
+                }
+                seq += 1;
+                m.armed = Some((deadline, seq));
+                m.deadline = deadline;
+                order.insert((deadline, seq), id);
+                assert!(t.reset(id, deadline));
+            }
+            // Toggle whether a timer keeps the loop alive.
+            68..=72 if !ids.is_empty() => {
+                let id = ids[rng.below(ids.len() as u64) as usize];
+                let m = live.get_mut(&id).unwrap();
+                m.keep_alive = !m.keep_alive;
+                assert!(t.set_keep_alive(id, m.keep_alive));
+            }
+            // Advance time, fire and dispatch, as one turn of the loop does.
+            _ => {
+                assert_eq!(
+                    t.next_deadline(),
+                    order.keys().next().map(|k| k.0),
+                    "next deadline at op {op}"
+                );
+                now += if rng.below(200) == 0 {
+                    rng.below(20_000)
+                } else {
+                    rng.below(16)
+                };
+                t.fire_due(now, &mut queue, &mut wake);
+                assert!(wake.is_empty());
+                let mut expected = Vec::new();
+                while let Some(entry) = order.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    let id = entry.remove();
+                    live.get_mut(&id).unwrap().armed = None;
+                    expected.push(id);
+                }
+                let fired: Vec<TimerId> = std::iter::from_fn(|| queue.pop())
+                    .map(|e| match e {
+                        Entry::Timer { key, id } => TimerId { key, id },
+                        other => panic!("unexpected entry {other:?}"),
+                    })
+                    .collect();
+                assert_eq!(fired, expected, "fired order at op {op}, now {now}");
+                fired_total += fired.len();
+
+                // Sometimes a callback of this turn cancels a timer that is due later in the turn.
+                if !fired.is_empty() && rng.below(4) == 0 {
+                    let id = fired[rng.below(fired.len() as u64) as usize];
+                    if live.remove(&id).is_some() {
+                        assert!(t.cancel(id).is_some());
+                        forget(&mut ids, &mut stale, id);
+                    }
+                }
+
+                for id in fired {
+                    let Some(m) = live.get(&id).copied() else {
+                        assert!(t.take_due(id.key, id.id).is_none(), "cancelled {id:?} ran");
+                        continue;
+                    };
+                    assert!(m.deadline <= now, "{id:?} fired early");
+                    match t.take_due(id.key, id.id) {
+                        Some(Due::Once(cb)) => {
+                            assert_eq!(m.period, None);
+                            drop(cb);
+                            assert!(t.cancel(id).is_some());
+                            live.remove(&id);
+                            forget(&mut ids, &mut stale, id);
+                        }
+                        Some(Due::Every(cb, previous, period)) => {
+                            assert_eq!(Some(period), m.period);
+                            assert_eq!(previous, m.deadline);
+                            if rng.below(8) == 0 {
+                                // Cancelled from inside its own callback.
+                                assert!(t.cancel(id).is_some());
+                                assert!(t
+                                    .rearm_every(id.key, id.id, cb, previous, period, now)
+                                    .is_some());
+                                live.remove(&id);
+                                forget(&mut ids, &mut stale, id);
+                                continue;
+                            }
+                            // The first tick of the schedule after `now`.
+                            let mut next = previous.saturating_add(period);
+                            if next <= now {
+                                next = previous
+                                    .saturating_add(((now - previous) / period + 1) * period);
+                            }
+                            assert!(next > now && (next - previous) % period == 0);
+                            assert!(t
+                                .rearm_every(id.key, id.id, cb, previous, period, now)
+                                .is_none());
+                            seq += 1;
+                            order.insert((next, seq), id);
+                            let m = live.get_mut(&id).unwrap();
+                            m.armed = Some((next, seq));
+                            m.deadline = next;
+                        }
+                        None => panic!("live timer {id:?} was due but had no callback"),
+                    }
+                }
+            }
+        }
+
+        assert_eq!(t.len(), live.len(), "live count at op {op}");
+        let referenced = live.values().any(|m| m.keep_alive);
+        if op % 64 == 0 || !referenced {
+            assert_eq!(t.is_referenced(), referenced, "referenced at op {op}");
+        }
+        assert_heap_bounded(&t, "after an operation");
+        max_live = max_live.max(live.len());
+    }
+
+    assert!(
+        fired_total > OPS / 10,
+        "the model fired too little to mean much: {fired_total}"
+    );
+    assert!(
+        max_live > 100,
+        "the model kept too few timers to mean much: {max_live}"
+    );
+    for id in ids.clone() {
+        assert!(t.cancel(id).is_some());
+        assert_heap_bounded(&t, "cancelling everything");
+    }
+    assert_eq!(t.len(), 0);
+    assert!(!t.is_referenced());
+    assert_eq!(t.next_deadline(), None);
+    assert!(t.heap.is_empty());
+}
