@@ -1,0 +1,80 @@
+//! `Resolver`: the producer's side of a promise.
+
+use std::fmt;
+use std::rc::Rc;
+
+use super::state::{Outcome, State};
+use super::{AlreadySettled, PromiseError};
+
+/// Settles its [`Promise`](super::Promise), once.
+///
+/// Settling never runs the promise's callbacks inline: they are queued on the loop. A second
+/// attempt, or one after the promise was cancelled or timed out, returns [`AlreadySettled`] and
+/// drops the value; it never panics.
+///
+/// **Dropping a resolver that has not settled its promise rejects the promise with
+/// [`PromiseError::Dropped`]**, so that consumers are told instead of waiting forever (the usual
+/// cause is a panic in the code that was to settle it). Such failures are not reported to the
+/// error hook.
+///
+/// A `Resolver` is not `Send`: it settles its promise on the loop's thread. To settle from another
+/// thread, convert it with [`Resolver::into_remote`].
+pub struct Resolver<T, E> {
+    state: Rc<State<T, E>>,
+}
+
+impl<T, E> Resolver<T, E> {
+    pub(crate) fn new(state: Rc<State<T, E>>) -> Self {
+        Resolver { state }
+    }
+
+    pub(crate) fn state(&self) -> &Rc<State<T, E>> {
+        &self.state
+    }
+
+    /// Resolves the promise with `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadySettled`] if the promise was settled already (`value` is dropped).
+    pub fn resolve(&self, value: T) -> Result<(), AlreadySettled> {
+        self.settle(Ok(value))
+    }
+
+    /// Rejects the promise with `error`: it fails with [`PromiseError::Rejected`].
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadySettled`] if the promise was settled already (`error` is dropped).
+    pub fn reject(&self, error: E) -> Result<(), AlreadySettled> {
+        self.settle(Err(PromiseError::Rejected(error)))
+    }
+
+    /// Settles the promise with an outcome (for forwarding one promise's outcome to another).
+    pub(crate) fn settle(&self, outcome: Outcome<T, E>) -> Result<(), AlreadySettled> {
+        // The canceller and upstream link are dropped unused: the promise was not cancelled.
+        self.state.settle(outcome).map(drop)
+    }
+
+    /// Whether the promise is settled: by this resolver, or because it was cancelled or timed out.
+    /// A producer doing long work may check it to stop early.
+    pub fn is_settled(&self) -> bool {
+        !self.state.is_pending()
+    }
+}
+
+impl<T, E> Drop for Resolver<T, E> {
+    fn drop(&mut self) {
+        if self.state.is_pending() {
+            let _ = self.state.settle(Err(PromiseError::Dropped));
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Resolver<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("settled", &self.is_settled())
+            .finish()
+    }
+}
