@@ -1,0 +1,200 @@
+//! The floor for the echo benchmark: a TCP echo server on raw `mio`, with no runtime at all.
+//!
+//! Run it:   cargo run --release --example echo_mio -- --addr 127.0.0.1:0
+//! Load it:  cargo run --release --example echo_load -- --addr ADDR   (ADDR from `listening on`)
+//!
+//! It does the least an echo server must do correctly: one `epoll` registration per connection for
+//! both directions (edge-triggered, never re-registered), one shared read buffer, and a write
+//! straight from that buffer; only bytes the socket would not take are copied into a per-connection
+//! queue. Past 64 KiB of unsent echo it stops reading that connection (backpressure) until the
+//! queue drains. Accept errors that retrying cannot fix (out of descriptors) pause accepting.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::time::Instant;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+mod common;
+
+/// Stop reading a connection once this much of its echo is waiting to be sent.
+const HIGH_WATER: usize = 64 * 1024;
+/// The listener's token; connections use their slab key.
+const LISTENER: Token = Token(usize::MAX);
+
+struct Conn {
+    stream: TcpStream,
+    /// Echo the socket would not take yet: `unsent[sent..]`.
+    unsent: Vec<u8>,
+    sent: usize,
+    /// The peer shut down its writing half.
+    read_closed: bool,
+}
+
+fn main() -> io::Result<()> {
+    let addr = common::parse_addr("echo_mio");
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let mut listener = TcpListener::bind(addr)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    common::announce(listener.local_addr()?)?;
+
+    let mut conns: Slab<Conn> = Slab::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    // Set while accepting is paused after an error such as EMFILE.
+    let mut paused_until: Option<Instant> = None;
+    loop {
+        let timeout = paused_until.map(|t| t.saturating_duration_since(Instant::now()));
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        let mut accept = false;
+        for ev in events.iter() {
+            if ev.token() == LISTENER {
+                accept = true;
+                continue;
+            }
+            let key = ev.token().0;
+            let keep = match conns.get_mut(key) {
+                Some(conn) => matches!(conn.drive(&mut buf), Ok(true)),
+                None => continue, // closed earlier in this batch
+            };
+            if !keep {
+                // Dropping the stream closes it, which also removes it from the poller.
+                conns.remove(key);
+            }
+        }
+        if let Some(t) = paused_until {
+            if Instant::now() < t {
+                continue;
+            }
+            // Connections that queued during the pause raised no new edge: accept them now.
+            paused_until = None;
+            accept = true;
+        }
+        if accept {
+            if let Err(e) = accept_all(&listener, &poll, &mut conns) {
+                eprintln!("accept failed: {e}; pausing accepts");
+                paused_until = Some(Instant::now() + common::ACCEPT_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Accepts until the backlog is empty, or returns an error that calls for backing off.
+fn accept_all(listener: &TcpListener, poll: &Poll, conns: &mut Slab<Conn>) -> io::Result<()> {
+    loop {
+        match listener.accept() {
+            Ok((mut stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                let entry = conns.vacant_entry();
+                // Both directions, once: edge-triggered, so no re-registration when the queue
+                // fills or drains. Data that arrived before registering is reported at once.
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if poll
+                    .registry()
+                    .register(&mut stream, Token(entry.key()), interest)
+                    .is_ok()
+                {
+                    entry.insert(Conn {
+                        stream,
+                        unsent: Vec::new(),
+                        sent: 0,
+                        read_closed: false,
+                    });
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if !common::must_back_off(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Conn {
+    /// Moves data until both directions would block (or reading is paused at the high-water mark
+    /// and writing would block). Returns whether the connection stays open.
+    fn drive(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        loop {
+            if !self.flush()? {
+                // Still full: wait for the writable edge (reading resumes after it, if paused).
+                if self.pending() >= HIGH_WATER || self.read_closed {
+                    break;
+                }
+            }
+            if !self.fill(buf)? {
+                break;
+            }
+            // Stopped at the high-water mark with data perhaps left in the socket, whose readable
+            // edge is spent: go round to flush, and read on if that made room.
+        }
+        if self.read_closed && self.pending() == 0 {
+            // Everything the peer sent was echoed: pass its end-of-file on, then close.
+            let _ = self.stream.shutdown(Shutdown::Write);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn pending(&self) -> usize {
+        self.unsent.len() - self.sent
+    }
+
+    /// Reads until `WouldBlock` or end of file (`false`), or the high-water mark (`true`), writing
+    /// each chunk straight back when nothing is queued before it.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        while !self.read_closed {
+            if self.pending() >= HIGH_WATER {
+                return Ok(true);
+            }
+            let n = match self.stream.read(buf) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let mut written = 0;
+            if self.pending() == 0 {
+                written = match self.stream.write(&buf[..n]) {
+                    Ok(w) => w,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => 0,
+                    Err(e) => return Err(e),
+                };
+            }
+            if written < n {
+                if self.sent > 0 && self.sent == self.unsent.len() {
+                    self.unsent.clear();
+                    self.sent = 0;
+                }
+                self.unsent.extend_from_slice(&buf[written..n]);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Writes the queue until it is empty (`true`) or the socket would block (`false`).
+    fn flush(&mut self) -> io::Result<bool> {
+        while self.pending() > 0 {
+            match self.stream.write(&self.unsent[self.sent..]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.unsent.clear();
+        self.sent = 0;
+        Ok(true)
+    }
+}
