@@ -1,0 +1,189 @@
+//! A line-based TCP chat room: publish/subscribe over `sync::broadcast`.
+//!
+//! Run it:   cargo run --example chat -- --addr 127.0.0.1:7878
+//! Join it:  nc 127.0.0.1 7878   (in a few terminals; the first line you type is your nickname)
+//!
+//! The room is a broadcast channel, the broker of the publish/subscribe pattern: each client's
+//! task publishes the client's lines into it and is subscribed to it, forwarding every message to
+//! the client's socket. Nobody keeps a list of clients: subscribing is joining, dropping the
+//! receiver is leaving.
+//!
+//! A client that stops reading must not stall the room. Publishing never waits, and each client's
+//! task takes messages out of the channel as soon as they arrive, queueing their bytes for its
+//! socket while it writes. When a client does not read, the kernel's socket buffers fill, then
+//! its queue grows; past `MAX_QUEUED` bytes the client is disconnected and the room is told.
+//! (Should a task ever fall more than `ROOM_CAPACITY` messages behind the channel itself, the
+//! channel reports that it lagged, and the client is disconnected the same way.)
+
+use std::io;
+use std::rc::Rc;
+
+use evloop::io::{AsyncRead, AsyncWrite};
+use evloop::net::{TcpListener, TcpStream};
+use evloop::promise::{select, Either};
+use evloop::sync::broadcast::{self, RecvError};
+use evloop::EventLoop;
+
+mod common;
+
+/// Messages the room holds for subscribers that have not taken them yet.
+const ROOM_CAPACITY: usize = 1024;
+/// Bytes queued for one client, beyond what its socket holds, before it is disconnected.
+const MAX_QUEUED: usize = 64 * 1024;
+/// Longest line accepted from a client: memory per client stays bounded.
+const MAX_LINE: usize = 4096;
+const MAX_NICK: usize = 32;
+
+/// A message is formatted once and shared (not copied) by every subscriber.
+type Room = broadcast::Sender<Rc<str>>;
+
+fn main() -> io::Result<()> {
+    let addr = common::parse_addr("chat");
+    let lp = EventLoop::new()?;
+    lp.block_on(async move {
+        let listener = TcpListener::bind(addr)?;
+        // The first receiver is not needed: each client subscribes its own.
+        let (room, _) = broadcast::channel(ROOM_CAPACITY);
+        common::announce(listener.local_addr()?)?;
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    evloop::spawn(client(stream, room.clone()));
+                }
+                Err(e) if common::must_back_off(&e) => {
+                    eprintln!("accept failed: {e}; pausing accepts");
+                    evloop::time::sleep(common::ACCEPT_BACKOFF).await;
+                }
+                Err(_) => {}
+            }
+        }
+    })
+}
+
+async fn client(mut stream: TcpStream, room: Room) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.split();
+    let mut lines = Lines::default();
+    let welcome = b"welcome! what is your nickname?\n";
+    if writer.write_all(welcome).await.is_err() {
+        return;
+    }
+    let nick = match lines.next(&mut reader).await {
+        Ok(Some(line)) => nickname(&line),
+        _ => return,
+    };
+    // Subscribe before announcing: the client's own join notice tells it that it is in the room.
+    let inbox = room.subscribe();
+    println!("{nick} joined");
+    let _ = room.send(format!("* {nick} joined\n").into());
+
+    // Both directions at once; when one ends (the client left, or is too slow), the other is
+    // dropped with it.
+    let incoming = publish_lines(&mut reader, &mut lines, &room, &nick);
+    let outgoing = forward_room(&mut writer, inbox);
+    let notice = match select(incoming, outgoing).await {
+        Either::Left(None) | Either::Right(None) => format!("* {nick} left\n"),
+        Either::Left(Some(why)) | Either::Right(Some(why)) => {
+            format!("* {nick} was disconnected: {why}\n")
+        }
+    };
+    print!("{}", notice.trim_start_matches("* "));
+    let _ = room.send(notice.into());
+    // Dropping the stream closes the connection.
+}
+
+/// Publishes each line the client sends. Returns why the client must go, or `None` if it left.
+async fn publish_lines(
+    reader: &mut impl AsyncRead,
+    lines: &mut Lines,
+    room: &Room,
+    nick: &str,
+) -> Option<String> {
+    loop {
+        match lines.next(reader).await {
+            Ok(Some(line)) if line.is_empty() => {}
+            Ok(Some(line)) => {
+                let _ = room.send(format!("{nick}: {line}\n").into());
+                // Let the subscribers take this message before publishing the next: a client that
+                // pastes thousands of lines at once must not overrun the room's capacity.
+                evloop::yield_now().await;
+            }
+            Ok(None) => return None,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => return Some(e.to_string()),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Writes the room's messages to the client. Returns why the client must go, or `None` if the
+/// connection failed (it left).
+async fn forward_room(
+    writer: &mut impl AsyncWrite,
+    mut inbox: broadcast::Receiver<Rc<str>>,
+) -> Option<String> {
+    let mut queued = Vec::new();
+    loop {
+        // With nothing to write, wait for the room. Otherwise write, but keep taking messages
+        // while the socket is full: the room never waits for a slow client.
+        let event = if queued.is_empty() {
+            Either::Left(inbox.recv().await)
+        } else {
+            select(inbox.recv(), writer.write(&queued)).await
+        };
+        match event {
+            Either::Left(Ok(message)) => {
+                queued.extend_from_slice(message.as_bytes());
+                if queued.len() > MAX_QUEUED {
+                    return Some(format!("not reading ({} bytes queued)", queued.len()));
+                }
+            }
+            Either::Left(Err(RecvError::Lagged(n))) => {
+                return Some(format!("too slow ({n} messages missed)"))
+            }
+            Either::Left(Err(RecvError::Closed)) => return None,
+            Either::Right(Ok(n)) => {
+                queued.drain(..n);
+            }
+            Either::Right(Err(_)) => return None,
+        }
+    }
+}
+
+fn nickname(line: &str) -> String {
+    let nick: String = line
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NICK)
+        .collect();
+    match nick.trim() {
+        "" => "anonymous".to_string(),
+        nick => nick.to_string(),
+    }
+}
+
+/// Splits a byte stream into lines, keeping what follows the last newline for the next call.
+#[derive(Default)]
+struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// The next line without its line ending, or `None` at end of stream.
+    async fn next(&mut self, reader: &mut impl AsyncRead) -> io::Result<Option<String>> {
+        let mut chunk = [0; 4096];
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line);
+                return Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()));
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+            }
+            match reader.read(&mut chunk).await? {
+                0 => return Ok(None),
+                n => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
