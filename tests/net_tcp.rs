@@ -710,9 +710,6 @@ fn readable_and_writable_wait_for_readiness() {
 }
 
 #[test]
-#[ignore = "bug: src/reactor/mod.rs:242 poll_ready keeps one waker per direction and replaces \
-            it, so of two tasks awaiting readable() (or peek/poll_read through &self) on one \
-            stream only the last is woken; the first waits forever"]
 fn two_tasks_awaiting_readable_on_one_stream_are_both_woken() {
     let _wd = watchdog("two_tasks_awaiting_readable_on_one_stream", 60);
     let lp = EventLoop::new().unwrap();

@@ -404,10 +404,6 @@ fn a_one_way_burst_from_a_std_socket_delivers_intact_datagrams() {
 }
 
 #[test]
-#[ignore = "bug: ERROR readiness is sticky: src/reactor/mod.rs:249 clear_ready clears only \
-            READABLE/WRITABLE while Direction::mask (mod.rs:75) counts ERROR as ready, so after an \
-            EPOLLERR (ICMP port unreachable) the next recv that gets WouldBlock loops forever in \
-            IoSource::poll_op (src/net/source.rs:58) without returning Pending: 100% CPU, loop hung"]
 fn receiving_again_after_an_icmp_error_waits_instead_of_spinning() {
     let _wd = watchdog("receiving_again_after_an_icmp_error", 60);
     // The loop runs on its own thread so that a spin can be detected from here.

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::{Handle, LoopError};
 use crate::blocking::Pool;
-use crate::queue::Queue;
+use crate::queue::{Entry, Queue};
 use crate::reactor::Reactor;
 use crate::remote::{Inbox, RemoteShared};
+use crate::task::waker;
 use crate::task::Tasks;
 use crate::timer::TimerQueue;
 
@@ -35,6 +36,8 @@ pub(crate) struct Core {
     origin: Instant,
     /// Nanoseconds since `origin`, read once per turn.
     now: Cell<u64>,
+    /// `now` is from an earlier turn.
+    time_stale: Cell<bool>,
     pub(crate) running: Cell<bool>,
     pub(crate) stopping: Cell<bool>,
     pub(crate) keep_alive: Cell<usize>,
@@ -67,6 +70,7 @@ impl Core {
             wake_buf: RefCell::new(Vec::with_capacity(64)),
             origin: Instant::now(),
             now: Cell::new(0),
+            time_stale: Cell::new(true),
             running: Cell::new(false),
             stopping: Cell::new(false),
             keep_alive: Cell::new(0),
@@ -95,13 +99,37 @@ impl Core {
         self.instant_to_ns(Instant::now())
     }
 
-    /// The time cached at the start of this turn.
+    /// The time cached at the start of this turn (read now if it was marked stale). Never later
+    /// than the real time.
     pub(crate) fn now_ns(&self) -> u64 {
+        if self.time_stale.get() {
+            self.update_time();
+        }
         self.now.get()
     }
 
     pub(crate) fn update_time(&self) {
+        self.time_stale.set(false);
         self.now.set(self.clock_ns());
+    }
+
+    /// A new turn began and nothing needed the time: read the clock on first use instead.
+    pub(crate) fn mark_time_stale(&self) {
+        self.time_stale.set(true);
+    }
+
+    /// Queues task `key`/`gen` unless it is already queued. `MAIN_KEY` is the `block_on` future,
+    /// which queues like a task (so `yield_now` puts it behind everything already queued); a stale
+    /// waker of an earlier `block_on` is ignored.
+    pub(crate) fn schedule(&self, key: u32, gen: u32) {
+        let queued = if key == waker::MAIN_KEY {
+            self.in_block_on.get() && !self.main_woken.replace(true)
+        } else {
+            self.tasks.borrow_mut().schedule(key, gen)
+        };
+        if queued {
+            self.queue.borrow_mut().push(Entry::Task { key, gen });
+        }
     }
 
     /// A deadline `delay` after the present moment (the real clock, so a timer armed late in a long

@@ -1,17 +1,62 @@
 //! The thread's current loop, so library code can spawn and wake without a handle in hand.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
+use super::core::Core;
 use super::Handle;
 
+/// The current loop's handle. Its destructor nulls `CURRENT_CORE` first, so that a waker woken later
+/// in this thread's teardown never sees a dangling pointer.
+struct Current(RefCell<Option<Handle>>);
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        let _ = CURRENT_CORE.try_with(|c| c.set(std::ptr::null()));
+    }
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static CURRENT: Current = const { Current(RefCell::new(None)) };
+    /// # Invariant
+    ///
+    /// Always `Rc::as_ptr` of the core of the handle in `CURRENT`, or null when that is `None`:
+    /// both are written only by [`replace`]. So while it is non-null, `CURRENT` keeps its core alive.
+    static CURRENT_CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Sets the current loop, returning the previous one.
+fn replace(handle: Option<Handle>) -> Option<Handle> {
+    let ptr = handle
+        .as_ref()
+        .map_or(std::ptr::null(), |h| Rc::as_ptr(&h.core));
+    let result = CURRENT.try_with(|c| std::mem::replace(&mut *c.0.borrow_mut(), handle));
+    // Torn down already: the handle was not stored, so no pointer may be published either.
+    let ptr = if result.is_ok() {
+        ptr
+    } else {
+        std::ptr::null()
+    };
+    let _ = CURRENT_CORE.try_with(|c| c.set(ptr));
+    result.ok().flatten()
+}
+
+/// Runs `f` with the current loop's core, the waker's fast path: no reference count, no
+/// `RefCell`. `f` must not change the current loop (it schedules a task; no user code runs).
+pub(crate) fn with_current_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    let ptr = CURRENT_CORE.try_with(Cell::get).ok()?;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: by the invariant of `CURRENT_CORE`, `CURRENT` holds an `Rc` to this core, and `f`
+    // does not replace `CURRENT`, so the core outlives the call. Only shared access is created.
+    Some(f(unsafe { &*ptr }))
 }
 
 /// Runs `f` with the current loop of this thread, if any. Never panics, also during thread teardown.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     let mut f = Some(f);
-    let r = CURRENT.try_with(|c| match c.try_borrow() {
+    let r = CURRENT.try_with(|c| match c.0.try_borrow() {
         Ok(h) => (f.take().expect("called once"))(h.as_ref()),
         Err(_) => (f.take().expect("called once"))(None),
     });
@@ -24,22 +69,16 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
 /// Makes `handle` current unless another loop already is (the first loop of a thread stays current
 /// while nothing runs).
 pub(crate) fn set_default(handle: &Handle) {
-    let _ = CURRENT.try_with(|c| {
-        let mut c = c.borrow_mut();
-        if c.is_none() {
-            *c = Some(handle.clone());
-        }
-    });
+    if with_current(|c| c.is_none()) {
+        replace(Some(handle.clone()));
+    }
 }
 
 /// Forgets `handle` if it is current (the loop is being dropped).
 pub(crate) fn unset(handle: &Handle) {
-    let _ = CURRENT.try_with(|c| {
-        let mut c = c.borrow_mut();
-        if c.as_ref().is_some_and(|h| h.same_loop(handle)) {
-            *c = None;
-        }
-    });
+    if with_current(|c| c.is_some_and(|h| h.same_loop(handle))) {
+        drop(replace(None));
+    }
 }
 
 /// While alive, `handle` is the current loop and is marked running; restores both on drop, also when
@@ -61,10 +100,7 @@ impl Enter {
             ));
         }
         handle.core.running.set(true);
-        let previous = CURRENT
-            .try_with(|c| c.borrow_mut().replace(handle.clone()))
-            .ok()
-            .flatten();
+        let previous = replace(Some(handle.clone()));
         Ok(Enter {
             handle: handle.clone(),
             previous,
@@ -79,6 +115,6 @@ impl Drop for Enter {
         // resumes a panic): it must not make the next run return at once.
         self.handle.core.stopping.set(false);
         let previous = self.previous.take();
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        drop(replace(previous));
     }
 }

@@ -3,7 +3,8 @@
 //! 1. `poll_io`: wait for readiness (no longer than the next timer, not at all if work is queued);
 //!    watcher events become queue entries, resource events wake their tasks. Skipped while work is
 //!    queued and fewer than [`DRAIN_BUDGET`] entries ran since the last poll.
-//! 2. `update_time`: read the clock once for the whole turn.
+//! 2. `update_time`: read the clock once for the whole turn (only if a timer exists; otherwise
+//!    the cached time is marked stale and read again on first use).
 //! 3. `fire_due_timers`: due callback timers become queue entries, in deadline order; due sleeps
 //!    wake their tasks.
 //! 4. `take_remote`: posts and wake-ups from other threads join the queue.
@@ -45,8 +46,13 @@ impl Handle {
         if !queued || core.since_io.get() >= DRAIN_BUDGET {
             self.poll_io(self.poll_timeout(wait, queued))?;
         }
-        core.update_time();
-        self.fire_due_timers();
+        // With no timers there is nothing to fire: the clock is read only when someone asks.
+        if core.timers.borrow().len() > 0 {
+            core.update_time();
+            self.fire_due_timers();
+        } else {
+            core.mark_time_stale();
+        }
         self.take_remote();
         self.drain_queue();
         Ok(())
@@ -86,6 +92,9 @@ impl Handle {
 
     fn fire_due_timers(&self) {
         let core = &self.core;
+        if !core.timers.borrow().is_due(core.now_ns()) {
+            return;
+        }
         let mut wake = std::mem::take(&mut *core.wake_buf.borrow_mut());
         core.timers
             .borrow_mut()
@@ -221,18 +230,8 @@ impl Handle {
         }
     }
 
-    /// Queues task `key`/`gen` unless it is already queued; `MAIN_KEY` is the `block_on` future.
+    /// Queues task `key`/`gen` unless it is already queued; see [`Core::schedule`].
     pub(crate) fn schedule(&self, key: u32, gen: u32) {
-        let core = &self.core;
-        let queued = if key == waker::MAIN_KEY {
-            // The `block_on` future queues like a task (so `yield_now` puts it behind everything
-            // already queued); a stale waker of an earlier `block_on` is ignored.
-            core.in_block_on.get() && !core.main_woken.replace(true)
-        } else {
-            core.tasks.borrow_mut().schedule(key, gen)
-        };
-        if queued {
-            core.queue.borrow_mut().push(Entry::Task { key, gen });
-        }
+        self.core.schedule(key, gen);
     }
 }

@@ -3,23 +3,26 @@
 //!
 //! Every operation first spends one unit of the task's cooperative budget, then tries the syscall
 //! if the socket is believed ready (it is, until an operation has seen `WouldBlock`). Only after
-//! `WouldBlock` does it forget that readiness and park the task's waker in the reactor. So the fast
-//! path is one syscall and no extra poll, and a drained socket is not tried again until the
-//! reactor reports a new edge.
+//! `WouldBlock` does it forget that readiness and park the task's waker. So the fast path is one
+//! syscall and no extra poll, and a drained socket is not tried again until the reactor reports a
+//! new edge. The readiness state is shared with the reactor through an `Rc`, so checking it costs
+//! no lookup and no borrow.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use mio::event::Source;
 
 use crate::event_loop::Handle;
-use crate::reactor::{Direction, IoKey};
+use crate::reactor::{Direction, IoKey, IoState};
 use crate::task::poll_proceed;
 
 pub(crate) struct IoSource<S: Source> {
     handle: Handle,
     key: IoKey,
+    state: Rc<IoState>,
     source: S,
 }
 
@@ -32,10 +35,11 @@ impl<S: Source> IoSource<S> {
     /// Registers `source` with the current loop.
     pub(crate) fn new(mut source: S) -> io::Result<Self> {
         let handle = Handle::try_current().ok_or_else(no_loop)?;
-        let key = handle.core.reactor.register_io(&mut source)?;
+        let (key, state) = handle.core.reactor.register_io(&mut source)?;
         Ok(IoSource {
             handle,
             key,
+            state,
             source,
         })
     }
@@ -54,15 +58,12 @@ impl<S: Source> IoSource<S> {
         if poll_proceed(&self.handle, cx).is_pending() {
             return Poll::Pending;
         }
-        let reactor = &self.handle.core.reactor;
         loop {
-            if reactor.poll_ready(self.key, dir, cx).is_pending() {
+            if self.state.poll_ready(dir, cx).is_pending() {
                 return Poll::Pending;
             }
             match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    reactor.clear_ready(self.key, dir)
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear_ready(dir),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
             }
@@ -71,16 +72,12 @@ impl<S: Source> IoSource<S> {
 
     /// Waits until the reactor reports `dir` ready (without doing any operation).
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        self.handle
-            .core
-            .reactor
-            .poll_ready(self.key, dir, cx)
-            .map(|_| ())
+        self.state.poll_ready(dir, cx).map(|_| ())
     }
 
-    /// Forgets readiness of `dir` after the caller saw `WouldBlock` from its own operation.
-    pub(crate) fn clear_ready(&self, dir: Direction) {
-        self.handle.core.reactor.clear_ready(self.key, dir);
+    /// Forgets the readiness assumed at registration, to wait for a real event (a connect).
+    pub(crate) fn clear_assumed(&self, dir: Direction) {
+        self.state.clear_assumed(dir);
     }
 
     /// Runs `op` once without waiting: `WouldBlock` is returned as an error (and readiness
@@ -92,7 +89,7 @@ impl<S: Source> IoSource<S> {
     ) -> io::Result<R> {
         let result = op(&self.source);
         if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.clear_ready(dir);
+            self.state.clear_ready(dir);
         }
         result
     }
@@ -106,14 +103,9 @@ impl<S: Source + AsRawFd> AsRawFd for IoSource<S> {
 
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        let wakers = self
-            .handle
+        self.handle
             .core
             .reactor
             .deregister_io(self.key, &mut self.source);
-        // Tasks still waiting (on another half of this socket) find it gone and get an error.
-        for w in wakers {
-            w.wake();
-        }
     }
 }

@@ -15,7 +15,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::task::{Context, Poll, Waker};
+use std::rc::Rc;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -24,9 +25,11 @@ use slab::Slab;
 
 use crate::queue::{Entry, Queue};
 
+mod io_state;
 mod ready;
 pub(crate) mod watcher;
 
+pub(crate) use io_state::IoState;
 pub use ready::{IoEvent, Ready};
 pub(crate) use watcher::ErasedWatch;
 pub use watcher::{RawFdSource, WatcherId};
@@ -35,14 +38,6 @@ pub use watcher::{RawFdSource, WatcherId};
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
 const EVENTS_CAPACITY: usize = 1024;
-
-/// Readiness and waiting tasks of one async I/O resource.
-#[derive(Default)]
-struct IoState {
-    readiness: Ready,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
-}
 
 enum Kind {
     /// `watch`: the callback is `None` while it runs.
@@ -53,7 +48,7 @@ enum Kind {
         /// `unwatch` called while the callback ran.
         removed: bool,
     },
-    Io(IoState),
+    Io(Rc<IoState>),
 }
 
 struct Slot {
@@ -70,7 +65,7 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
-    fn mask(self) -> Ready {
+    pub(crate) fn mask(self) -> Ready {
         match self {
             Direction::Read => Ready::READABLE | Ready::READ_CLOSED | Ready::ERROR,
             Direction::Write => Ready::WRITABLE | Ready::WRITE_CLOSED | Ready::ERROR,
@@ -175,85 +170,26 @@ impl Reactor {
         Ok(WatcherId { key, gen })
     }
 
-    /// Registers an async I/O resource for both directions; the caller keeps the source.
-    pub(crate) fn register_io(&self, source: &mut dyn Source) -> io::Result<IoKey> {
+    /// Registers an async I/O resource for both directions; the caller keeps the source and the
+    /// returned readiness state.
+    pub(crate) fn register_io(&self, source: &mut dyn Source) -> io::Result<(IoKey, Rc<IoState>)> {
         let registry = &self.registry;
-        // Unknown readiness counts as ready: the first operation tries the syscall at once.
-        let state = IoState {
-            readiness: Ready::READABLE | Ready::WRITABLE,
-            ..IoState::default()
-        };
-        let (key, gen) = self.insert(Kind::Io(state), |t| {
+        let state = Rc::new(IoState::new());
+        let (key, gen) = self.insert(Kind::Io(state.clone()), |t| {
             registry.register(source, t, Interest::READABLE | Interest::WRITABLE)
         })?;
-        Ok(IoKey { key, gen })
+        Ok((IoKey { key, gen }, state))
     }
 
-    /// Deregisters an async I/O resource. Waiting tasks are woken so they observe the closure.
-    pub(crate) fn deregister_io(&self, io: IoKey, source: &mut dyn Source) -> Vec<Waker> {
+    /// Deregisters an async I/O resource.
+    pub(crate) fn deregister_io(&self, io: IoKey, source: &mut dyn Source) {
         let _ = self.registry.deregister(source);
         let mut slots = self.slots.borrow_mut();
-        match slots.get(io.key as usize) {
-            Some(s) if s.gen == io.gen => {}
-            _ => return Vec::new(),
-        }
-        let slot = slots.remove(io.key as usize);
-        if slot.keep_alive {
-            self.referenced.set(self.referenced.get() - 1);
-        }
-        match slot.kind {
-            Kind::Io(state) => state.reader.into_iter().chain(state.writer).collect(),
-            Kind::Callback { .. } => Vec::new(),
-        }
-    }
-
-    fn io_state(slots: &mut Slab<Slot>, io: IoKey) -> Option<&mut IoState> {
-        match slots.get_mut(io.key as usize) {
-            Some(Slot {
-                gen,
-                kind: Kind::Io(state),
-                ..
-            }) if *gen == io.gen => Some(state),
-            _ => None,
-        }
-    }
-
-    /// The readiness known for `dir`, or `Pending` with the task's waker stored.
-    pub(crate) fn poll_ready(
-        &self,
-        io: IoKey,
-        dir: Direction,
-        cx: &mut Context<'_>,
-    ) -> Poll<Ready> {
-        let mut slots = self.slots.borrow_mut();
-        let Some(state) = Self::io_state(&mut slots, io) else {
-            // Deregistered: let the operation run and report what the OS says.
-            return Poll::Ready(dir.mask());
-        };
-        let ready = Ready::from_bits(state.readiness.bits() & dir.mask().bits());
-        if !ready.is_empty() {
-            return Poll::Ready(ready);
-        }
-        let slot = match dir {
-            Direction::Read => &mut state.reader,
-            Direction::Write => &mut state.writer,
-        };
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-
-    /// After `WouldBlock`: forget the readiness bits of `dir` (except closure and errors, which stay).
-    pub(crate) fn clear_ready(&self, io: IoKey, dir: Direction) {
-        let mut slots = self.slots.borrow_mut();
-        if let Some(state) = Self::io_state(&mut slots, io) {
-            let clear = match dir {
-                Direction::Read => Ready::READABLE,
-                Direction::Write => Ready::WRITABLE,
-            };
-            state.readiness = state.readiness - clear;
+        if slots.get(io.key as usize).is_some_and(|s| s.gen == io.gen) {
+            let slot = slots.remove(io.key as usize);
+            if slot.keep_alive {
+                self.referenced.set(self.referenced.get() - 1);
+            }
         }
     }
 
@@ -292,15 +228,7 @@ impl Reactor {
             let ready = Ready::from_event(event);
             match &mut slot.kind {
                 Kind::Callback { .. } => queue.push(Entry::Io { key, gen, ready }),
-                Kind::Io(state) => {
-                    state.readiness |= ready;
-                    if ready.intersects(Direction::Read.mask()) {
-                        wake.extend(state.reader.take());
-                    }
-                    if ready.intersects(Direction::Write.mask()) {
-                        wake.extend(state.writer.take());
-                    }
-                }
+                Kind::Io(state) => state.set_ready(ready, wake),
             }
         }
         Ok(())
@@ -451,7 +379,7 @@ impl Reactor {
                     watches.push(w);
                 }
                 Kind::Callback { watch: None, .. } => {}
-                Kind::Io(state) => wakers.extend(state.reader.into_iter().chain(state.writer)),
+                Kind::Io(state) => state.take_wakers(&mut wakers),
             }
         }
         (watches, wakers)

@@ -63,14 +63,14 @@ fn wake(data: *const ()) {
 
 pub(crate) fn wake_data(data: usize) {
     let (index, key, gen) = unpack(data);
-    let local = current::with_current(|h| match h {
-        Some(h) if h.core.remote.index == index => {
-            h.schedule(key, gen);
-            true
+    let local = current::with_current_core(|core| {
+        let mine = core.remote.index == index;
+        if mine {
+            core.schedule(key, gen);
         }
-        _ => false,
+        mine
     });
-    if !local {
+    if local != Some(true) {
         if let Some(remote) = RemoteShared::lookup(index) {
             remote.wake_task(data);
         }

@@ -198,6 +198,13 @@ impl TimerQueue {
         true
     }
 
+    /// Whether the earliest heap entry (live or dead) is due at `now`.
+    pub(crate) fn is_due(&self, now: u64) -> bool {
+        self.heap
+            .peek()
+            .is_some_and(|Reverse((deadline, _, _))| *deadline <= now)
+    }
+
     /// The earliest deadline of a live timer, dropping dead entries found on the way.
     pub(crate) fn next_deadline(&mut self) -> Option<u64> {
         while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {

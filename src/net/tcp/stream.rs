@@ -51,7 +51,7 @@ impl TcpStream {
         // A non-blocking connect completes when the socket becomes writable; its outcome is then
         // in SO_ERROR (refused, unreachable) or visible as a peer address.
         // Readiness starts out assumed; for a connect we need the real event.
-        stream.io.clear_ready(Direction::Write);
+        stream.io.clear_assumed(Direction::Write);
         poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
         if let Some(e) = stream.io.get().take_error()? {
             return Err(e);

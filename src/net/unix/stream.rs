@@ -27,7 +27,7 @@ impl UnixStream {
     /// As `connect(2)`: `NotFound` for a missing path, `ConnectionRefused` if nobody listens.
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let stream = Self::from_mio(mio::net::UnixStream::connect(path)?)?;
-        stream.io.clear_ready(Direction::Write);
+        stream.io.clear_assumed(Direction::Write);
         poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
         match stream.io.get().take_error()? {
             Some(e) => Err(e),

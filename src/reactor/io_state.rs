@@ -1,0 +1,104 @@
+//! The readiness of one async I/O resource, shared by the reactor and the socket that owns it.
+//!
+//! The socket checks and clears readiness on every operation, so it holds this state directly
+//! (an `Rc`, no slab lookup, no `RefCell` borrow); the reactor keeps a clone to set readiness and
+//! take the waiting wakers when an event arrives.
+
+use std::cell::{Cell, RefCell};
+use std::task::{Context, Poll, Waker};
+
+use super::{Direction, Ready};
+
+pub(crate) struct IoState {
+    readiness: Cell<Ready>,
+    /// The task waiting to read; almost always the only one.
+    reader: Cell<Option<Waker>>,
+    writer: Cell<Option<Waker>>,
+    /// Further tasks waiting on the same socket (for example two tasks awaiting `readable()` on a
+    /// shared stream), so that none of them is forgotten. Empty, and never allocated, otherwise.
+    others: RefCell<Vec<Waker>>,
+}
+
+impl IoState {
+    /// Unknown readiness counts as ready: the first operation tries the syscall at once.
+    pub(crate) fn new() -> IoState {
+        IoState {
+            readiness: Cell::new(Ready::READABLE | Ready::WRITABLE),
+            reader: Cell::new(None),
+            writer: Cell::new(None),
+            others: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn slot(&self, dir: Direction) -> &Cell<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// The readiness known for `dir`, or `Pending` with the task's waker stored. A different task
+    /// already waiting is kept in `others` and woken with it.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<Ready> {
+        let ready = Ready::from_bits(self.readiness.get().bits() & dir.mask().bits());
+        if !ready.is_empty() {
+            return Poll::Ready(ready);
+        }
+        let slot = self.slot(dir);
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            Some(other) => {
+                let mut others = self.others.borrow_mut();
+                if !others.iter().any(|o| o.will_wake(&other)) {
+                    others.push(other);
+                }
+                cx.waker().clone()
+            }
+            None => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
+        Poll::Pending
+    }
+
+    /// After `WouldBlock`: forget that `dir` is ready. A pending error was reported by the operation
+    /// that just ran (or is gone), so it is forgotten too; closure flags stay, as they are final.
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        let clear = match dir {
+            Direction::Read => Ready::READABLE | Ready::ERROR,
+            Direction::Write => Ready::WRITABLE | Ready::ERROR,
+        };
+        self.readiness.set(self.readiness.get() - clear);
+    }
+
+    /// Forgets readiness for `dir` entirely (a connect waits for its real completion event).
+    pub(crate) fn clear_assumed(&self, dir: Direction) {
+        self.readiness.set(self.readiness.get() - dir.mask());
+    }
+
+    /// An event arrived: records it and collects the wakers it concerns.
+    pub(crate) fn set_ready(&self, ready: Ready, wake: &mut Vec<Waker>) {
+        self.readiness.set(self.readiness.get() | ready);
+        if ready.intersects(Direction::Read.mask()) {
+            wake.extend(self.reader.take());
+        }
+        if ready.intersects(Direction::Write.mask()) {
+            wake.extend(self.writer.take());
+        }
+        self.wake_others(wake);
+    }
+
+    /// Extra waiters may wait on either direction: wake them all on any event (a spurious wake-up
+    /// at worst), which keeps the common single-waiter case free of bookkeeping.
+    fn wake_others(&self, wake: &mut Vec<Waker>) {
+        if let Ok(mut others) = self.others.try_borrow_mut() {
+            wake.append(&mut others);
+        }
+    }
+
+    /// The resource is gone: every waiting task should look again (and find it closed).
+    pub(crate) fn take_wakers(&self, wake: &mut Vec<Waker>) {
+        wake.extend(self.reader.take());
+        wake.extend(self.writer.take());
+        self.wake_others(wake);
+    }
+}
