@@ -51,10 +51,12 @@ impl Queue {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, entry: Entry) {
         self.entries.push_back(entry);
     }
 
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Entry> {
         self.entries.pop_front()
     }

@@ -121,14 +121,21 @@ impl Core {
     /// Queues task `key`/`gen` unless it is already queued. `MAIN_KEY` is the `block_on` future,
     /// which queues like a task (so `yield_now` puts it behind everything already queued); a stale
     /// waker of an earlier `block_on` is ignored.
+    #[inline]
     pub(crate) fn schedule(&self, key: u32, gen: u32) {
+        self.schedule_into(&mut self.queue.borrow_mut(), key, gen);
+    }
+
+    /// [`Core::schedule`] with the queue already borrowed.
+    #[inline]
+    pub(crate) fn schedule_into(&self, queue: &mut Queue, key: u32, gen: u32) {
         let queued = if key == waker::MAIN_KEY {
             self.in_block_on.get() && !self.main_woken.replace(true)
         } else {
             self.tasks.borrow_mut().schedule(key, gen)
         };
         if queued {
-            self.queue.borrow_mut().push(Entry::Task { key, gen });
+            queue.push(Entry::Task { key, gen });
         }
     }
 

@@ -74,11 +74,20 @@ impl Handle {
     fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
         let core = &self.core;
         core.since_io.set(0);
-        let mut wake = std::mem::take(&mut *core.wake_buf.borrow_mut());
+        let mut foreign = std::mem::take(&mut *core.wake_buf.borrow_mut());
         let result = core
             .reactor
-            .poll_io(timeout, &mut core.queue.borrow_mut(), &mut wake);
-        self.wake_all(wake);
+            .poll_io(timeout, &mut core.queue.borrow_mut(), |queue, w| {
+                // This loop's own wakers are scheduled on the spot (no vtable call, no thread-local);
+                // any other waker runs later, with no borrow held.
+                match waker::decode(&w) {
+                    Some((index, key, gen)) if index == core.remote.index => {
+                        core.schedule_into(queue, key, gen);
+                    }
+                    _ => foreign.push(w),
+                }
+            });
+        self.wake_all(foreign);
         result
     }
 

@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 
 use mio::event::Source;
 
+use super::sys;
 use crate::event_loop::Handle;
 use crate::reactor::{Direction, IoKey, IoState};
 use crate::task::poll_proceed;
@@ -66,6 +67,42 @@ impl<S: Source> IoSource<S> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear_ready(dir),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// [`IoSource::poll_op`] for a raw syscall on the descriptor: the hot path of stream reads and
+    /// writes, with `EAGAIN` and `EINTR` handled on the bare `errno`.
+    #[inline]
+    pub(crate) fn poll_syscall(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(RawFd) -> sys::SysResult,
+    ) -> Poll<io::Result<usize>>
+    where
+        S: AsRawFd,
+    {
+        if poll_proceed(&self.handle, cx).is_pending() {
+            return Poll::Pending;
+        }
+        let fd = self.source.as_raw_fd();
+        loop {
+            if !self.state.is_ready(dir) {
+                self.state.park(dir, cx);
+                return Poll::Pending;
+            }
+            match op(fd) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                // Not ready after all: nothing can change that before this task returns to the
+                // loop, so park at once instead of checking again.
+                Err(libc::EAGAIN) => {
+                    self.state.clear_ready(dir);
+                    self.state.park(dir, cx);
+                    return Poll::Pending;
+                }
+                Err(libc::EINTR) => {}
+                Err(errno) => return Poll::Ready(Err(io::Error::from_raw_os_error(errno))),
             }
         }
     }

@@ -41,17 +41,14 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Read, cx, |s| {
-            let mut s = s;
-            s.read(buf)
-        })
+        self.poll_syscall(Direction::Read, cx, |fd| sys::recv(fd, buf))
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Write, cx, |s| sys::send(s.as_raw_fd(), buf))
+        self.poll_syscall(Direction::Write, cx, |fd| sys::send(fd, buf))
     }
 
     pub(crate) fn poll_write_vectored(
@@ -62,9 +59,7 @@ where
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Write, cx, |s| {
-            sys::send_vectored(s.as_raw_fd(), bufs)
-        })
+        self.poll_syscall(Direction::Write, cx, |fd| sys::send_vectored(fd, bufs))
     }
 
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {

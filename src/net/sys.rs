@@ -1,26 +1,60 @@
-//! Stream writes that never raise `SIGPIPE`.
+//! Stream reads and writes as raw syscalls: writes that never raise `SIGPIPE`, and results that
+//! carry the bare `errno`, so that the common `EAGAIN` costs no `io::Error` to build, inspect and
+//! drop.
 //!
 //! `write(2)` and `writev(2)` on a socket whose peer is gone raise `SIGPIPE`, which kills a process
 //! that has not ignored it (Rust binaries ignore it at start-up, but a program embedding evloop may
 //! not). `send(2)` and `sendmsg(2)` with `MSG_NOSIGNAL` report `EPIPE` instead.
 
-use std::io::{self, IoSlice};
+use std::io::IoSlice;
 use std::os::fd::RawFd;
 
-/// `send(fd, buf, MSG_NOSIGNAL)`.
-pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is a valid, initialised slice for its whole length during the call, and `send`
-    // only reads from it; an invalid `fd` is reported as EBADF, not undefined behaviour.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+/// A syscall's result: the byte count, or the `errno` it failed with.
+pub(crate) type SysResult = Result<usize, i32>;
+
+#[inline]
+fn result(n: isize) -> SysResult {
     if n < 0 {
-        Err(io::Error::last_os_error())
+        Err(errno())
     } else {
         Ok(n as usize)
     }
 }
 
+/// The calling thread's `errno`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+fn errno() -> i32 {
+    // SAFETY: `__errno_location` always returns a valid pointer to this thread's `errno`.
+    unsafe { *libc::__errno_location() }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[inline]
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// `send(fd, buf, MSG_NOSIGNAL)`.
+#[inline]
+pub(crate) fn send(fd: RawFd, buf: &[u8]) -> SysResult {
+    // SAFETY: `buf` is a valid, initialised slice for its whole length during the call, and `send`
+    // only reads from it; an invalid `fd` is reported as EBADF, not undefined behaviour.
+    result(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
+}
+
+/// `recv(fd, buf, 0)`.
+#[inline]
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> SysResult {
+    // SAFETY: `buf` is valid for writes of its whole length during the call, and `recv` writes at
+    // most that many bytes; an invalid `fd` is reported as EBADF.
+    result(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })
+}
+
 /// `sendmsg(fd, bufs, MSG_NOSIGNAL)`: a vectored write.
-pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> SysResult {
     let iovlen = bufs.len().min(libc::UIO_MAXIOV as usize);
     // SAFETY: an all-zero msghdr is a valid empty message (null name, no control data).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -29,10 +63,5 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
     msg.msg_iovlen = iovlen as _;
     // SAFETY: `msg` points at `iovlen` valid iovecs borrowed from `bufs` for the duration of the
     // call, and `sendmsg` only reads them.
-    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    result(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
 }

@@ -30,6 +30,7 @@ impl IoState {
         }
     }
 
+    #[inline]
     fn slot(&self, dir: Direction) -> &Cell<Option<Waker>> {
         match dir {
             Direction::Read => &self.reader,
@@ -37,13 +38,26 @@ impl IoState {
         }
     }
 
-    /// The readiness known for `dir`, or `Pending` with the task's waker stored. A different task
-    /// already waiting is kept in `others` and woken with it.
+    /// The readiness known for `dir`, or `Pending` with the task's waker stored.
+    #[inline]
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<Ready> {
         let ready = Ready::from_bits(self.readiness.get().bits() & dir.mask().bits());
         if !ready.is_empty() {
             return Poll::Ready(ready);
         }
+        self.park(dir, cx);
+        Poll::Pending
+    }
+
+    /// Whether `dir` may be ready (so the operation is worth trying).
+    #[inline]
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.readiness.get().intersects(dir.mask())
+    }
+
+    /// Stores the task's waker for `dir`. A different task already waiting is kept in `others` and
+    /// woken with it.
+    pub(crate) fn park(&self, dir: Direction, cx: &mut Context<'_>) {
         let slot = self.slot(dir);
         let waker = match slot.take() {
             Some(w) if w.will_wake(cx.waker()) => w,
@@ -57,11 +71,11 @@ impl IoState {
             None => cx.waker().clone(),
         };
         slot.set(Some(waker));
-        Poll::Pending
     }
 
     /// After `WouldBlock`: forget that `dir` is ready. A pending error was reported by the operation
     /// that just ran (or is gone), so it is forgotten too; closure flags stay, as they are final.
+    #[inline]
     pub(crate) fn clear_ready(&self, dir: Direction) {
         let clear = match dir {
             Direction::Read => Ready::READABLE | Ready::ERROR,
@@ -75,23 +89,24 @@ impl IoState {
         self.readiness.set(self.readiness.get() - dir.mask());
     }
 
-    /// An event arrived: records it and collects the wakers it concerns.
-    pub(crate) fn set_ready(&self, ready: Ready, wake: &mut Vec<Waker>) {
+    /// An event arrived: records it and hands the wakers it concerns to `wake`.
+    #[inline]
+    pub(crate) fn set_ready(&self, ready: Ready, mut wake: impl FnMut(Waker)) {
         self.readiness.set(self.readiness.get() | ready);
         if ready.intersects(Direction::Read.mask()) {
-            wake.extend(self.reader.take());
+            if let Some(w) = self.reader.take() {
+                wake(w);
+            }
         }
         if ready.intersects(Direction::Write.mask()) {
-            wake.extend(self.writer.take());
+            if let Some(w) = self.writer.take() {
+                wake(w);
+            }
         }
-        self.wake_others(wake);
-    }
-
-    /// Extra waiters may wait on either direction: wake them all on any event (a spurious wake-up
-    /// at worst), which keeps the common single-waiter case free of bookkeeping.
-    fn wake_others(&self, wake: &mut Vec<Waker>) {
+        // Extra waiters may wait on either direction: all are woken on any event (a spurious
+        // wake-up at worst), which keeps the common single-waiter case free of bookkeeping.
         if let Ok(mut others) = self.others.try_borrow_mut() {
-            wake.append(&mut others);
+            others.drain(..).for_each(wake);
         }
     }
 
@@ -99,6 +114,8 @@ impl IoState {
     pub(crate) fn take_wakers(&self, wake: &mut Vec<Waker>) {
         wake.extend(self.reader.take());
         wake.extend(self.writer.take());
-        self.wake_others(wake);
+        if let Ok(mut others) = self.others.try_borrow_mut() {
+            wake.append(&mut others);
+        }
     }
 }

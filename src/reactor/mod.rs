@@ -65,6 +65,7 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
+    #[inline]
     pub(crate) fn mask(self) -> Ready {
         match self {
             Direction::Read => Ready::READABLE | Ready::READ_CLOSED | Ready::ERROR,
@@ -194,12 +195,12 @@ impl Reactor {
     }
 
     /// Waits for events (retrying `EINTR` with the remaining time) and routes them: watcher events
-    /// into `queue`, resource wake-ups into `wake`.
+    /// into `queue`, the wakers of tasks waiting on resources to `wake`.
     pub(crate) fn poll_io(
         &self,
         timeout: Option<Duration>,
         queue: &mut Queue,
-        wake: &mut Vec<Waker>,
+        mut wake: impl FnMut(&mut Queue, Waker),
     ) -> io::Result<()> {
         let mut poll = self.poll.borrow_mut();
         let mut events = self.events.borrow_mut();
@@ -228,7 +229,7 @@ impl Reactor {
             let ready = Ready::from_event(event);
             match &mut slot.kind {
                 Kind::Callback { .. } => queue.push(Entry::Io { key, gen, ready }),
-                Kind::Io(state) => state.set_ready(ready, wake),
+                Kind::Io(state) => state.set_ready(ready, |w| wake(queue, w)),
             }
         }
         Ok(())

@@ -27,21 +27,25 @@ impl Ready {
     pub const PRIORITY: Ready = Ready(1 << 5);
 
     /// Whether every flag of `other` is set.
+    #[inline]
     pub const fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// Whether any flag of `other` is set.
+    #[inline]
     pub const fn intersects(self, other: Ready) -> bool {
         self.0 & other.0 != 0
     }
 
     /// Whether no flag is set.
+    #[inline]
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// A read may make progress (data, end of file, or an error to report).
+    #[inline]
     pub const fn is_readable(self) -> bool {
         self.intersects(Ready(
             Self::READABLE.0 | Self::READ_CLOSED.0 | Self::ERROR.0,
@@ -49,6 +53,7 @@ impl Ready {
     }
 
     /// A write may make progress (buffer space, or an error to report).
+    #[inline]
     pub const fn is_writable(self) -> bool {
         self.intersects(Ready(
             Self::WRITABLE.0 | Self::WRITE_CLOSED.0 | Self::ERROR.0,
@@ -70,6 +75,7 @@ impl Ready {
         self.contains(Self::ERROR)
     }
 
+    #[inline]
     pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
         let mut r = 0;
         if event.is_readable() {
@@ -93,10 +99,12 @@ impl Ready {
         Ready(r)
     }
 
+    #[inline]
     pub(crate) const fn bits(self) -> u8 {
         self.0
     }
 
+    #[inline]
     pub(crate) const fn from_bits(bits: u8) -> Ready {
         Ready(bits)
     }

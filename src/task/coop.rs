@@ -11,6 +11,7 @@ pub(crate) const BUDGET: u32 = 128;
 
 /// Spends one unit of the running task's budget. When it is used up, wakes the task (so it runs
 /// again in the next turn, after I/O and timers) and returns `Pending`.
+#[inline]
 pub(crate) fn poll_proceed(handle: &Handle, cx: &mut Context<'_>) -> Poll<()> {
     let left = handle.core.budget.get();
     if left == 0 {

@@ -62,6 +62,7 @@ impl Tasks {
     }
 
     /// Marks a task scheduled; true if it was not already (the caller then queues it).
+    #[inline]
     pub(crate) fn schedule(&mut self, key: u32, gen: u32) -> bool {
         match self.slots.get_mut(key as usize) {
             Some(s) if s.gen == gen && !s.scheduled => {

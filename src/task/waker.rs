@@ -51,6 +51,12 @@ pub(crate) fn waker(loop_index: u16, key: u32, gen: u32) -> Waker {
     unsafe { Waker::from_raw(raw(pack(loop_index, key, gen))) }
 }
 
+/// The loop index, key and generation of one of evloop's own wakers; `None` for any other waker.
+#[inline]
+pub(crate) fn decode(waker: &Waker) -> Option<(u16, u32, u32)> {
+    std::ptr::eq(waker.vtable(), &VTABLE).then(|| unpack(waker.data().addr()))
+}
+
 fn clone(data: *const ()) -> RawWaker {
     raw(data.addr())
 }

@@ -129,7 +129,7 @@ impl TcpStream {
     /// `WouldBlock`, or what `send(2)` reports.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.try_op(Direction::Write, |s| {
-            crate::net::sys::send(s.as_raw_fd(), buf)
+            crate::net::sys::send(s.as_raw_fd(), buf).map_err(io::Error::from_raw_os_error)
         })
     }
 
