@@ -106,7 +106,9 @@ impl IoState {
         // Extra waiters may wait on either direction: all are woken on any event (a spurious
         // wake-up at worst), which keeps the common single-waiter case free of bookkeeping.
         if let Ok(mut others) = self.others.try_borrow_mut() {
-            others.drain(..).for_each(wake);
+            if !others.is_empty() {
+                others.drain(..).for_each(wake);
+            }
         }
     }
 
