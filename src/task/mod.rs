@@ -52,7 +52,7 @@ impl Tasks {
             .expect("evloop: more than 268 million live tasks");
         let gen = self.next_gen & waker::GEN_MASK;
         self.next_gen = self.next_gen.wrapping_add(1);
-        let cell = Rc::new(TaskCell::new(future, waker::waker(loop_index, key, gen)));
+        let cell = Rc::new(TaskCell::new(future, waker::pack(loop_index, key, gen)));
         self.slots.insert(Slot {
             gen,
             scheduled: true,

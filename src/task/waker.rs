@@ -44,11 +44,16 @@ fn raw(data: usize) -> RawWaker {
 
 /// A waker for task `key`/`gen` of loop `loop_index`.
 pub(crate) fn waker(loop_index: u16, key: u32, gen: u32) -> Waker {
+    from_data(pack(loop_index, key, gen))
+}
+
+/// A waker from packed data (see [`pack`]).
+pub(crate) fn from_data(data: usize) -> Waker {
     // SAFETY: the vtable's functions treat the data pointer as a plain integer (never dereferenced),
     // `clone` returns a RawWaker with the same data and vtable, `drop` has nothing to release, and
     // `wake` only touches thread-local state or mutex-protected state, so all four are sound to call
     // from any thread, any number of times, as the `RawWaker` contract requires.
-    unsafe { Waker::from_raw(raw(pack(loop_index, key, gen))) }
+    unsafe { Waker::from_raw(raw(data)) }
 }
 
 /// The loop index, key and generation of one of evloop's own wakers; `None` for any other waker.
