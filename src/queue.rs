@@ -40,6 +40,9 @@ pub(crate) struct Queue {
     entries: VecDeque<Entry>,
     callbacks: Slab<Pending>,
     next_id: u64,
+    /// The loop was dropped: new callbacks are refused (queueing them would keep the loop's state
+    /// alive through the `Handle` they capture).
+    closed: bool,
 }
 
 impl Queue {
@@ -48,6 +51,7 @@ impl Queue {
             entries: VecDeque::with_capacity(capacity),
             callbacks: Slab::with_capacity(capacity),
             next_id: 1,
+            closed: false,
         }
     }
 
@@ -69,14 +73,18 @@ impl Queue {
         self.entries.is_empty()
     }
 
-    /// Stores `callback` and queues it; returns its slab key and id for cancellation.
-    pub(crate) fn push_callback(&mut self, callback: Callback) -> (u32, u64) {
+    /// Stores `callback` and queues it; returns its slab key and id for cancellation, or the
+    /// callback itself if the loop is gone (for the caller to drop with no borrow held).
+    pub(crate) fn push_callback(&mut self, callback: Callback) -> Result<(u32, u64), Callback> {
+        if self.closed {
+            return Err(callback);
+        }
         let id = self.next_id;
         self.next_id += 1;
         let key = self.callbacks.insert(Pending { id, callback });
         let key = u32::try_from(key).expect("more than 4 billion queued callbacks");
         self.entries.push_back(Entry::Callback { key, id });
-        (key, id)
+        Ok((key, id))
     }
 
     /// Removes the callback if it has not run yet; the stale queue entry is skipped later.
@@ -93,8 +101,10 @@ impl Queue {
         }
     }
 
-    /// Empties the queue, handing back the callbacks so the caller can drop them with no borrow held.
+    /// Empties the queue for good (the loop is being dropped), handing back the callbacks so the
+    /// caller can drop them with no borrow held.
     pub(crate) fn clear(&mut self) -> Vec<Callback> {
+        self.closed = true;
         self.entries.clear();
         self.callbacks.drain().map(|p| p.callback).collect()
     }
@@ -112,13 +122,13 @@ mod tests {
     #[test]
     fn fifo_and_cancel() {
         let mut q = Queue::with_capacity(4);
-        let (k1, id1) = q.push_callback(Box::new(|_| {}));
-        let (k2, id2) = q.push_callback(Box::new(|_| {}));
+        let (k1, id1) = q.push_callback(Box::new(|_| {})).ok().unwrap();
+        let (k2, id2) = q.push_callback(Box::new(|_| {})).ok().unwrap();
         q.push(Entry::Task { key: 7, gen: 1 });
         assert!(q.cancel_callback(k1, id1).is_some());
         assert!(q.cancel_callback(k1, id1).is_none(), "cancel twice");
         // A new callback may reuse the slot; the old entry must not reach it.
-        let (k3, id3) = q.push_callback(Box::new(|_| {}));
+        let (k3, id3) = q.push_callback(Box::new(|_| {})).ok().unwrap();
         assert_eq!(k3, k1);
         let first = q.pop().unwrap();
         assert_eq!(first, Entry::Callback { key: k1, id: id1 });
@@ -129,5 +139,10 @@ mod tests {
         assert_eq!(q.pop(), Some(Entry::Callback { key: k3, id: id3 }));
         assert!(q.take_callback(k3, id3).is_some());
         assert!(q.is_empty());
+        assert_eq!(q.clear().len(), 0);
+        assert!(
+            q.push_callback(Box::new(|_| {})).is_err(),
+            "closed queue refuses work"
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::queue::Entry;
 use crate::reactor::watcher::Watch;
 use crate::reactor::{IoEvent, WatcherId};
 use crate::remote::Remote;
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, Spawned};
 use crate::timer::{Action, TimerId};
 
 /// A reference to an event loop, for use on the loop's thread.
@@ -76,8 +76,18 @@ impl Handle {
     where
         F: FnOnce(&Handle) + 'static,
     {
-        let (key, id) = self.core.queue.borrow_mut().push_callback(Box::new(f));
-        CallbackId { key, id }
+        let pushed = self.core.queue.borrow_mut().push_callback(Box::new(f));
+        match pushed {
+            Ok((key, id)) => CallbackId { key, id },
+            // The loop was dropped: the callback can never run.
+            Err(f) => {
+                drop(f);
+                CallbackId {
+                    key: u32::MAX,
+                    id: 0,
+                }
+            }
+        }
     }
 
     /// Cancels a queued callback. Returns whether it was still pending (it will not run).
@@ -94,10 +104,7 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(delay);
-        self.core
-            .timers
-            .borrow_mut()
-            .insert(deadline, Action::Once(Some(Box::new(f))))
+        self.add_timer(deadline, Action::Once(Some(Box::new(f))))
     }
 
     /// Runs `f` once, no sooner than `at`. An instant in the past runs it in the next turn.
@@ -106,10 +113,7 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.instant_to_ns(at);
-        self.core
-            .timers
-            .borrow_mut()
-            .insert(deadline, Action::Once(Some(Box::new(f))))
+        self.add_timer(deadline, Action::Once(Some(Box::new(f))))
     }
 
     /// Runs `f` every `period`, the first time one `period` from now, until cancelled.
@@ -124,13 +128,26 @@ impl Handle {
     {
         let deadline = self.core.deadline_after(period);
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.core.timers.borrow_mut().insert(
+        self.add_timer(
             deadline,
             Action::Every {
                 callback: Some(Box::new(f)),
                 period,
             },
         )
+    }
+
+    /// Arms a timer; once the loop is dropped, drops the action instead and returns an id that is
+    /// never live.
+    pub(crate) fn add_timer(&self, deadline: u64, action: Action) -> TimerId {
+        let inserted = self.core.timers.borrow_mut().insert(deadline, action);
+        inserted.unwrap_or_else(|action| {
+            drop(action);
+            TimerId {
+                key: u32::MAX,
+                id: 0,
+            }
+        })
     }
 
     /// Cancels a timer. Returns whether it was live; after this it never fires, even if it was
@@ -279,12 +296,18 @@ impl Handle {
     where
         F: Future + 'static,
     {
-        let (join, key, gen) = self
+        let (join, spawned) = self
             .core
             .tasks
             .borrow_mut()
             .insert(self.core.remote.index, future);
-        self.core.queue.borrow_mut().push(Entry::Task { key, gen });
+        match spawned {
+            Spawned::Queued(key, gen) => {
+                self.core.queue.borrow_mut().push(Entry::Task { key, gen })
+            }
+            // The loop was dropped: the task is cancelled at once, its future dropped here.
+            Spawned::Refused(task) => task.shutdown(),
+        }
         join
     }
 }

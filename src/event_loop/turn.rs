@@ -124,7 +124,8 @@ impl Handle {
         {
             let mut queue = core.queue.borrow_mut();
             for post in inbox.posts.drain(..) {
-                queue.push_callback(post);
+                // The queue only refuses work once the loop is dropped, which cannot be now.
+                let _ = queue.push_callback(post);
             }
         }
         for data in inbox.wakes.drain(..) {

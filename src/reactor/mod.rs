@@ -82,6 +82,8 @@ pub(crate) struct Reactor {
     slots: RefCell<Slab<Slot>>,
     next_gen: Cell<u32>,
     referenced: Cell<usize>,
+    /// The loop was dropped: new watchers are refused.
+    closed: Cell<bool>,
 }
 
 fn token(key: usize, gen: u32) -> Token {
@@ -103,6 +105,7 @@ impl Reactor {
             slots: RefCell::new(Slab::new()),
             next_gen: Cell::new(1),
             referenced: Cell::new(0),
+            closed: Cell::new(false),
         })
     }
 
@@ -154,6 +157,9 @@ impl Reactor {
         mut watch: Box<dyn ErasedWatch>,
         interest: Interest,
     ) -> io::Result<WatcherId> {
+        if self.closed.get() {
+            return Err(io::Error::other("the event loop has been dropped"));
+        }
         let registry = &self.registry;
         let empty = Kind::Callback {
             watch: None,
@@ -367,6 +373,7 @@ impl Reactor {
     /// Removes every watcher (deregistered) and resource, for the loop's drop. Returns what must be
     /// dropped with no borrow held.
     pub(crate) fn clear(&self) -> (Vec<Box<dyn ErasedWatch>>, Vec<Waker>) {
+        self.closed.set(true);
         let drained: Vec<Slot> = self.slots.borrow_mut().drain().collect();
         self.referenced.set(0);
         let mut watches = Vec::new();

@@ -33,15 +33,25 @@ struct Slot {
 pub(crate) struct Tasks {
     slots: Slab<Slot>,
     next_gen: u32,
+    /// The loop was dropped: new tasks are cancelled at once.
+    closed: bool,
+}
+
+/// What became of a spawned task.
+pub(crate) enum Spawned {
+    /// Stored and scheduled under this key and generation.
+    Queued(u32, u32),
+    /// The loop is gone: the caller shuts the task down (dropping its future) with no borrow held.
+    Refused(Rc<dyn RawTask>),
 }
 
 impl Tasks {
-    /// Stores a new task, already scheduled; returns its handle and its key and generation.
+    /// Stores a new task, already scheduled; returns its handle and where it went.
     pub(crate) fn insert<F>(
         &mut self,
         loop_index: u16,
         future: F,
-    ) -> (JoinHandle<F::Output>, u32, u32)
+    ) -> (JoinHandle<F::Output>, Spawned)
     where
         F: Future + 'static,
     {
@@ -53,12 +63,15 @@ impl Tasks {
         let gen = self.next_gen & waker::GEN_MASK;
         self.next_gen = self.next_gen.wrapping_add(1);
         let cell = Rc::new(TaskCell::new(future, waker::pack(loop_index, key, gen)));
+        if self.closed {
+            return (JoinHandle::new(cell.clone()), Spawned::Refused(cell));
+        }
         self.slots.insert(Slot {
             gen,
             scheduled: true,
             task: cell.clone(),
         });
-        (JoinHandle::new(cell), key, gen)
+        (JoinHandle::new(cell), Spawned::Queued(key, gen))
     }
 
     /// Marks a task scheduled; true if it was not already (the caller then queues it).
@@ -98,6 +111,7 @@ impl Tasks {
 
     /// Takes every task out, for the loop's drop.
     pub(crate) fn drain(&mut self) -> Vec<Rc<dyn RawTask>> {
+        self.closed = true;
         self.slots.drain().map(|s| s.task).collect()
     }
 }

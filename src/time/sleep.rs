@@ -120,7 +120,7 @@ impl Future for Sleep {
                     waker: Some(cx.waker().clone()),
                     fired: false,
                 };
-                let t = core.timers.borrow_mut().insert(self.deadline, action);
+                let t = self.handle.add_timer(self.deadline, action);
                 self.timer = Some(t);
                 false
             }

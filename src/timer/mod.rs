@@ -71,6 +71,8 @@ pub(crate) struct TimerQueue {
     next_seq: u64,
     dead: usize,
     referenced: usize,
+    /// The loop was dropped.
+    closed: bool,
 }
 
 impl Default for TimerQueue {
@@ -81,6 +83,7 @@ impl Default for TimerQueue {
             next_seq: 1,
             dead: 0,
             referenced: 0,
+            closed: false,
         }
     }
 }
@@ -103,7 +106,13 @@ impl TimerQueue {
     }
 
     /// Arms a new timer.
-    pub(crate) fn insert(&mut self, deadline: u64, action: Action) -> TimerId {
+    ///
+    /// Once the loop is dropped the action is handed back instead (to be dropped with no borrow
+    /// held): a timer that can never fire must not keep the loop's state alive.
+    pub(crate) fn insert(&mut self, deadline: u64, action: Action) -> Result<TimerId, Action> {
+        if self.closed {
+            return Err(action);
+        }
         let id = self.seq();
         let key = self.slots.vacant_key();
         let key32 = u32::try_from(key).expect("more than 4 billion live timers");
@@ -116,7 +125,7 @@ impl TimerQueue {
         });
         self.referenced += 1;
         self.arm(key32, deadline);
-        TimerId { key: key32, id }
+        Ok(TimerId { key: key32, id })
     }
 
     fn arm(&mut self, key: u32, deadline: u64) {
@@ -309,6 +318,7 @@ impl TimerQueue {
 
     /// Removes every timer, handing the actions back to be dropped with no borrow held.
     pub(crate) fn clear(&mut self) -> Vec<Action> {
+        self.closed = true;
         self.heap.clear();
         self.dead = 0;
         self.referenced = 0;

@@ -1,5 +1,10 @@
 use super::*;
 
+/// Arms a timer on a queue that is never closed in these tests.
+fn arm_timer(t: &mut TimerQueue, deadline: u64, action: Action) -> TimerId {
+    t.insert(deadline, action).ok().expect("queue is open")
+}
+
 fn once() -> Action {
     Action::Once(Some(Box::new(|_| {})))
 }
@@ -19,7 +24,7 @@ fn due(t: &mut TimerQueue, now: u64) -> Vec<(u32, u64)> {
 #[test]
 fn equal_deadlines_fire_in_arming_order() {
     let mut t = TimerQueue::default();
-    let ids: Vec<_> = (0..10).map(|_| t.insert(100, once())).collect();
+    let ids: Vec<_> = (0..10).map(|_| arm_timer(&mut t, 100, once())).collect();
     let fired = due(&mut t, 100);
     assert_eq!(fired, ids.iter().map(|i| (i.key, i.id)).collect::<Vec<_>>());
 }
@@ -27,8 +32,8 @@ fn equal_deadlines_fire_in_arming_order() {
 #[test]
 fn never_early_and_never_deadline() {
     let mut t = TimerQueue::default();
-    t.insert(50, once());
-    t.insert(NEVER, once());
+    arm_timer(&mut t, 50, once());
+    arm_timer(&mut t, NEVER, once());
     assert!(due(&mut t, 49).is_empty());
     assert_eq!(due(&mut t, 50).len(), 1);
     assert!(due(&mut t, u64::MAX - 1).is_empty());
@@ -84,8 +89,10 @@ fn assert_heap_bounded(t: &TimerQueue, when: &str) {
 #[test]
 fn fired_timers_removed_after_cancellations_do_not_leave_the_heap_bloated() {
     let mut t = TimerQueue::default();
-    let near: Vec<_> = (0..200).map(|_| t.insert(10, once())).collect();
-    let far: Vec<_> = (0..200).map(|_| t.insert(1_000_000, once())).collect();
+    let near: Vec<_> = (0..200).map(|_| arm_timer(&mut t, 10, once())).collect();
+    let far: Vec<_> = (0..200)
+        .map(|_| arm_timer(&mut t, 1_000_000, once()))
+        .collect();
     // 199 cancelled: not more than the live ones, so no compaction yet.
     for id in &far[1..] {
         assert!(t.cancel(*id).is_some());
@@ -179,9 +186,9 @@ fn model_a_million_random_operations() {
                 let periodic = rng.below(7) == 0;
                 let period = 1 + rng.below(300);
                 let id = if periodic {
-                    t.insert(deadline, every(period))
+                    arm_timer(&mut t, deadline, every(period))
                 } else {
-                    t.insert(deadline, once())
+                    arm_timer(&mut t, deadline, once())
                 };
                 assert!(!live.contains_key(&id), "an id was reused: {id:?}");
                 seq += 1;
