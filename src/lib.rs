@@ -79,6 +79,9 @@
 //! - [`timer`] and [`time`]: callback timers; `sleep`, `timeout`, `interval` for tasks.
 //! - [`task`]: spawning, [`JoinHandle`], [`yield_now`].
 //! - [`net`] and [`io`]: async TCP, UDP and Unix sockets.
+//! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
+//! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`.
+//! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
 //! - [`interop`]: optional `futures-io` and `Stream` bridges (cargo features `futures-io`, `stream`).
 //!
 //! ## Platform
