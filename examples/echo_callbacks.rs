@@ -170,7 +170,16 @@ impl Conn {
             }
             match sock.read(buf) {
                 Ok(0) => self.read_closed = true,
-                Ok(n) => self.unsent.extend(&buf[..n]),
+                Ok(n) => {
+                    // With nothing queued ahead of it, echo straight from the read buffer and keep
+                    // only what the socket does not take: the common case copies nothing.
+                    let sent = if self.unsent.is_empty() {
+                        write_some(sock, &buf[..n])?
+                    } else {
+                        0
+                    };
+                    self.unsent.extend(&buf[sent..n]);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -180,6 +189,7 @@ impl Conn {
     }
 
     /// Writes until everything is sent (`true`) or the socket would block (`false`).
+    /// (Only reached with data queued: see `fill` for the direct path.)
     fn flush(&mut self, sock: &mut TcpStream) -> io::Result<bool> {
         while !self.unsent.is_empty() {
             // The deque may wrap around its buffer: hand both halves to one vectored write.
@@ -207,4 +217,19 @@ impl Conn {
             Interest::READABLE | Interest::WRITABLE
         }
     }
+}
+
+/// Writes as much of `data` as the socket takes now; returns how much that was.
+fn write_some(sock: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < data.len() {
+        match sock.write(&data[sent..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
 }
