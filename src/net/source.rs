@@ -74,10 +74,16 @@ impl<S: Source> IoSource<S> {
     /// [`IoSource::poll_op`] for a raw syscall on the descriptor: the hot path of stream reads and
     /// writes, with `EAGAIN` and `EINTR` handled on the bare `errno`.
     #[inline]
+    ///
+    /// `len` is how many bytes the operation asked for. A stream operation that moves fewer (but
+    /// some) has drained the receive queue or filled the send buffer: readiness is forgotten at
+    /// once, so the next call parks without the syscall that would only say `EAGAIN` (edge
+    /// triggering reports any later change as a new event).
     pub(crate) fn poll_syscall(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        len: usize,
         mut op: impl FnMut(RawFd) -> sys::SysResult,
     ) -> Poll<io::Result<usize>>
     where
@@ -93,7 +99,12 @@ impl<S: Source> IoSource<S> {
                 return Poll::Pending;
             }
             match op(fd) {
-                Ok(n) => return Poll::Ready(Ok(n)),
+                Ok(n) => {
+                    if n > 0 && n < len {
+                        self.state.clear_drained(dir);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
                 // Not ready after all: nothing can change that before this task returns to the
                 // loop, so park at once instead of checking again.
                 Err(libc::EAGAIN) => {

@@ -41,14 +41,14 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_syscall(Direction::Read, cx, |fd| sys::recv(fd, buf))
+        self.poll_syscall(Direction::Read, cx, buf.len(), |fd| sys::recv(fd, buf))
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_syscall(Direction::Write, cx, |fd| sys::send(fd, buf))
+        self.poll_syscall(Direction::Write, cx, buf.len(), |fd| sys::send(fd, buf))
     }
 
     pub(crate) fn poll_write_vectored(
@@ -56,10 +56,11 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.poll_syscall(Direction::Write, cx, |fd| sys::send_vectored(fd, bufs))
+        self.poll_syscall(Direction::Write, cx, len, |fd| sys::send_vectored(fd, bufs))
     }
 
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {

@@ -84,6 +84,17 @@ impl IoState {
         self.readiness.set(self.readiness.get() - clear);
     }
 
+    /// After a short read or write: the queue is drained (or the buffer full), so forget plain
+    /// readiness, but keep an error or closure flag, which no later edge would report again.
+    #[inline]
+    pub(crate) fn clear_drained(&self, dir: Direction) {
+        let clear = match dir {
+            Direction::Read => Ready::READABLE,
+            Direction::Write => Ready::WRITABLE,
+        };
+        self.readiness.set(self.readiness.get() - clear);
+    }
+
     /// Forgets readiness for `dir` entirely (a connect waits for its real completion event).
     pub(crate) fn clear_assumed(&self, dir: Direction) {
         self.readiness.set(self.readiness.get() - dir.mask());
