@@ -123,6 +123,12 @@ impl<S: Source> IoSource<S> {
         self.state.poll_ready(dir, cx).map(|_| ())
     }
 
+    /// Waits until the reactor reports `dir` ready (the `readable()`/`writable()` of the types).
+    pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_ready(dir, cx)).await;
+        Ok(())
+    }
+
     /// Forgets the readiness assumed at registration, to wait for a real event (a connect).
     pub(crate) fn clear_assumed(&self, dir: Direction) {
         self.state.clear_assumed(dir);

@@ -28,6 +28,17 @@ pub struct OwnedWriteHalf<S: StreamSocket> {
     pub(crate) io: Rc<IoSource<S>>,
 }
 
+/// Both borrowed halves of `io`.
+pub(crate) fn borrowed<S: StreamSocket>(io: &IoSource<S>) -> (ReadHalf<'_, S>, WriteHalf<'_, S>) {
+    (ReadHalf { io }, WriteHalf { io })
+}
+
+/// Both owned halves of `io`.
+pub(crate) fn owned<S: StreamSocket>(io: IoSource<S>) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
+    let io = Rc::new(io);
+    (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
+}
+
 impl<S: StreamSocket> Drop for OwnedWriteHalf<S> {
     fn drop(&mut self) {
         let _ = self.io.get().shutdown(std::net::Shutdown::Write);

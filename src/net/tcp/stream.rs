@@ -5,11 +5,10 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use crate::net::source::IoSource;
-use crate::net::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::net::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::net::stream::forward_async_io;
 use crate::reactor::Direction;
 
@@ -98,8 +97,7 @@ impl TcpStream {
     ///
     /// None today; the `Result` leaves room for a closed registration.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await;
-        Ok(())
+        self.io.ready(Direction::Read).await
     }
 
     /// Waits until the socket may be written.
@@ -108,8 +106,7 @@ impl TcpStream {
     ///
     /// As [`TcpStream::readable`].
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await;
-        Ok(())
+        self.io.ready(Direction::Write).await
     }
 
     /// Reads without waiting; `WouldBlock` if nothing is there.
@@ -149,7 +146,7 @@ impl TcpStream {
         ReadHalf<'_, mio::net::TcpStream>,
         WriteHalf<'_, mio::net::TcpStream>,
     ) {
-        (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
+        split::borrowed(&self.io)
     }
 
     /// Owned halves, for tasks that outlive the borrow. Dropping the write half shuts down the
@@ -160,8 +157,7 @@ impl TcpStream {
         OwnedReadHalf<mio::net::TcpStream>,
         OwnedWriteHalf<mio::net::TcpStream>,
     ) {
-        let io = Rc::new(self.io);
-        (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
+        split::owned(self.io)
     }
 
     /// The remote address.

@@ -6,10 +6,9 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::rc::Rc;
 
 use crate::net::source::IoSource;
-use crate::net::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::net::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::net::stream::forward_async_io;
 use crate::reactor::Direction;
 
@@ -67,8 +66,7 @@ impl UnixStream {
     ///
     /// None today; the `Result` leaves room for a closed registration.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await;
-        Ok(())
+        self.io.ready(Direction::Read).await
     }
 
     /// Waits until the socket may be written.
@@ -77,8 +75,7 @@ impl UnixStream {
     ///
     /// As [`UnixStream::readable`].
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await;
-        Ok(())
+        self.io.ready(Direction::Write).await
     }
 
     /// Borrowed halves: read in one task and write in another.
@@ -88,7 +85,7 @@ impl UnixStream {
         ReadHalf<'_, mio::net::UnixStream>,
         WriteHalf<'_, mio::net::UnixStream>,
     ) {
-        (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
+        split::borrowed(&self.io)
     }
 
     /// Owned halves. Dropping the write half shuts down the writing side.
@@ -98,8 +95,7 @@ impl UnixStream {
         OwnedReadHalf<mio::net::UnixStream>,
         OwnedWriteHalf<mio::net::UnixStream>,
     ) {
-        let io = Rc::new(self.io);
-        (OwnedReadHalf { io: io.clone() }, OwnedWriteHalf { io })
+        split::owned(self.io)
     }
 
     /// The local address.
