@@ -27,6 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 mod core;
+pub(crate) use self::core::Core;
 pub(crate) mod current;
 mod error;
 mod handle;

@@ -57,14 +57,19 @@ pub use semaphore::{
 
 /// Spends one unit of the running task's cooperative budget, before handing out a value that was
 /// ready. Outside a loop (a future polled by some other executor) there is no budget to spend.
+#[inline]
 pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
-    crate::event_loop::current::with_current(|h| match h {
-        Some(h) => crate::task::poll_proceed(h, cx),
-        None => Poll::Ready(()),
-    })
+    // The budget is spent under the fast pointer; the waker (which may be anyone's) runs after.
+    let spent = crate::event_loop::current::with_current_core(crate::task::spend_budget);
+    if spent == Some(false) {
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    Poll::Ready(())
 }
 
 /// Stores the waker of the latest poll, cloning only if it would wake a different task.
+#[inline]
 pub(crate) fn set_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
     let old = slot.take();
     match old {
@@ -75,6 +80,7 @@ pub(crate) fn set_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
 
 /// Wakes `waker`, if any. Callers pass it out of their state's borrow, so that a waker that polls
 /// synchronously (not the loop's, but another executor's might) finds the state free.
+#[inline]
 pub(crate) fn wake(waker: Option<Waker>) {
     if let Some(w) = waker {
         w.wake();

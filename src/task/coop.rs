@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::event_loop::Handle;
+use crate::event_loop::{Core, Handle};
 
 /// Operations a task may complete in one poll before it is made to yield.
 pub(crate) const BUDGET: u32 = 128;
@@ -13,13 +13,22 @@ pub(crate) const BUDGET: u32 = 128;
 /// again in the next turn, after I/O and timers) and returns `Pending`.
 #[inline]
 pub(crate) fn poll_proceed(handle: &Handle, cx: &mut Context<'_>) -> Poll<()> {
-    let left = handle.core.budget.get();
-    if left == 0 {
-        cx.waker().wake_by_ref();
-        return Poll::Pending;
+    if spend_budget(&handle.core) {
+        return Poll::Ready(());
     }
-    handle.core.budget.set(left - 1);
-    Poll::Ready(())
+    cx.waker().wake_by_ref();
+    Poll::Pending
+}
+
+/// Spends one unit of the running task's budget; false if none was left.
+#[inline]
+pub(crate) fn spend_budget(core: &Core) -> bool {
+    let left = core.budget.get();
+    if left == 0 {
+        return false;
+    }
+    core.budget.set(left - 1);
+    true
 }
 
 /// Yields once to the loop: the task is queued behind everything already queued.

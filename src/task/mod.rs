@@ -19,7 +19,7 @@ pub(crate) mod waker;
 pub(crate) use cell::RawTask;
 use cell::TaskCell;
 pub use coop::yield_now;
-pub(crate) use coop::{poll_proceed, BUDGET};
+pub(crate) use coop::{poll_proceed, spend_budget, BUDGET};
 pub use join::{JoinError, JoinHandle};
 
 struct Slot {
