@@ -1,20 +1,14 @@
 //! A `Handle` that outlives its loop: new work is refused and dropped at once, never queued where
 //! it would keep the loop's state alive.
 
+mod util;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use evloop::{EventLoop, Interest};
-
-/// Counts its drops.
-struct Tracker(Rc<Cell<u32>>);
-
-impl Drop for Tracker {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use util::DropGuard as Tracker;
 
 #[test]
 fn work_given_to_a_dropped_loop_is_dropped_at_once() {

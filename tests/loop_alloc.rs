@@ -6,7 +6,6 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -15,63 +14,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use evloop::{yield_now, EventLoop, Interest};
+use util::alloc::count_allocations;
 use util::{udp_bound, udp_sender, watchdog};
 
-struct Counting;
-
-thread_local! {
-    static WINDOW_OPEN: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    // `try_with`: the allocator may be called while thread-locals are being torn down. These
-    // thread-locals are `const`-initialised without destructors, so this never allocates itself.
-    let _ = WINDOW_OPEN.try_with(|open| {
-        if open.get() {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees are ours; the counting touches only thread-local cells and never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded from our caller, who upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`, per the caller.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`, per the caller.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` with the counting window open; returns its result and the allocations it made.
-fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    ALLOCATIONS.with(|n| n.set(0));
-    WINDOW_OPEN.with(|o| o.set(true));
-    let r = f();
-    WINDOW_OPEN.with(|o| o.set(false));
-    (r, ALLOCATIONS.with(|n| n.get()))
-}
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
 
 const WARM_UP: usize = 200;
 const ITERATIONS: usize = 1000;

@@ -4,6 +4,8 @@
 //! The example binary is built by a plain `cargo test` (which builds examples); with a filter such
 //! as `cargo test --test loop_echo`, build it first with `cargo build --example echo_callbacks`.
 
+mod util;
+
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -13,6 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use util::net::set_linger_zero;
+use util::Rng;
 
 /// Longest any single blocking socket operation may take before the test fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -162,34 +167,9 @@ impl Drop for Server {
 // ---------------------------------------------------------------------------------------------
 // Test data and clients
 
-/// xorshift64*: deterministic test data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut v = vec![0; len];
-        for chunk in v.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next().to_le_bytes()[..chunk.len()]);
-        }
-        v
-    }
+/// Deterministic test data without a dependency.
+fn seeded_rng(seed: u64) -> Rng {
+    Rng::from_state((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03) | 1)
 }
 
 /// What one client sends: message sizes, and a seed both sides regenerate the bytes from, so the
@@ -202,19 +182,19 @@ struct Script {
 impl Script {
     /// Three to six messages, mostly small, a quarter of them up to `MAX_MSG`.
     fn random(seed: u64) -> Script {
-        let mut rng = Rng::new(seed);
-        let count = 3 + rng.below(4);
+        let mut rng = seeded_rng(seed);
+        let count = rng.range(3, 6);
         let sizes = (0..count)
-            .map(|_| match rng.below(4) {
-                0 => 1 + rng.below(MAX_MSG),
-                _ => 1 + rng.below(4096),
+            .map(|_| match rng.range(0, 3) {
+                0 => rng.range(1, MAX_MSG),
+                _ => rng.range(1, 4096),
             })
             .collect();
         Script { seed, sizes }
     }
 
     fn messages(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        let mut rng = Rng::new(!self.seed);
+        let mut rng = seeded_rng(!self.seed);
         self.sizes.iter().map(move |&n| rng.bytes(n))
     }
 }
@@ -301,22 +281,7 @@ fn write_until_stalled(mut s: &TcpStream, data: &[u8], stall: Duration) -> usize
 
 /// Makes dropping the stream send a RST instead of a FIN.
 fn reset(stream: TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: the descriptor is open (owned by `stream`), and the option value points to a live
-    // `linger` whose exact size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_LINGER: {}", io::Error::last_os_error());
+    set_linger_zero(stream.as_raw_fd());
     drop(stream);
 }
 
@@ -413,7 +378,7 @@ fn half_close_flushes_then_closes() {
     // still arrive.
     let s = connect(server.addr);
     s.set_nonblocking(true).unwrap();
-    let data = Rng::new(3).bytes(32 << 20);
+    let data = seeded_rng(3).bytes(32 << 20);
     let sent = write_until_stalled(&s, &data, Duration::from_millis(200));
     s.shutdown(Shutdown::Write).unwrap();
     s.set_nonblocking(false).unwrap();
@@ -434,7 +399,7 @@ fn survives_peer_resets() {
     let mut bystander = connect(server.addr);
     bystander.write_all(b"before").unwrap();
 
-    let big = Rng::new(5).bytes(16 << 20);
+    let big = seeded_rng(5).bytes(16 << 20);
     for round in 0..10 {
         // Reset before sending anything.
         reset(connect(server.addr));
@@ -476,7 +441,7 @@ fn backpressure_bounds_server_memory() {
     let server = Server::spawn();
     assert_echoes(server.addr, b"warm up");
     let baseline = server.rss_kib();
-    let data = Rng::new(8).bytes(MAX_TOTAL);
+    let data = seeded_rng(8).bytes(MAX_TOTAL);
     let mut s = connect(server.addr);
     s.set_nonblocking(true).unwrap();
 

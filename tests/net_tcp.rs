@@ -2,178 +2,27 @@
 //! connects, peek, split halves, vectored writes, readiness, socket options and addresses, and
 //! writes to a closed peer (an error, never `SIGPIPE`).
 
+mod util;
+
 use std::cell::Cell;
-use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::task::Poll;
 use std::time::Duration;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{TcpListener, TcpStream};
 use evloop::time::{sleep, timeout};
 use evloop::{yield_now, EventLoop};
+use util::net::{
+    echo_until_eof, join2, read_and_verify, set_linger_zero, tcp_pair, write_chunked, GUARD,
+};
+use util::{watchdog, Rng};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// In `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        for chunk in v.chunks_mut(8) {
-            let r = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
-        v
-    }
-}
-
-/// A hang guard for awaits that must complete.
-const GUARD: Duration = Duration::from_secs(60);
-
-/// A connected pair on the current loop: (client side, server side).
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let client = evloop::spawn(async move { TcpStream::connect(addr).await.unwrap() });
-    let (server, _) = listener.accept().await.unwrap();
-    (client.await.unwrap(), server)
-}
-
-/// Runs two futures concurrently in the current task, returning both outputs.
-async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    let mut ra = None;
-    let mut rb = None;
-    poll_fn(|cx| {
-        if ra.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
-        }
-        if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        if ra.is_some() && rb.is_some() {
-            Poll::Ready((ra.take().unwrap(), rb.take().unwrap()))
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
-}
-
-/// Reads until end of file, comparing every byte with `expected`; returns the count.
-async fn read_and_verify<R: AsyncRead>(r: &mut R, expected: &[u8]) -> usize {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut pos = 0;
-    loop {
-        let n = r.read(&mut buf).await.unwrap();
-        if n == 0 {
-            return pos;
-        }
-        assert!(
-            pos + n <= expected.len(),
-            "received {} bytes, expected {}",
-            pos + n,
-            expected.len()
-        );
-        assert!(
-            buf[..n] == expected[pos..pos + n],
-            "bytes {pos}..{} differ",
-            pos + n
-        );
-        pos += n;
-    }
-}
-
-/// Writes `data` in random-sized chunks.
-async fn write_chunked<W: AsyncWrite>(w: &mut W, data: &[u8], rng: &mut Rng, max_chunk: usize) {
-    let mut pos = 0;
-    while pos < data.len() {
-        let n = rng.range(1, max_chunk).min(data.len() - pos);
-        w.write_all(&data[pos..pos + n]).await.unwrap();
-        pos += n;
-    }
-}
-
-fn set_linger_zero(fd: i32) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: `fd` is an open socket owned by the caller, and `linger` is a valid `struct linger`
-    // whose size is passed alongside it; setsockopt only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "setsockopt(SO_LINGER): {}",
-        io::Error::last_os_error()
-    );
-}
 
 /// Raises the soft descriptor limit to the hard one; fails clearly if `needed` cannot be had.
 fn ensure_fd_limit(needed: u64) {
@@ -226,20 +75,7 @@ fn echo_over_1000_concurrent_connections_with_random_payloads() {
             for _ in 0..CONNS {
                 let (mut s, peer) = listener.accept().await.unwrap();
                 assert!(peer.ip().is_loopback());
-                conns.push(evloop::spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    let mut echoed = 0usize;
-                    loop {
-                        let n = s.read(&mut buf).await.unwrap();
-                        if n == 0 {
-                            break;
-                        }
-                        s.write_all(&buf[..n]).await.unwrap();
-                        echoed += n;
-                    }
-                    s.shutdown().await.unwrap();
-                    echoed
-                }));
+                conns.push(evloop::spawn(async move { echo_until_eof(&mut s).await }));
             }
             let mut sum = 0;
             for c in conns {
@@ -252,7 +88,7 @@ fn echo_over_1000_concurrent_connections_with_random_payloads() {
         let clients: Vec<_> = (0..CONNS)
             .map(|i| {
                 evloop::spawn(async move {
-                    let mut rng = Rng::new(i as u64 + 1);
+                    let mut rng = Rng::scrambled(i as u64 + 1);
                     let len = rng.range(1024, 64 * 1024);
                     let payload = Rc::new(rng.bytes(len));
                     let stream = TcpStream::connect(addr).await.unwrap();
@@ -292,8 +128,8 @@ fn half_close_lets_the_server_still_reply() {
     let lp = EventLoop::new().unwrap();
     lp.block_on(async {
         let (mut client, mut server) = tcp_pair().await;
-        let request = Rng::new(7).bytes(100_000);
-        let reply = Rng::new(8).bytes(300_000);
+        let request = Rng::scrambled(7).bytes(100_000);
+        let reply = Rng::scrambled(8).bytes(300_000);
         let (req, rep) = (request.clone(), reply.clone());
         let server_task = evloop::spawn(async move {
             // Read the whole request: end of file comes from the client's shutdown.
@@ -508,14 +344,14 @@ fn split_halves_read_and_write_concurrently() {
     const LEN: usize = 4 << 20; // far more than the socket buffers hold
     lp.block_on(async {
         let (mut a, mut b) = tcp_pair().await;
-        let a_to_b = Rc::new(Rng::new(11).bytes(LEN));
-        let b_to_a = Rc::new(Rng::new(12).bytes(LEN));
+        let a_to_b = Rc::new(Rng::scrambled(11).bytes(LEN));
+        let b_to_a = Rc::new(Rng::scrambled(12).bytes(LEN));
 
         // Borrowed halves, both directions at once within one task per side.
         let (ab, ba) = (a_to_b.clone(), b_to_a.clone());
         let side_b = evloop::spawn(async move {
             let (mut rd, mut wr) = b.split();
-            let mut rng = Rng::new(13);
+            let mut rng = Rng::scrambled(13);
             let (got, ()) = join2(read_and_verify(&mut rd, &ab), async {
                 write_chunked(&mut wr, &ba, &mut rng, 100_000).await;
                 wr.shutdown().await.unwrap();
@@ -525,7 +361,7 @@ fn split_halves_read_and_write_concurrently() {
             b
         });
         let (mut rd, mut wr) = a.split();
-        let mut rng = Rng::new(14);
+        let mut rng = Rng::scrambled(14);
         let (got, ()) = join2(read_and_verify(&mut rd, &b_to_a), async {
             write_chunked(&mut wr, &a_to_b, &mut rng, 100_000).await;
             wr.shutdown().await.unwrap();
@@ -541,13 +377,13 @@ fn split_halves_read_and_write_concurrently() {
         let (ab, ba) = (a_to_b.clone(), b_to_a.clone());
         let tasks = [
             evloop::spawn(async move {
-                write_chunked(&mut a_wr, &ab, &mut Rng::new(15), 70_000).await;
+                write_chunked(&mut a_wr, &ab, &mut Rng::scrambled(15), 70_000).await;
                 // Dropping the owned write half shuts the writing side down.
                 drop(a_wr);
                 0
             }),
             evloop::spawn(async move {
-                write_chunked(&mut b_wr, &ba, &mut Rng::new(16), 70_000).await;
+                write_chunked(&mut b_wr, &ba, &mut Rng::scrambled(16), 70_000).await;
                 b_wr.shutdown().await.unwrap();
                 0
             }),
@@ -585,7 +421,7 @@ fn write_vectored_sends_every_buffer_in_order() {
         assert_eq!(&buf, b"alpha-beta-gamma");
 
         // Large random buffers: loop until everything is written, advancing by hand.
-        let mut rng = Rng::new(21);
+        let mut rng = Rng::scrambled(21);
         let bufs: Vec<Vec<u8>> = (0..40)
             .map(|_| {
                 let n = rng.range(0, 50_000);
@@ -952,7 +788,7 @@ fn accepting_from_an_evloop_listener_with_blocking_std_clients() {
         .map(|i| {
             std::thread::spawn(move || {
                 let mut s = std::net::TcpStream::connect(addr).unwrap();
-                let payload = Rng::new(100 + i).bytes(50_000);
+                let payload = Rng::scrambled(100 + i).bytes(50_000);
                 s.write_all(&payload).unwrap();
                 s.shutdown(Shutdown::Write).unwrap();
                 let mut back = Vec::new();

@@ -2,6 +2,8 @@
 //! bytes, truncation and peeking, an ICMP error surfacing as `ConnectionRefused`, and a bounded
 //! burst of 1,000 datagrams as windowed request/response with every byte checked.
 
+mod util;
+
 use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
@@ -11,66 +13,12 @@ use std::time::Duration;
 use evloop::net::UdpSocket;
 use evloop::time::timeout;
 use evloop::EventLoop;
+use util::net::GUARD;
+use util::{watchdog, Rng};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        for chunk in v.chunks_mut(8) {
-            let r = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
-        v
-    }
-}
-
-/// A hang guard for receives that must complete.
-const GUARD: Duration = Duration::from_secs(60);
 
 /// The largest UDP payload over IPv4.
 const MAX_DATAGRAM: usize = 65_507;
@@ -92,7 +40,7 @@ fn send_to_and_recv_from() {
         let b = bind();
         let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
         assert!(aa.ip().is_loopback() && aa.port() != 0);
-        let mut rng = Rng::new(1);
+        let mut rng = Rng::scrambled(1);
         for i in 0..50 {
             let msg = rng.bytes(1 + i * 37);
             assert_eq!(a.send_to(&msg, ba).await.unwrap(), msg.len());
@@ -139,7 +87,7 @@ fn connected_send_and_recv() {
             .send_to(b"not for you", b.local_addr().unwrap())
             .await
             .unwrap();
-        let mut rng = Rng::new(2);
+        let mut rng = Rng::scrambled(2);
         let mut buf = vec![0u8; 8192];
         for i in 0..50 {
             let msg = rng.bytes(i * 101 % 8000);
@@ -172,7 +120,7 @@ fn empty_and_maximum_size_datagrams_round_trip_exactly() {
         assert_eq!((n, from), (0, a.local_addr().unwrap()));
 
         // The largest possible payload.
-        let big = Rng::new(3).bytes(MAX_DATAGRAM);
+        let big = Rng::scrambled(3).bytes(MAX_DATAGRAM);
         assert_eq!(a.send_to(&big, ba).await.unwrap(), MAX_DATAGRAM);
         let (n, _) = timeout(GUARD, b.recv_from(&mut buf))
             .await
@@ -267,7 +215,7 @@ fn a_burst_of_1000_datagrams_in_windows_with_every_byte_checked() {
     // The payload of datagram `seq`: its number, then bytes derived from it.
     fn payload(seq: usize) -> Vec<u8> {
         let mut v = (seq as u32).to_le_bytes().to_vec();
-        v.extend(Rng::new(1000 + seq as u64).bytes(SIZE - 4));
+        v.extend(Rng::scrambled(1000 + seq as u64).bytes(SIZE - 4));
         v
     }
     let lp = EventLoop::new().unwrap();
@@ -350,7 +298,7 @@ fn a_one_way_burst_from_a_std_socket_delivers_intact_datagrams() {
             let end = (seq + 16).min(COUNT);
             for s in seq..end {
                 let mut d = s.to_le_bytes().to_vec();
-                d.extend(Rng::new(5000 + s as u64).bytes(1020));
+                d.extend(Rng::scrambled(5000 + s as u64).bytes(1020));
                 tx.send_to(&d, rx_addr).unwrap();
             }
             // The receiver acknowledges the highest number it has seen; without an ack within a
@@ -384,7 +332,7 @@ fn a_one_way_burst_from_a_std_socket_delivers_intact_datagrams() {
             assert_eq!(n, 1024);
             let s = u32::from_le_bytes(buf[..4].try_into().unwrap());
             let mut expect = s.to_le_bytes().to_vec();
-            expect.extend(Rng::new(5000 + s as u64).bytes(1020));
+            expect.extend(Rng::scrambled(5000 + s as u64).bytes(1020));
             assert!(buf[..n] == expect[..], "datagram {s} differs");
             // Resent windows repeat numbers; count only new ones.
             if last < Some(s) {

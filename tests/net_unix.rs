@@ -3,160 +3,18 @@
 //!
 //! Socket files live in a fresh directory under the system temp dir, removed at the end.
 
-use std::future::{poll_fn, Future};
+mod util;
+
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::task::Poll;
-use std::time::Duration;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{UnixDatagram, UnixListener, UnixStream};
 use evloop::time::timeout;
 use evloop::EventLoop;
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        for chunk in v.chunks_mut(8) {
-            let r = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&r[..chunk.len()]);
-        }
-        v
-    }
-}
-
-const GUARD: Duration = Duration::from_secs(60);
-
-/// A fresh directory for socket files, removed (with its contents) on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("evloop-test-{}-{name}-{nanos}", std::process::id()));
-        std::fs::create_dir(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs two futures concurrently in the current task.
-async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    let (mut ra, mut rb) = (None, None);
-    poll_fn(|cx| {
-        if ra.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
-        }
-        if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        if ra.is_some() && rb.is_some() {
-            Poll::Ready((ra.take().unwrap(), rb.take().unwrap()))
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
-}
-
-/// Reads to end of file, comparing every byte with `expected`; returns the count.
-async fn read_and_verify<R: AsyncRead>(r: &mut R, expected: &[u8]) -> usize {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut pos = 0;
-    loop {
-        let n = r.read(&mut buf).await.unwrap();
-        if n == 0 {
-            return pos;
-        }
-        assert!(pos + n <= expected.len(), "more bytes than sent");
-        assert!(
-            buf[..n] == expected[pos..pos + n],
-            "bytes {pos}..{} differ",
-            pos + n
-        );
-        pos += n;
-    }
-}
-
-async fn write_chunked<W: AsyncWrite>(w: &mut W, data: &[u8], rng: &mut Rng, max_chunk: usize) {
-    let mut pos = 0;
-    while pos < data.len() {
-        let n = rng.range(1, max_chunk).min(data.len() - pos);
-        w.write_all(&data[pos..pos + n]).await.unwrap();
-        pos += n;
-    }
-}
+use util::net::{echo_until_eof, join2, read_and_verify, write_chunked, TempDir, GUARD};
+use util::{watchdog, Rng};
 
 // ---------------------------------------------------------------------------------------------
 // Streams
@@ -180,20 +38,7 @@ fn listener_and_streams_echo_random_payloads_over_several_connections() {
             for _ in 0..CONNS {
                 let (mut s, addr) = listener.accept().await.unwrap();
                 assert!(addr.as_pathname().is_none(), "clients are unnamed");
-                conns.push(evloop::spawn(async move {
-                    let mut buf = vec![0u8; 8192];
-                    let mut n_total = 0;
-                    loop {
-                        let n = s.read(&mut buf).await.unwrap();
-                        if n == 0 {
-                            break;
-                        }
-                        s.write_all(&buf[..n]).await.unwrap();
-                        n_total += n;
-                    }
-                    s.shutdown().await.unwrap();
-                    n_total
-                }));
+                conns.push(evloop::spawn(async move { echo_until_eof(&mut s).await }));
             }
             let mut sum = 0;
             for c in conns {
@@ -205,7 +50,7 @@ fn listener_and_streams_echo_random_payloads_over_several_connections() {
             .map(|i| {
                 let path = path.clone();
                 evloop::spawn(async move {
-                    let mut rng = Rng::new(i as u64 + 1);
+                    let mut rng = Rng::scrambled(i as u64 + 1);
                     let len = rng.range(0, 256 * 1024);
                     let payload = Rc::new(rng.bytes(len));
                     let s = UnixStream::connect(&path).await.unwrap();
@@ -245,13 +90,13 @@ fn stream_pair_carries_data_both_ways_at_once() {
         let (mut a, mut b) = UnixStream::pair().unwrap();
         assert!(a.local_addr().unwrap().as_pathname().is_none());
         assert!(b.peer_addr().unwrap().as_pathname().is_none());
-        let a_to_b = Rc::new(Rng::new(31).bytes(LEN));
-        let b_to_a = Rc::new(Rng::new(32).bytes(LEN));
+        let a_to_b = Rc::new(Rng::scrambled(31).bytes(LEN));
+        let b_to_a = Rc::new(Rng::scrambled(32).bytes(LEN));
         let (ab, ba) = (a_to_b.clone(), b_to_a.clone());
         let other = evloop::spawn(async move {
             let (mut rd, mut wr) = b.split();
             let (got, ()) = join2(read_and_verify(&mut rd, &ab), async {
-                write_chunked(&mut wr, &ba, &mut Rng::new(33), 50_000).await;
+                write_chunked(&mut wr, &ba, &mut Rng::scrambled(33), 50_000).await;
                 wr.shutdown().await.unwrap();
             })
             .await;
@@ -260,7 +105,7 @@ fn stream_pair_carries_data_both_ways_at_once() {
         let (rd, wr) = a.split();
         let (mut rd, mut wr) = (rd, wr);
         let (got, ()) = join2(read_and_verify(&mut rd, &b_to_a), async {
-            write_chunked(&mut wr, &a_to_b, &mut Rng::new(34), 50_000).await;
+            write_chunked(&mut wr, &a_to_b, &mut Rng::scrambled(34), 50_000).await;
             wr.shutdown().await.unwrap();
         })
         .await;
@@ -335,7 +180,7 @@ fn datagram_pair_keeps_boundaries() {
     let lp = EventLoop::new().unwrap();
     lp.block_on(async {
         let (a, b) = UnixDatagram::pair().unwrap();
-        let mut rng = Rng::new(41);
+        let mut rng = Rng::scrambled(41);
         let msgs: Vec<Vec<u8>> = (0..40)
             .map(|i| {
                 let n = if i % 10 == 0 { 0 } else { rng.range(1, 4000) };
@@ -371,7 +216,7 @@ fn bound_datagrams_send_to_and_recv_from() {
         let a = UnixDatagram::bind(&pa).unwrap();
         let b = UnixDatagram::bind(&pb).unwrap();
         assert_eq!(a.local_addr().unwrap().as_pathname(), Some(pa.as_path()));
-        let mut rng = Rng::new(51);
+        let mut rng = Rng::scrambled(51);
         let mut buf = vec![0u8; 70_000];
         for i in 0..30 {
             let len = rng.range(0, 60_000);

@@ -1,14 +1,15 @@
 //! Promise chains: delivery through the loop's queue, ordering, flattening, recovery, `finally`,
 //! the bridge with coroutines, and the reporting of unobserved rejections.
 
+mod util;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use evloop::promise::{Promise, PromiseError};
 use evloop::{EventLoop, LoopError};
+use util::watchdog;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -24,29 +25,6 @@ fn entries(log: &Log) -> Vec<String> {
     log.borrow().clone()
 }
 
-/// Aborts the test process if a test is still running after 30 s (a hang guard).
-struct Watchdog(Option<mpsc::Sender<()>>, Option<thread::JoinHandle<()>>);
-
-fn watchdog(what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(30)) {
-            eprintln!("watchdog: `{what}` still running after 30 s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Records what reaches the error hook: "unobserved: <message>" or "other: <error>".
 fn hook_log(lp: &EventLoop) -> Log {
     let seen = log();
@@ -60,7 +38,10 @@ fn hook_log(lp: &EventLoop) -> Log {
 
 #[test]
 fn callbacks_on_a_settled_promise_run_from_the_queue_not_inline() {
-    let _wd = watchdog("callbacks_on_a_settled_promise_run_from_the_queue_not_inline");
+    let _wd = watchdog(
+        "callbacks_on_a_settled_promise_run_from_the_queue_not_inline",
+        30,
+    );
     let lp = EventLoop::new().unwrap();
     let seen = log();
     let s = seen.clone();
@@ -81,7 +62,7 @@ fn callbacks_on_a_settled_promise_run_from_the_queue_not_inline() {
 
 #[test]
 fn resolve_never_runs_callbacks_inline() {
-    let _wd = watchdog("resolve_never_runs_callbacks_inline");
+    let _wd = watchdog("resolve_never_runs_callbacks_inline", 30);
     let lp = EventLoop::new().unwrap();
     let seen = log();
     let (p, r) = Promise::<u32, ()>::new();
@@ -98,7 +79,7 @@ fn resolve_never_runs_callbacks_inline() {
 
 #[test]
 fn callbacks_on_one_promise_run_in_attachment_order() {
-    let _wd = watchdog("callbacks_on_one_promise_run_in_attachment_order");
+    let _wd = watchdog("callbacks_on_one_promise_run_in_attachment_order", 30);
     let lp = EventLoop::new().unwrap();
     let seen = log();
     let (p, r) = Promise::<u32, ()>::new();
@@ -117,7 +98,7 @@ fn callbacks_on_one_promise_run_in_attachment_order() {
 
 #[test]
 fn chains_interleave_in_settlement_order() {
-    let _wd = watchdog("chains_interleave_in_settlement_order");
+    let _wd = watchdog("chains_interleave_in_settlement_order", 30);
     let lp = EventLoop::new().unwrap();
     let seen = log();
     let (p1, r1) = Promise::<u32, ()>::new();
@@ -141,7 +122,7 @@ fn chains_interleave_in_settlement_order() {
 
 #[test]
 fn then_flattens_returned_promises() {
-    let _wd = watchdog("then_flattens_returned_promises");
+    let _wd = watchdog("then_flattens_returned_promises", 30);
     let lp = EventLoop::new().unwrap();
     let h = lp.handle().clone();
     let p = Promise::<u32, String>::resolved(1)
@@ -168,7 +149,7 @@ fn then_flattens_returned_promises() {
 
 #[test]
 fn failures_skip_then_and_are_recovered_by_catch() {
-    let _wd = watchdog("failures_skip_then_and_are_recovered_by_catch");
+    let _wd = watchdog("failures_skip_then_and_are_recovered_by_catch", 30);
     let lp = EventLoop::new().unwrap();
     let skipped = Rc::new(Cell::new(false));
     let s = skipped.clone();
@@ -210,7 +191,7 @@ fn failures_skip_then_and_are_recovered_by_catch() {
 
 #[test]
 fn finally_runs_once_either_way_and_passes_the_outcome_on() {
-    let _wd = watchdog("finally_runs_once_either_way_and_passes_the_outcome_on");
+    let _wd = watchdog("finally_runs_once_either_way_and_passes_the_outcome_on", 30);
     let lp = EventLoop::new().unwrap();
     let seen = log();
     let s1 = seen.clone();
@@ -229,7 +210,7 @@ fn finally_runs_once_either_way_and_passes_the_outcome_on() {
 
 #[test]
 fn promises_and_coroutines_bridge_both_ways() {
-    let _wd = watchdog("promises_and_coroutines_bridge_both_ways");
+    let _wd = watchdog("promises_and_coroutines_bridge_both_ways", 30);
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<u32, String>::new();
     // A task awaits a promise ...
@@ -254,7 +235,7 @@ fn promises_and_coroutines_bridge_both_ways() {
 
 #[test]
 fn awaiting_waits_for_earlier_observers() {
-    let _wd = watchdog("awaiting_waits_for_earlier_observers");
+    let _wd = watchdog("awaiting_waits_for_earlier_observers", 30);
     let lp = EventLoop::new().unwrap();
     let seen = log();
     let p = Promise::<u32, ()>::resolved(5);
@@ -272,7 +253,10 @@ fn awaiting_waits_for_earlier_observers() {
 
 #[test]
 fn a_panicking_observer_is_reported_and_the_others_still_run() {
-    let _wd = watchdog("a_panicking_observer_is_reported_and_the_others_still_run");
+    let _wd = watchdog(
+        "a_panicking_observer_is_reported_and_the_others_still_run",
+        30,
+    );
     let lp = EventLoop::new().unwrap();
     let hook = hook_log(&lp);
     let seen = log();
@@ -288,7 +272,7 @@ fn a_panicking_observer_is_reported_and_the_others_still_run() {
 
 #[test]
 fn a_panicking_callback_fails_its_promise_with_dropped() {
-    let _wd = watchdog("a_panicking_callback_fails_its_promise_with_dropped");
+    let _wd = watchdog("a_panicking_callback_fails_its_promise_with_dropped", 30);
     let lp = EventLoop::new().unwrap();
     let hook = hook_log(&lp);
     let p = Promise::<u32, ()>::resolved(1).map(|_| -> u32 { panic!("callback bug") });
@@ -299,7 +283,7 @@ fn a_panicking_callback_fails_its_promise_with_dropped() {
 
 #[test]
 fn unobserved_rejection_is_reported_exactly_once() {
-    let _wd = watchdog("unobserved_rejection_is_reported_exactly_once");
+    let _wd = watchdog("unobserved_rejection_is_reported_exactly_once", 30);
     let lp = EventLoop::new().unwrap();
     let hook = hook_log(&lp);
 
@@ -344,7 +328,7 @@ fn unobserved_rejection_is_reported_exactly_once() {
 
 #[test]
 fn observed_rejections_are_not_reported() {
-    let _wd = watchdog("observed_rejections_are_not_reported");
+    let _wd = watchdog("observed_rejections_are_not_reported", 30);
     let lp = EventLoop::new().unwrap();
     let hook = hook_log(&lp);
 

@@ -2,57 +2,18 @@
 //! short-circuits and drops the rest, `race` and `select` drop the losers, `all_settled` keeps every
 //! outcome.
 
-use std::cell::Cell;
+mod util;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::sync::mpsc;
 use std::task::{Context, Poll};
-use std::thread;
 use std::time::Duration;
 
 use evloop::promise::{
     all_settled, join_all, race, select, try_join_all, Either, Promise, PromiseError,
 };
 use evloop::EventLoop;
-
-/// Aborts the test process if a test is still running after 30 s (a hang guard).
-struct Watchdog(Option<mpsc::Sender<()>>, Option<thread::JoinHandle<()>>);
-
-fn watchdog(what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(30)) {
-            eprintln!("watchdog: `{what}` still running after 30 s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-type Counter = Rc<Cell<usize>>;
-
-fn counter() -> Counter {
-    Rc::new(Cell::new(0))
-}
-
-/// Bumps its counter when dropped.
-struct DropGuard(Counter);
-
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use util::{counter, watchdog, Counter, DropGuard};
 
 /// A future that is ready with `value` on its `n`-th poll (waking itself before that), and counts
 /// its drops.
@@ -85,7 +46,7 @@ impl<T: Unpin> Future for CountDown<T> {
 
 #[test]
 fn join_all_keeps_input_order() {
-    let _wd = watchdog("join_all_keeps_input_order");
+    let _wd = watchdog("join_all_keeps_input_order", 30);
     let lp = EventLoop::new().unwrap();
     let mut promises = Vec::new();
     let mut resolvers = Vec::new();
@@ -115,7 +76,7 @@ fn join_all_keeps_input_order() {
 
 #[test]
 fn try_join_all_short_circuits_and_drops_the_rest() {
-    let _wd = watchdog("try_join_all_short_circuits_and_drops_the_rest");
+    let _wd = watchdog("try_join_all_short_circuits_and_drops_the_rest", 30);
     let lp = EventLoop::new().unwrap();
     let drops = counter();
     let futures = [
@@ -151,7 +112,7 @@ fn try_join_all_short_circuits_and_drops_the_rest() {
 
 #[test]
 fn race_returns_the_first_and_drops_the_losers() {
-    let _wd = watchdog("race_returns_the_first_and_drops_the_losers");
+    let _wd = watchdog("race_returns_the_first_and_drops_the_losers", 30);
     let lp = EventLoop::new().unwrap();
     let drops = counter();
     let mut r = race([
@@ -194,7 +155,7 @@ fn race_of_nothing_panics() {
 
 #[test]
 fn select_returns_either_and_drops_the_loser() {
-    let _wd = watchdog("select_returns_either_and_drops_the_loser");
+    let _wd = watchdog("select_returns_either_and_drops_the_loser", 30);
     let lp = EventLoop::new().unwrap();
     let drops = counter();
     let (p, _r) = Promise::<u32, ()>::new();
@@ -210,7 +171,7 @@ fn select_returns_either_and_drops_the_loser() {
 
 #[test]
 fn all_settled_keeps_every_outcome() {
-    let _wd = watchdog("all_settled_keeps_every_outcome");
+    let _wd = watchdog("all_settled_keeps_every_outcome", 30);
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<u32, &str>::new();
     drop(r);

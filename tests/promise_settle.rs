@@ -1,6 +1,8 @@
 //! Settling promises: once only, dropped resolvers, resolving from another thread, cancellation with
 //! cancellers, and timeouts.
 
+mod util;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -9,48 +11,11 @@ use std::time::{Duration, Instant};
 
 use evloop::promise::{AlreadySettled, Promise, PromiseError, RemoteResolver};
 use evloop::EventLoop;
-
-/// Aborts the test process if a test is still running after 30 s (a hang guard).
-struct Watchdog(Option<mpsc::Sender<()>>, Option<thread::JoinHandle<()>>);
-
-fn watchdog(what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(30)) {
-            eprintln!("watchdog: `{what}` still running after 30 s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-type Counter = Rc<Cell<usize>>;
-
-fn counter() -> Counter {
-    Rc::new(Cell::new(0))
-}
-
-/// Bumps its counter when dropped.
-struct DropGuard(Counter);
-
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use util::{counter, watchdog, DropGuard};
 
 #[test]
 fn settling_twice_is_an_error_value() {
-    let _wd = watchdog("settling_twice_is_an_error_value");
+    let _wd = watchdog("settling_twice_is_an_error_value", 30);
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<u32, &str>::new();
     assert!(!r.is_settled() && !p.is_settled());
@@ -68,7 +33,7 @@ fn settling_twice_is_an_error_value() {
 
 #[test]
 fn the_rejected_value_offered_twice_is_dropped() {
-    let _wd = watchdog("the_rejected_value_offered_twice_is_dropped");
+    let _wd = watchdog("the_rejected_value_offered_twice_is_dropped", 30);
     let lp = EventLoop::new().unwrap();
     let drops = counter();
     let (p, r) = Promise::<DropGuard, ()>::new();
@@ -81,7 +46,10 @@ fn the_rejected_value_offered_twice_is_dropped() {
 
 #[test]
 fn dropping_an_unused_resolver_fails_the_promise_with_dropped() {
-    let _wd = watchdog("dropping_an_unused_resolver_fails_the_promise_with_dropped");
+    let _wd = watchdog(
+        "dropping_an_unused_resolver_fails_the_promise_with_dropped",
+        30,
+    );
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<u32, ()>::new();
     let chained = p.map(|v| v + 1);
@@ -91,7 +59,7 @@ fn dropping_an_unused_resolver_fails_the_promise_with_dropped() {
 
 #[test]
 fn resolve_from_another_thread() {
-    let _wd = watchdog("resolve_from_another_thread");
+    let _wd = watchdog("resolve_from_another_thread", 30);
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<Vec<u32>, String>::new();
     let remote = r.into_remote();
@@ -114,7 +82,7 @@ fn resolve_from_another_thread() {
 
 #[test]
 fn reject_from_another_thread_and_drop_unused() {
-    let _wd = watchdog("reject_from_another_thread_and_drop_unused");
+    let _wd = watchdog("reject_from_another_thread_and_drop_unused", 30);
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<u32, String>::new();
     let remote: RemoteResolver<u32, String> = r.into_remote();
@@ -135,7 +103,10 @@ fn reject_from_another_thread_and_drop_unused() {
 
 #[test]
 fn cancelling_a_remotely_resolved_promise_tells_the_other_thread() {
-    let _wd = watchdog("cancelling_a_remotely_resolved_promise_tells_the_other_thread");
+    let _wd = watchdog(
+        "cancelling_a_remotely_resolved_promise_tells_the_other_thread",
+        30,
+    );
     let lp = EventLoop::new().unwrap();
     let (p, r) = Promise::<u32, ()>::new();
     let remote = r.into_remote();
@@ -160,7 +131,7 @@ fn cancelling_a_remotely_resolved_promise_tells_the_other_thread() {
 
 #[test]
 fn the_canceller_runs_exactly_once_and_only_on_cancel() {
-    let _wd = watchdog("the_canceller_runs_exactly_once_and_only_on_cancel");
+    let _wd = watchdog("the_canceller_runs_exactly_once_and_only_on_cancel", 30);
     let lp = EventLoop::new().unwrap();
     let calls = counter();
     let c = calls.clone();
@@ -194,7 +165,7 @@ fn the_canceller_runs_exactly_once_and_only_on_cancel() {
 
 #[test]
 fn cancelling_a_chain_cancels_what_it_waits_on() {
-    let _wd = watchdog("cancelling_a_chain_cancels_what_it_waits_on");
+    let _wd = watchdog("cancelling_a_chain_cancels_what_it_waits_on", 30);
     let lp = EventLoop::new().unwrap();
 
     // While the source is pending: the source is cancelled.
@@ -234,7 +205,7 @@ fn cancelling_a_chain_cancels_what_it_waits_on() {
 
 #[test]
 fn cancelling_a_future_promise_drops_the_future() {
-    let _wd = watchdog("cancelling_a_future_promise_drops_the_future");
+    let _wd = watchdog("cancelling_a_future_promise_drops_the_future", 30);
     let lp = EventLoop::new().unwrap();
     let drops = counter();
     let polled = counter();
@@ -257,7 +228,7 @@ fn cancelling_a_future_promise_drops_the_future() {
 
 #[test]
 fn timeout_fires_and_cancels_the_source() {
-    let _wd = watchdog("timeout_fires_and_cancels_the_source");
+    let _wd = watchdog("timeout_fires_and_cancels_the_source", 30);
     let lp = EventLoop::new().unwrap();
     let calls = counter();
     let c = calls.clone();
@@ -274,7 +245,7 @@ fn timeout_fires_and_cancels_the_source() {
 
 #[test]
 fn timeout_does_not_fire_when_settled_in_time() {
-    let _wd = watchdog("timeout_does_not_fire_when_settled_in_time");
+    let _wd = watchdog("timeout_does_not_fire_when_settled_in_time", 30);
     let lp = EventLoop::new().unwrap();
     let calls = counter();
     let c = calls.clone();
@@ -296,7 +267,7 @@ fn timeout_does_not_fire_when_settled_in_time() {
 
 #[test]
 fn cancelling_a_timeout_disarms_it_and_cancels_the_source() {
-    let _wd = watchdog("cancelling_a_timeout_disarms_it_and_cancels_the_source");
+    let _wd = watchdog("cancelling_a_timeout_disarms_it_and_cancels_the_source", 30);
     let lp = EventLoop::new().unwrap();
     let calls = counter();
     let c = calls.clone();
@@ -311,7 +282,7 @@ fn cancelling_a_timeout_disarms_it_and_cancels_the_source() {
 
 #[test]
 fn dropping_the_loop_settles_what_it_was_producing() {
-    let _wd = watchdog("dropping_the_loop_settles_what_it_was_producing");
+    let _wd = watchdog("dropping_the_loop_settles_what_it_was_producing", 30);
     let lp = EventLoop::new().unwrap();
     let from_task = Promise::<u32, ()>::from_future(std::future::pending());
     let (remote_promise, r) = Promise::<u32, ()>::new();

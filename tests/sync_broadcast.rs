@@ -1,34 +1,14 @@
 //! `sync::broadcast`: fan-out, exact lag reports, closing, and dropping receivers.
 
+mod util;
+
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use evloop::sync::broadcast::{self, RecvError, TryRecvError};
 use evloop::time::timeout;
-use evloop::EventLoop;
-
-fn run<F: Future>(f: F) -> F::Output {
-    EventLoop::new().unwrap().block_on(f)
-}
-
-/// Lets every task queued so far run (their wake-ups are queued first in, first out), so that
-/// spawned tasks reach the point where they wait. (A `yield_now` of the `block_on` future lets only
-/// one queued task run.)
-async fn settle() {
-    evloop::spawn(async {}).await.unwrap();
-}
-
-/// Counts its drops (clones count separately).
-#[derive(Clone)]
-struct Tracked(Rc<Cell<usize>>);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use util::{run, settle, DropGuard as Tracked};
 
 #[test]
 fn every_receiver_gets_every_value_in_order() {

@@ -1,33 +1,14 @@
 //! `sync::mpsc`: capacity and backpressure, ordering, closing, dropping and cancellation.
 
+mod util;
+
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use evloop::sync::mpsc::{self, TryRecvError, TrySendError};
 use evloop::time::{sleep, timeout};
-use evloop::EventLoop;
-
-fn run<F: Future>(f: F) -> F::Output {
-    EventLoop::new().unwrap().block_on(f)
-}
-
-/// Lets every task queued so far run (their wake-ups are queued first in, first out), so that
-/// spawned tasks reach the point where they wait. (A `yield_now` of the `block_on` future lets only
-/// one queued task run.)
-async fn settle() {
-    evloop::spawn(async {}).await.unwrap();
-}
-
-/// Counts its drops.
-struct Tracked(Rc<Cell<usize>>);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use util::{run, settle, DropGuard as Tracked};
 
 #[test]
 fn bounded_channel_holds_exactly_its_capacity() {

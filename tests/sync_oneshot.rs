@@ -1,26 +1,14 @@
 //! `sync::oneshot`: delivery, and what dropping or closing either end does.
 
+mod util;
+
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use evloop::sync::oneshot::{self, RecvError, TryRecvError};
 use evloop::time::timeout;
-use evloop::EventLoop;
-
-fn run<F: Future>(f: F) -> F::Output {
-    EventLoop::new().unwrap().block_on(f)
-}
-
-/// Counts its drops.
-struct Tracked(Rc<Cell<usize>>);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use util::{run, DropGuard as Tracked};
 
 #[test]
 fn value_sent_before_or_while_waiting_arrives() {

@@ -1,16 +1,14 @@
 //! `sync::remote_channel`: values from other threads into a task, each exactly once.
 
+mod util;
+
 use std::future::{poll_fn, Future};
 use std::task::Poll;
 use std::thread;
 
 use evloop::sync::mpsc::{SendError, TryRecvError};
 use evloop::sync::{remote_channel, RemoteSender};
-use evloop::EventLoop;
-
-fn run<F: Future>(f: F) -> F::Output {
-    EventLoop::new().unwrap().block_on(f)
-}
+use util::run;
 
 #[test]
 fn sender_is_send_sync_clone() {

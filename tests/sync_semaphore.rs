@@ -1,37 +1,17 @@
 //! `sync::Semaphore`: permits, first come first served (a big waiter is not starved), closing,
 //! and cancellation.
 
+mod util;
+
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use evloop::sync::{Semaphore, TryAcquireError};
 use evloop::time::timeout;
-use evloop::EventLoop;
-
-fn run<F: Future>(f: F) -> F::Output {
-    EventLoop::new().unwrap().block_on(f)
-}
-
-/// Lets every task queued so far run, so that spawned tasks reach the point where they wait.
-async fn settle() {
-    evloop::spawn(async {}).await.unwrap();
-}
-
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    let waker = Waker::from(Arc::new(Noop));
-    f.poll(&mut Context::from_waker(&waker))
-}
+use util::{poll_pinned as poll_once, run, settle};
 
 #[test]
 fn permits_are_taken_and_given_back() {

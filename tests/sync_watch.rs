@@ -1,22 +1,12 @@
 //! `sync::watch`: latest value, change notification, closing from either side.
 
-use std::future::Future;
+mod util;
+
 use std::time::Duration;
 
 use evloop::sync::watch;
 use evloop::time::timeout;
-use evloop::EventLoop;
-
-fn run<F: Future>(f: F) -> F::Output {
-    EventLoop::new().unwrap().block_on(f)
-}
-
-/// Lets every task queued so far run (their wake-ups are queued first in, first out), so that
-/// spawned tasks reach the point where they wait. (A `yield_now` of the `block_on` future lets only
-/// one queued task run.)
-async fn settle() {
-    evloop::spawn(async {}).await.unwrap();
-}
+use util::{run, settle};
 
 #[test]
 fn receivers_see_the_latest_value_and_skip_intermediate_ones() {

@@ -4,122 +4,31 @@
 //! the harness's own threads do not disturb them. Each test warms up first, so that the loop's
 //! buffers (slab, queue, wake lists) have reached their steady-state capacity.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod util;
+
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};
-use std::time::Duration;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{TcpListener, TcpStream, UnixStream};
 use evloop::{yield_now, EventLoop, JoinHandle};
+use util::alloc::allocs;
+use util::{watchdog, Rng};
 
 // ---------------------------------------------------------------------------------------------
-// Counting allocator
+// Counting allocator (shared in `util::alloc`, registered here for this test binary)
 // ---------------------------------------------------------------------------------------------
-
-struct Counting;
-
-thread_local! {
-    // Const-initialised and without a destructor: accessing it never allocates, so the allocator
-    // may use it.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-/// Allocations (including reallocations) made by this thread so far.
-fn allocs() -> u64 {
-    ALLOCS.try_with(Cell::get).unwrap_or(0)
-}
-
-// SAFETY: every method forwards to the system allocator with the caller's arguments unchanged, so
-// the `GlobalAlloc` contract is upheld by `System`; the counting touches only a thread-local `Cell`
-// and never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract (`ptr` came from
-        // this allocator, which is `System` underneath).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// xorshift64*: deterministic bytes with no dependency and no allocation.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
 
 /// Allocations between the iterations `WARM` and `WARM + N` of a loop, recorded from inside it.
 #[derive(Default)]
@@ -357,7 +266,7 @@ async fn echo<S: AsyncRead + AsyncWrite>(mut s: S) {
 /// Sends `WARM + N` messages of `MSG` pseudo-random bytes and checks each echo; records the
 /// allocations of the measured window.
 async fn ping<S: AsyncRead + AsyncWrite>(mut s: S, window: Rc<Window>) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::from_state(0x9E37_79B9_7F4A_7C15);
     let mut out = [0u8; MSG];
     let mut back = [0u8; MSG];
     for i in 0..=WARM + N {

@@ -2,69 +2,26 @@
 //! current loop; `JoinHandle` (detach, `is_finished`, `abort`), panics (through the handle and through
 //! the loop's error hook), what dropping the loop does to pending tasks, and re-entrancy.
 
+mod util;
+
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::{pending, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use evloop::io::AsyncRead;
 use evloop::net::UnixStream;
 use evloop::time::sleep;
 use evloop::{yield_now, EventLoop, Handle, JoinError, JoinHandle, LoopError};
+use util::{bump, counter, noop_waker, watchdog, yield_until, Counter, DropGuard};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-type Counter = Rc<Cell<usize>>;
-
-fn counter() -> Counter {
-    Rc::new(Cell::new(0))
-}
-
-fn bump(c: &Counter) {
-    c.set(c.get() + 1);
-}
-
-/// Counts its own drop in a shared counter.
-struct DropGuard(Counter);
-
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        bump(&self.0);
-    }
-}
 
 fn panic_text(p: &(dyn Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&'static str>() {
@@ -76,30 +33,11 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
     }
 }
 
-fn noop_waker() -> Waker {
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
-    Waker::from(Arc::new(Noop))
-}
-
 /// Polls a future once with a waker that does nothing.
 fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
     Pin::new(f).poll(&mut cx)
-}
-
-/// Yields until `cond` holds (at most `max` times), so a test waits for tasks without sleeping.
-async fn yield_until(max: usize, mut cond: impl FnMut() -> bool) {
-    for _ in 0..max {
-        if cond() {
-            return;
-        }
-        yield_now().await;
-    }
-    assert!(cond(), "condition not reached after {max} yields");
 }
 
 // ---------------------------------------------------------------------------------------------

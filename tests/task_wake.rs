@@ -2,6 +2,8 @@
 //! task finished or the loop is gone (harmless), and fairness: a task whose socket is always ready
 //! must not keep timers, I/O or other tasks from running, and `yield_now` interleaves tasks.
 
+mod util;
+
 use std::cell::{Cell, RefCell};
 use std::future::{pending, poll_fn};
 use std::rc::Rc;
@@ -14,57 +16,11 @@ use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{TcpListener, TcpStream, UnixStream};
 use evloop::time::{sleep, timeout};
 use evloop::{yield_now, EventLoop};
+use util::{bump, counter, watchdog, yield_until, Counter};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-type Counter = Rc<Cell<usize>>;
-
-fn counter() -> Counter {
-    Rc::new(Cell::new(0))
-}
-
-fn bump(c: &Counter) {
-    c.set(c.get() + 1);
-}
-
-/// Yields until `cond` holds (at most `max` times).
-async fn yield_until(max: usize, mut cond: impl FnMut() -> bool) {
-    for _ in 0..max {
-        if cond() {
-            return;
-        }
-        yield_now().await;
-    }
-    assert!(cond(), "condition not reached after {max} yields");
-}
 
 /// A task that counts its polls, keeps its latest waker in `slot`, and finishes once `done` is set.
 fn parked_task(

@@ -4,10 +4,11 @@
 //! No test asserts that something happens *within* a time (machines stall); only lower bounds
 //! ("never early") and facts that follow from the schedule itself.
 
+mod util;
+
 use std::future::{pending, poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -16,49 +17,12 @@ use evloop::time::{
     Sleep,
 };
 use evloop::{yield_now, EventLoop};
+use util::net::GUARD;
+use util::{watchdog, Rng};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Aborts the test process if a test is still running after `secs` seconds (a hang guard).
-struct Watchdog(
-    Option<mpsc::Sender<()>>,
-    Option<std::thread::JoinHandle<()>>,
-);
-
-fn watchdog(what: &'static str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("watchdog: test `{what}` still running after {secs} s, aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx), Some(t))
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.0.take());
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 /// Polls `f` once inside the running loop; returns whether it was ready.
 async fn poll_once<F: Future + Unpin>(f: &mut F) -> bool {
@@ -70,9 +34,6 @@ fn past(ago: Duration) -> Instant {
     let now = Instant::now();
     now.checked_sub(ago).unwrap_or(now)
 }
-
-/// A hang guard for futures that must complete: far longer than any test needs.
-const GUARD: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // sleep
@@ -104,7 +65,7 @@ fn sleep_never_completes_early() {
     });
 
     // Many concurrent sleeps with random durations, each checked against its own start.
-    let mut rng = Rng(0xDEAD_BEEF_1234_5678);
+    let mut rng = Rng::from_state(0xDEAD_BEEF_1234_5678);
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let d = Duration::from_micros(rng.next_u64() % 30_000);

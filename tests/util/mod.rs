@@ -1,5 +1,9 @@
-//! Helpers shared by the integration tests. Each test file uses a different subset.
+//! Helpers shared by the integration tests.
+// Each test binary (`mod util;`) compiles all of this module but uses only part of it.
 #![allow(dead_code)]
+
+pub mod alloc;
+pub mod net;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -89,6 +93,16 @@ impl Rng {
         Rng(seed.max(1))
     }
 
+    /// A generator whose state is exactly `state` (which must not be zero).
+    pub fn from_state(state: u64) -> Rng {
+        Rng(state)
+    }
+
+    /// A generator seeded with `seed` spread over all bits (any seed, zero included, is fine).
+    pub fn scrambled(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
@@ -102,4 +116,72 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
+
+    /// In `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+
+    /// Fills `buf` with random bytes; never allocates.
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        self.fill(&mut v);
+        v
+    }
+}
+
+/// Counts its own drops in a shared counter (clones count separately).
+#[derive(Clone)]
+pub struct DropGuard(pub Counter);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        bump(&self.0);
+    }
+}
+
+/// Yields until `cond` holds (at most `max` times), so a test waits for tasks without sleeping.
+pub async fn yield_until(max: usize, mut cond: impl FnMut() -> bool) {
+    for _ in 0..max {
+        if cond() {
+            return;
+        }
+        evloop::yield_now().await;
+    }
+    assert!(cond(), "condition not reached after {max} yields");
+}
+
+/// Runs `f` to completion on a fresh loop.
+pub fn run<F: std::future::Future>(f: F) -> F::Output {
+    evloop::EventLoop::new().unwrap().block_on(f)
+}
+
+/// Lets every task queued so far run (their wake-ups are queued first in, first out), so that
+/// spawned tasks reach the point where they wait. (A `yield_now` of the `block_on` future lets only
+/// one queued task run.)
+pub async fn settle() {
+    evloop::spawn(async {}).await.unwrap();
+}
+
+/// A waker that does nothing.
+pub fn noop_waker() -> std::task::Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    std::task::Waker::from(std::sync::Arc::new(Noop))
+}
+
+/// Polls a pinned future once with a waker that does nothing.
+pub fn poll_pinned<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    let waker = noop_waker();
+    f.poll(&mut std::task::Context::from_waker(&waker))
 }
