@@ -526,11 +526,9 @@ fn readable_and_writable_wait_for_readiness() {
             s.writable().await.unwrap();
             f.set(true);
         });
-        sleep(Duration::from_millis(10)).await;
-        assert!(
-            !became_writable.get(),
-            "writable() completed on a full socket"
-        );
+        // No "still not writable after 10 ms" check here: the kernel may move queued data to the
+        // peer and grow the send buffer on its own, which legitimately makes the socket writable
+        // (such a check failed once under load). What must hold: once the peer drains, it wakes.
         // Drain everything the server sent so far.
         let mut drained = 0usize;
         let mut rbuf = vec![0u8; 64 * 1024];
