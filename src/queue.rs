@@ -87,12 +87,8 @@ impl Queue {
         Ok((key, id))
     }
 
-    /// Removes the callback if it has not run yet; the stale queue entry is skipped later.
-    pub(crate) fn cancel_callback(&mut self, key: u32, id: u64) -> Option<Callback> {
-        self.take_callback(key, id)
-    }
-
-    /// Takes the callback an entry refers to, if it is still there.
+    /// Takes the callback an entry refers to, if it is still there: to run it, or to cancel it (the
+    /// stale queue entry is then skipped when it comes up).
     pub(crate) fn take_callback(&mut self, key: u32, id: u64) -> Option<Callback> {
         let key = key as usize;
         match self.callbacks.get(key) {
@@ -125,8 +121,8 @@ mod tests {
         let (k1, id1) = q.push_callback(Box::new(|_| {})).ok().unwrap();
         let (k2, id2) = q.push_callback(Box::new(|_| {})).ok().unwrap();
         q.push(Entry::Task { key: 7, gen: 1 });
-        assert!(q.cancel_callback(k1, id1).is_some());
-        assert!(q.cancel_callback(k1, id1).is_none(), "cancel twice");
+        assert!(q.take_callback(k1, id1).is_some());
+        assert!(q.take_callback(k1, id1).is_none(), "cancel twice");
         // A new callback may reuse the slot; the old entry must not reach it.
         let (k3, id3) = q.push_callback(Box::new(|_| {})).ok().unwrap();
         assert_eq!(k3, k1);

@@ -126,6 +126,19 @@ impl Core {
         self.schedule_into(&mut self.queue.borrow_mut(), key, gen);
     }
 
+    /// Routes a waker that the reactor or the timers found while the queue is borrowed: this
+    /// loop's own wakers schedule their task on the spot (no vtable call, no thread-local); any
+    /// other waker goes to `foreign`, to be woken once no borrow is held.
+    #[inline]
+    pub(crate) fn route_waker(&self, queue: &mut Queue, w: Waker, foreign: &mut Vec<Waker>) {
+        match waker::decode(&w) {
+            Some((index, key, gen)) if index == self.remote.index => {
+                self.schedule_into(queue, key, gen)
+            }
+            _ => foreign.push(w),
+        }
+    }
+
     /// [`Core::schedule`] with the queue already borrowed.
     #[inline]
     pub(crate) fn schedule_into(&self, queue: &mut Queue, key: u32, gen: u32) {

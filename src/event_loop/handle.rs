@@ -92,7 +92,7 @@ impl Handle {
 
     /// Cancels a queued callback. Returns whether it was still pending (it will not run).
     pub fn cancel_callback(&self, id: CallbackId) -> bool {
-        let cb = self.core.queue.borrow_mut().cancel_callback(id.key, id.id);
+        let cb = self.core.queue.borrow_mut().take_callback(id.key, id.id);
         cb.is_some()
     }
 

@@ -78,20 +78,14 @@ impl Handle {
         let result = core
             .reactor
             .poll_io(timeout, &mut core.queue.borrow_mut(), |queue, w| {
-                // This loop's own wakers are scheduled on the spot (no vtable call, no thread-local);
-                // any other waker runs later, with no borrow held.
-                match waker::decode(&w) {
-                    Some((index, key, gen)) if index == core.remote.index => {
-                        core.schedule_into(queue, key, gen);
-                    }
-                    _ => foreign.push(w),
-                }
+                core.route_waker(queue, w, &mut foreign)
             });
         self.wake_all(foreign);
         result
     }
 
-    /// Wakes collected wakers with no borrow held, then gives the buffer back.
+    /// Wakes the foreign wakers collected by `route_waker`, with no borrow held, then gives the
+    /// buffer back.
     fn wake_all(&self, mut wake: Vec<std::task::Waker>) {
         for w in wake.drain(..) {
             w.wake();
@@ -104,11 +98,13 @@ impl Handle {
         if !core.timers.borrow().is_due(core.now_ns()) {
             return;
         }
-        let mut wake = std::mem::take(&mut *core.wake_buf.borrow_mut());
-        core.timers
-            .borrow_mut()
-            .fire_due(core.now_ns(), &mut core.queue.borrow_mut(), &mut wake);
-        self.wake_all(wake);
+        let mut foreign = std::mem::take(&mut *core.wake_buf.borrow_mut());
+        core.timers.borrow_mut().fire_due(
+            core.now_ns(),
+            &mut core.queue.borrow_mut(),
+            |queue, w| core.route_waker(queue, w, &mut foreign),
+        );
+        self.wake_all(foreign);
     }
 
     fn take_remote(&self) {
@@ -130,7 +126,7 @@ impl Handle {
         }
         for data in inbox.wakes.drain(..) {
             let (_, key, gen) = waker::unpack(data);
-            self.schedule(key, gen);
+            core.schedule(key, gen);
         }
         *core.spare.borrow_mut() = inbox;
     }
@@ -238,10 +234,5 @@ impl Handle {
         if let Some(panic) = panic {
             self.report(LoopError::CallbackPanic(panic));
         }
-    }
-
-    /// Queues task `key`/`gen` unless it is already queued; see [`Core::schedule`].
-    pub(crate) fn schedule(&self, key: u32, gen: u32) {
-        self.core.schedule(key, gen);
     }
 }

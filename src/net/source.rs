@@ -20,6 +20,13 @@ use crate::event_loop::Handle;
 use crate::reactor::{Direction, IoKey, IoState};
 use crate::task::poll_proceed;
 
+/// What one try of an operation came to.
+enum Attempt<R> {
+    Done(io::Result<R>),
+    WouldBlock,
+    Interrupted,
+}
+
 pub(crate) struct IoSource<S: Source> {
     handle: Handle,
     key: IoKey,
@@ -56,29 +63,22 @@ impl<S: Source> IoSource<S> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        if poll_proceed(&self.handle, cx).is_pending() {
-            return Poll::Pending;
-        }
-        loop {
-            if self.state.poll_ready(dir, cx).is_pending() {
-                return Poll::Pending;
-            }
-            match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear_ready(dir),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => return Poll::Ready(result),
-            }
-        }
+        self.attempt(dir, cx, || match op(&self.source) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Attempt::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Attempt::Interrupted,
+            result => Attempt::Done(result),
+        })
     }
 
     /// [`IoSource::poll_op`] for a raw syscall on the descriptor: the hot path of stream reads and
-    /// writes, with `EAGAIN` and `EINTR` handled on the bare `errno`.
-    #[inline]
+    /// writes, with `EAGAIN` and `EINTR` handled on the bare `errno`, so that the common
+    /// `EAGAIN` costs no `io::Error`.
     ///
     /// `len` is how many bytes the operation asked for. A stream operation that moves fewer (but
     /// some) has drained the receive queue or filled the send buffer: readiness is forgotten at
     /// once, so the next call parks without the syscall that would only say `EAGAIN` (edge
     /// triggering reports any later change as a new event).
+    #[inline]
     pub(crate) fn poll_syscall(
         &self,
         dir: Direction,
@@ -89,31 +89,46 @@ impl<S: Source> IoSource<S> {
     where
         S: AsRawFd,
     {
+        let fd = self.source.as_raw_fd();
+        self.attempt(dir, cx, || match op(fd) {
+            Ok(n) => {
+                if n > 0 && n < len {
+                    self.state.clear_drained(dir);
+                }
+                Attempt::Done(Ok(n))
+            }
+            Err(libc::EAGAIN) => Attempt::WouldBlock,
+            Err(libc::EINTR) => Attempt::Interrupted,
+            Err(errno) => Attempt::Done(Err(io::Error::from_raw_os_error(errno))),
+        })
+    }
+
+    /// The one readiness loop behind every operation: spend budget, try while `dir` may be ready,
+    /// and after `WouldBlock` forget the readiness and park at once (nothing can change it before
+    /// this task returns to the loop).
+    #[inline]
+    fn attempt<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut once: impl FnMut() -> Attempt<R>,
+    ) -> Poll<io::Result<R>> {
         if poll_proceed(&self.handle, cx).is_pending() {
             return Poll::Pending;
         }
-        let fd = self.source.as_raw_fd();
         loop {
             if !self.state.is_ready(dir) {
                 self.state.park(dir, cx);
                 return Poll::Pending;
             }
-            match op(fd) {
-                Ok(n) => {
-                    if n > 0 && n < len {
-                        self.state.clear_drained(dir);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                // Not ready after all: nothing can change that before this task returns to the
-                // loop, so park at once instead of checking again.
-                Err(libc::EAGAIN) => {
+            match once() {
+                Attempt::Done(result) => return Poll::Ready(result),
+                Attempt::WouldBlock => {
                     self.state.clear_ready(dir);
                     self.state.park(dir, cx);
                     return Poll::Pending;
                 }
-                Err(libc::EINTR) => {}
-                Err(errno) => return Poll::Ready(Err(io::Error::from_raw_os_error(errno))),
+                Attempt::Interrupted => {}
             }
         }
     }

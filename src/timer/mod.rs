@@ -231,8 +231,13 @@ impl TimerQueue {
     }
 
     /// Moves every timer due at `now` out of the heap: callback timers become queue entries (in
-    /// deadline order), `Sleep` timers are marked fired and their wakers collected into `wake`.
-    pub(crate) fn fire_due(&mut self, now: u64, queue: &mut Queue, wake: &mut Vec<Waker>) {
+    /// deadline order), `Sleep` timers are marked fired and their wakers handed to `wake`.
+    pub(crate) fn fire_due(
+        &mut self,
+        now: u64,
+        queue: &mut Queue,
+        mut wake: impl FnMut(&mut Queue, Waker),
+    ) {
         while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
             if deadline > now {
                 break;
@@ -247,7 +252,9 @@ impl TimerQueue {
             match &mut slot.action {
                 Action::Wake { waker, fired } => {
                     *fired = true;
-                    wake.extend(waker.take());
+                    if let Some(w) = waker.take() {
+                        wake(queue, w);
+                    }
                 }
                 _ => queue.push(Entry::Timer { key, id: slot.id }),
             }

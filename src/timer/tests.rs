@@ -12,7 +12,7 @@ fn once() -> Action {
 fn due(t: &mut TimerQueue, now: u64) -> Vec<(u32, u64)> {
     let mut q = Queue::with_capacity(8);
     let mut w = Vec::new();
-    t.fire_due(now, &mut q, &mut w);
+    t.fire_due(now, &mut q, |_, waker| w.push(waker));
     std::iter::from_fn(|| q.pop())
         .map(|e| match e {
             Entry::Timer { key, id } => (key, id),
@@ -263,7 +263,7 @@ fn model_a_million_random_operations() {
                 } else {
                     rng.below(16)
                 };
-                t.fire_due(now, &mut queue, &mut wake);
+                t.fire_due(now, &mut queue, |_, w| wake.push(w));
                 assert!(wake.is_empty());
                 let mut expected = Vec::new();
                 while let Some(entry) = order.first_entry() {
