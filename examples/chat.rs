@@ -18,7 +18,7 @@
 use std::io;
 use std::rc::Rc;
 
-use evloop::io::{AsyncRead, AsyncWrite};
+use evloop::io::{AsyncRead, AsyncWrite, Lines};
 use evloop::net::{TcpListener, TcpStream};
 use evloop::promise::{select, Either};
 use evloop::sync::broadcast::{self, RecvError};
@@ -63,7 +63,7 @@ fn main() -> io::Result<()> {
 async fn client(mut stream: TcpStream, room: Room) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.split();
-    let mut lines = Lines::default();
+    let mut lines = Lines::new(MAX_LINE);
     let welcome = b"welcome! what is your nickname?\n";
     if writer.write_all(welcome).await.is_err() {
         return;
@@ -158,32 +158,5 @@ fn nickname(line: &str) -> String {
     match nick.trim() {
         "" => "anonymous".to_string(),
         nick => nick.to_string(),
-    }
-}
-
-/// Splits a byte stream into lines, keeping what follows the last newline for the next call.
-#[derive(Default)]
-struct Lines {
-    buf: Vec<u8>,
-}
-
-impl Lines {
-    /// The next line without its line ending, or `None` at end of stream.
-    async fn next(&mut self, reader: &mut impl AsyncRead) -> io::Result<Option<String>> {
-        let mut chunk = [0; 4096];
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line);
-                return Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()));
-            }
-            if self.buf.len() > MAX_LINE {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-            }
-            match reader.read(&mut chunk).await? {
-                0 => return Ok(None),
-                n => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
     }
 }

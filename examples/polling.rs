@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use evloop::io::{AsyncRead, AsyncWrite};
+use evloop::io::{AsyncWrite, Lines};
 use evloop::net::{TcpListener, TcpStream};
 use evloop::time::{interval, sleep};
 use evloop::EventLoop;
@@ -133,16 +133,5 @@ async fn ask(service: SocketAddr, request: &str) -> io::Result<String> {
 
 /// Reads one line (the protocol's whole message on a connection), without its line ending.
 async fn read_line(stream: &mut TcpStream) -> io::Result<String> {
-    let mut line = Vec::new();
-    let mut chunk = [0; 512];
-    while !line.contains(&b'\n') {
-        match stream.read(&mut chunk).await? {
-            0 => break,
-            n => line.extend_from_slice(&chunk[..n]),
-        }
-        if line.len() > 4096 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-        }
-    }
-    Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+    Ok(Lines::new(4096).next(stream).await?.unwrap_or_default())
 }

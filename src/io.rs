@@ -180,3 +180,70 @@ pub trait AsyncWrite {
         poll_fn(move |cx| self.poll_shutdown(cx))
     }
 }
+
+/// Splits a byte stream into lines, keeping what follows the last newline for the next call.
+///
+/// ```
+/// use evloop::io::{AsyncWrite, Lines};
+/// use evloop::net::UnixStream;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (mut a, mut b) = UnixStream::pair()?;
+///     a.write_all(b"first\r\nsecond\nno newline").await?;
+///     a.shutdown().await?;
+///     let mut lines = Lines::new(1024);
+///     assert_eq!(lines.next(&mut b).await?.as_deref(), Some("first"));
+///     assert_eq!(lines.next(&mut b).await?.as_deref(), Some("second"));
+///     assert_eq!(lines.next(&mut b).await?.as_deref(), Some("no newline"));
+///     assert_eq!(lines.next(&mut b).await?, None);
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Lines {
+    buf: Vec<u8>,
+    max_line: usize,
+}
+
+impl Lines {
+    /// A splitter that refuses lines longer than `max_line` bytes (so a peer that never sends a
+    /// newline cannot grow our memory without bound).
+    pub fn new(max_line: usize) -> Lines {
+        Lines {
+            buf: Vec::new(),
+            max_line,
+        }
+    }
+
+    /// The next line without its line ending (`\n` or `\r\n`), decoded lossily as UTF-8; at end
+    /// of stream, the unterminated rest if there is one, then `None`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidData` for a line longer than the limit, or the reader's error.
+    pub async fn next<R: AsyncRead>(&mut self, reader: &mut R) -> io::Result<Option<String>> {
+        let mut chunk = [0; 4096];
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                return Ok(Some(decode(&line)));
+            }
+            if self.buf.len() > self.max_line {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+            }
+            match reader.read(&mut chunk).await? {
+                0 if self.buf.is_empty() => return Ok(None),
+                0 => return Ok(Some(decode(&std::mem::take(&mut self.buf)))),
+                n => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+fn decode(line: &[u8]) -> String {
+    String::from_utf8_lossy(line)
+        .trim_end_matches(['\r', '\n'])
+        .to_string()
+}
