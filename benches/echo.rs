@@ -34,11 +34,16 @@
 //! `--servers a,b` (example names), `--scenarios 1,2` (numbers as listed), `--no-build`,
 //! `--no-pin`, `--no-callgrind`, `--callgrind-messages N`.
 
+mod common;
+
+use common::{
+    dirs, example_problems, first_line, listening_addr, raise_nofile_limit, signal, wait_timeout,
+};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -189,68 +194,6 @@ fn label(server: &str) -> &'static str {
     SERVERS.iter().find(|s| s.0 == server).map_or("?", |s| s.1)
 }
 
-/// Where the build output lives, found from this binary's own path:
-/// `<target>/<profile>/deps/echo-HASH`.
-struct Dirs {
-    target: PathBuf,
-    examples: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("bench binary in <target>/<profile>/deps");
-    Dirs {
-        target: profile.parent().expect("target dir").to_path_buf(),
-        examples: profile.join("examples"),
-    }
-}
-
-/// Builds the examples with the `cargo` that runs us. Returns, for each example, why it cannot be
-/// used (if it cannot).
-fn build_examples(d: &Dirs, names: &[&'static str]) -> HashMap<&'static str, String> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut problems = HashMap::new();
-    let present: Vec<&'static str> = names
-        .iter()
-        .copied()
-        .filter(|n| {
-            let ok = manifest_dir.join(format!("examples/{n}.rs")).exists()
-                || manifest_dir.join(format!("examples/{n}/main.rs")).exists();
-            if !ok {
-                problems.insert(*n, format!("examples/{n}.rs does not exist yet"));
-            }
-            ok
-        })
-        .collect();
-    let build = |which: &[&str]| -> bool {
-        let mut cmd = Command::new(&cargo);
-        cmd.arg("build")
-            .arg("--release")
-            .arg("--manifest-path")
-            .arg(manifest_dir.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&d.target);
-        for n in which {
-            cmd.arg("--example").arg(n);
-        }
-        eprintln!("echo bench: building {}", which.join(", "));
-        matches!(cmd.status(), Ok(s) if s.success())
-    };
-    if !present.is_empty() && !build(&present) {
-        // One broken example must not stop the others: build them one by one.
-        for n in &present {
-            if !build(&[n]) {
-                problems.insert(*n, format!("examples/{n}.rs does not build"));
-            }
-        }
-    }
-    problems
-}
-
 fn have_taskset() -> bool {
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     cpus >= 2
@@ -275,50 +218,6 @@ fn have_valgrind() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// Raises the soft open-files limit to the hard limit, for us and the children we start.
-fn raise_nofile_limit() -> libc::rlim_t {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid, writable rlimit for getrlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one is allowed.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return raised.rlim_cur;
-        }
-    }
-    lim.rlim_cur
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
-    unsafe { libc::kill(child.id() as libc::pid_t, sig) };
-}
-
-/// Waits for `child` up to `limit`; kills it after that.
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A running server process.
@@ -368,30 +267,14 @@ fn start_server(path: &Path, pin: bool, callgrind: bool) -> Result<Server, Strin
         });
         rx
     });
-    let out = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut lines = BufReader::new(out).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        // Keep draining so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
     let limit = Duration::from_secs(if callgrind { 60 } else { 10 });
-    let line = match rx.recv_timeout(limit) {
-        Ok(l) => l,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{} did not print `listening on`", path.display()));
-        }
+    let Some(line) = first_line(&mut child, limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{} did not print `listening on`", path.display()));
     };
-    let addr = line
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("unexpected first line from server: {line:?}"))?
-        .trim()
-        .to_string();
+    let addr = listening_addr(&line)
+        .ok_or_else(|| format!("unexpected first line from server: {line:?}"))?;
     Ok(Server {
         child,
         addr,
@@ -508,23 +391,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Formats with thousands separators (no decimals).
+/// Formats with thousands separators (no decimals); "n/a" for NaN and infinities.
 fn thousands(x: f64) -> String {
     if !x.is_finite() {
         return "n/a".into();
     }
-    let s = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if x < 0.0 {
-        out.insert(0, '-');
-    }
-    out
+    common::thousands(x)
 }
 
 fn with_ratio(text: String, x: f64, reference: Option<f64>) -> String {
@@ -607,22 +479,7 @@ fn main() {
     let wanted: Vec<&'static str> = std::iter::once(LOADGEN)
         .chain(opts.servers.iter().copied())
         .collect();
-    let mut problems = if opts.build {
-        build_examples(&d, &wanted)
-    } else {
-        HashMap::new()
-    };
-    for n in &wanted {
-        if !problems.contains_key(n) && !d.examples.join(n).exists() {
-            problems.insert(
-                n,
-                format!(
-                    "{} not found: run `cargo build --release --examples` first",
-                    d.examples.join(n).display()
-                ),
-            );
-        }
-    }
+    let problems = example_problems("echo", &d, &wanted, opts.build);
     if let Some(p) = problems.get(LOADGEN) {
         eprintln!("echo bench: the load generator is required: {p}");
         std::process::exit(1);

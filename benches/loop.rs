@@ -6,6 +6,8 @@
 //! Run with, for example:
 //! `taskset -c 1 cargo bench --bench loop -- --warm-up-time 1 --measurement-time 3`
 
+mod common;
+
 use std::future::{poll_fn, Future};
 use std::hint::black_box;
 use std::pin::pin;
@@ -14,26 +16,13 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
+use common::{evloop, tokio_rt};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use evloop::{EventLoop, Remote};
-use tokio::runtime::{Builder, Runtime};
+use evloop::Remote;
 use tokio::task::LocalSet;
 
 /// Elements per batch in the batched groups.
 const N: usize = 1000;
-
-fn evloop() -> EventLoop {
-    EventLoop::new().expect("event loop")
-}
-
-/// The tokio side of every comparison: a current_thread runtime with I/O and time enabled (so that it
-/// parks in epoll like evloop does).
-fn tokio_rt() -> Runtime {
-    Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// Posting N callbacks and running them, vs spawning N ready local tasks on a LocalSet and running
 /// them to completion. Each callback / task captures one `usize`, so each costs one allocation on

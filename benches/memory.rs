@@ -29,17 +29,22 @@
 //!
 //! Output: Markdown tables on stdout and in `target/memory-bench.md`.
 
+mod common;
+
+use common::{
+    dirs, example_problems, first_line, listening_addr, raise_nofile_limit, signal, thousands,
+    wait_timeout,
+};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SERVERS: [(&str, &str); 4] = [
     ("echo_callbacks", "evloop callbacks"),
@@ -178,85 +183,6 @@ fn measure_tasks(kind: &str, n: usize) -> Result<(f64, usize), String> {
 
 // ---- per-connection measurements ----
 
-struct Dirs {
-    target: PathBuf,
-    examples: PathBuf,
-}
-
-/// `<target>/<profile>/deps/memory-HASH` → the target directory and its examples.
-fn dirs() -> Dirs {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("bench binary in <target>/<profile>/deps");
-    Dirs {
-        target: profile.parent().expect("target dir").to_path_buf(),
-        examples: profile.join("examples"),
-    }
-}
-
-/// Builds the server examples (one `cargo build`, or one per example if that fails); returns why
-/// each unusable one cannot be used.
-fn build_examples(d: &Dirs, names: &[&'static str]) -> HashMap<&'static str, String> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut problems = HashMap::new();
-    let present: Vec<&'static str> = names
-        .iter()
-        .copied()
-        .filter(|n| {
-            let ok = manifest_dir.join(format!("examples/{n}.rs")).exists();
-            if !ok {
-                problems.insert(*n, format!("examples/{n}.rs does not exist yet"));
-            }
-            ok
-        })
-        .collect();
-    let build = |which: &[&str]| {
-        let mut cmd = Command::new(&cargo);
-        cmd.args(["build", "--release", "--manifest-path"])
-            .arg(manifest_dir.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&d.target);
-        for n in which {
-            cmd.arg("--example").arg(n);
-        }
-        eprintln!("memory bench: building {}", which.join(", "));
-        matches!(cmd.status(), Ok(s) if s.success())
-    };
-    if !present.is_empty() && !build(&present) {
-        for n in &present {
-            if !build(&[n]) {
-                problems.insert(*n, format!("examples/{n}.rs does not build"));
-            }
-        }
-    }
-    problems
-}
-
-fn raise_nofile_limit() -> libc::rlim_t {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid, writable rlimit for getrlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one is allowed.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return raised.rlim_cur;
-        }
-    }
-    lim.rlim_cur
-}
-
 /// Starts a server and returns it with the address it printed.
 fn start_server(path: &Path) -> Result<(Child, String), String> {
     let mut child = Command::new(path)
@@ -266,24 +192,15 @@ fn start_server(path: &Path) -> Result<(Child, String), String> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
-    let out = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut lines = BufReader::new(out).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(line) => match line.strip_prefix("listening on ") {
-            Some(a) => Ok((child, a.trim().to_string())),
+    match first_line(&mut child, Duration::from_secs(10)) {
+        Some(line) => match listening_addr(&line) {
+            Some(a) => Ok((child, a)),
             None => {
                 stop(child);
                 Err(format!("unexpected first line {line:?}"))
             }
         },
-        Err(_) => {
+        None => {
             stop(child);
             Err(format!("{} did not print `listening on`", path.display()))
         }
@@ -291,17 +208,8 @@ fn start_server(path: &Path) -> Result<(Child, String), String> {
 }
 
 fn stop(mut child: Child) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    signal(&child, libc::SIGTERM);
+    wait_timeout(&mut child, Duration::from_secs(10));
 }
 
 /// Server VmRSS before and after `n` idle connections (each has echoed one byte).
@@ -459,22 +367,7 @@ fn main() {
 
     // Per idle connection.
     let names: Vec<&'static str> = SERVERS.iter().map(|s| s.0).collect();
-    let mut problems = if build {
-        build_examples(&d, &names)
-    } else {
-        HashMap::new()
-    };
-    for n in &names {
-        if !problems.contains_key(n) && !d.examples.join(n).exists() {
-            problems.insert(
-                n,
-                format!(
-                    "{} not found: run `cargo build --release --examples` first",
-                    d.examples.join(n).display()
-                ),
-            );
-        }
-    }
+    let problems = example_problems("memory", &d, &names, build);
     let _ = writeln!(
         md,
         "## Server resident memory per idle TCP connection ({} connections, each echoed 1 byte; \
@@ -559,19 +452,4 @@ fn main() {
     if failed {
         std::process::exit(1);
     }
-}
-
-fn thousands(x: f64) -> String {
-    let s = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if x < 0.0 {
-        out.insert(0, '-');
-    }
-    out
 }

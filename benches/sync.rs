@@ -8,15 +8,16 @@
 //! Run with, for example:
 //! `taskset -c 1 cargo bench --bench sync -- --warm-up-time 1 --measurement-time 3`
 
+mod common;
+
 use std::future::{poll_fn, Future};
 use std::hint::black_box;
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::pin::pin;
+use std::task::Poll;
 
+use common::{evloop, tokio_rt, WakeSelfOnce};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use evloop::promise::Promise;
-use evloop::EventLoop;
-use tokio::runtime::{Builder, Runtime};
 use tokio::task::LocalSet;
 
 /// Oneshot round trips per iteration.
@@ -40,37 +41,6 @@ const BLOCKING_N: u64 = 100;
 const STEPS: usize = 10;
 /// Chains built and awaited per iteration.
 const CHAINS: usize = 100;
-
-fn evloop() -> EventLoop {
-    EventLoop::new().expect("event loop")
-}
-
-/// A current_thread runtime with I/O and time enabled (so that it parks in epoll like evloop does).
-/// `rt` includes the blocking pool that `spawn_blocking` uses.
-fn tokio_rt() -> Runtime {
-    Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Pending once, waking its own task immediately: a yield that behaves the same on both runtimes
-/// (tokio's `yield_now` instead defers the wake-up until its driver has been polled). The task goes
-/// to the back of the run queue, behind the tasks woken before it.
-struct WakeSelfOnce(bool);
-
-impl Future for WakeSelfOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
 
 /// Creating a oneshot channel, sending a value and receiving it, ONESHOTS times inside one
 /// `block_on`.

@@ -7,6 +7,8 @@
 //! Run with, for example:
 //! `taskset -c 1 cargo bench --bench task -- --warm-up-time 1 --measurement-time 3`
 
+mod common;
+
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::hint::black_box;
@@ -17,44 +19,14 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
+use common::{evloop, tokio_rt, WakeSelfOnce};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use evloop::EventLoop;
-use tokio::runtime::{Builder, Runtime};
 use tokio::task::LocalSet;
 
 /// Elements per batch.
 const N: usize = 1000;
 /// Cross-thread wakes per iteration (each is a full round trip between two threads).
 const WAKES: usize = 100;
-
-fn evloop() -> EventLoop {
-    EventLoop::new().expect("event loop")
-}
-
-/// A current_thread runtime with I/O and time enabled (so that it parks in epoll like evloop does).
-fn tokio_rt() -> Runtime {
-    Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Pending once, waking its own task immediately: a yield that behaves the same on both runtimes
-/// (tokio's `yield_now` instead defers the wake-up until its driver has been polled).
-struct WakeSelfOnce(bool);
-
-impl Future for WakeSelfOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
 
 /// Spawning a trivial task and awaiting its JoinHandle: a batch (spawn N, then await them in order)
 /// and one at a time (spawn, await, repeat).

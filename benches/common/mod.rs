@@ -1,0 +1,231 @@
+//! Helpers shared by the bench targets: finding the target directory, building the example
+//! servers, raising the open-files limit, starting and stopping server processes, and the runtime
+//! setup and batch runners of the micro-benchmarks.
+//!
+//! Each bench includes this file with `mod common;` and uses only part of it, so what one bench
+//! leaves unused is not dead code.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::mpsc;
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use evloop::EventLoop;
+use tokio::runtime::{Builder, Runtime};
+
+// ---- runtimes for the evloop-vs-tokio comparisons ----
+
+pub fn evloop() -> EventLoop {
+    EventLoop::new().expect("event loop")
+}
+
+/// The tokio side of every comparison: a current_thread runtime with I/O and time enabled (so that
+/// it parks in epoll like evloop does). It includes the blocking pool that `spawn_blocking` uses.
+pub fn tokio_rt() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Pending once, waking its own task immediately: a yield that behaves the same on both runtimes
+/// (tokio's `yield_now` instead defers the wake-up until its driver has been polled). The task goes
+/// to the back of the run queue, behind the tasks woken before it.
+pub struct WakeSelfOnce(pub bool);
+
+impl Future for WakeSelfOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+// ---- server processes for the end-to-end benches ----
+
+/// Where the build output lives, found from the bench binary's own path:
+/// `<target>/<profile>/deps/BENCH-HASH`.
+pub struct Dirs {
+    pub target: PathBuf,
+    pub examples: PathBuf,
+}
+
+pub fn dirs() -> Dirs {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("bench binary in <target>/<profile>/deps");
+    Dirs {
+        target: profile.parent().expect("target dir").to_path_buf(),
+        examples: profile.join("examples"),
+    }
+}
+
+/// Builds the examples with the `cargo` that runs us, into the same target directory (one
+/// `cargo build`, or one per example if that fails, so one broken example does not stop the
+/// others). Returns, for each example, why it cannot be used (if it cannot). `bench` names the
+/// bench in progress messages.
+pub fn build_examples(
+    bench: &str,
+    d: &Dirs,
+    names: &[&'static str],
+) -> HashMap<&'static str, String> {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut problems = HashMap::new();
+    let present: Vec<&'static str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            let ok = manifest_dir.join(format!("examples/{n}.rs")).exists()
+                || manifest_dir.join(format!("examples/{n}/main.rs")).exists();
+            if !ok {
+                problems.insert(*n, format!("examples/{n}.rs does not exist yet"));
+            }
+            ok
+        })
+        .collect();
+    let build = |which: &[&str]| -> bool {
+        let mut cmd = Command::new(&cargo);
+        cmd.args(["build", "--release", "--manifest-path"])
+            .arg(manifest_dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&d.target);
+        for n in which {
+            cmd.arg("--example").arg(n);
+        }
+        eprintln!("{bench} bench: building {}", which.join(", "));
+        matches!(cmd.status(), Ok(s) if s.success())
+    };
+    if !present.is_empty() && !build(&present) {
+        for n in &present {
+            if !build(&[n]) {
+                problems.insert(*n, format!("examples/{n}.rs does not build"));
+            }
+        }
+    }
+    problems
+}
+
+/// Which of the example binaries `names` cannot be used, and why: built first (see
+/// [`build_examples`]) when `build` is set, then each checked for in `d.examples`.
+pub fn example_problems(
+    bench: &str,
+    d: &Dirs,
+    names: &[&'static str],
+    build: bool,
+) -> HashMap<&'static str, String> {
+    let mut problems = if build {
+        build_examples(bench, d, names)
+    } else {
+        HashMap::new()
+    };
+    for n in names {
+        if !problems.contains_key(n) && !d.examples.join(n).exists() {
+            problems.insert(
+                n,
+                format!(
+                    "{} not found: run `cargo build --release --examples` first",
+                    d.examples.join(n).display()
+                ),
+            );
+        }
+    }
+    problems
+}
+
+/// Raises the soft open-files limit to the hard limit, for us and the children we start. Returns
+/// the soft limit now in force (0 if it cannot be read).
+pub fn raise_nofile_limit() -> libc::rlim_t {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for getrlimit to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one is allowed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return raised.rlim_cur;
+        }
+    }
+    lim.rlim_cur
+}
+
+pub fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+}
+
+/// Waits for `child` up to `limit`; kills it after that.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Takes `child`'s piped stdout and waits up to `limit` for its first line; the rest is drained
+/// on a thread so that the server never blocks on a full pipe. `None` if no line came in time.
+pub fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
+    let out = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(out).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        // Keep draining so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+/// The address in a server's `listening on ADDR` line.
+pub fn listening_addr(line: &str) -> Option<String> {
+    line.strip_prefix("listening on ")
+        .map(|a| a.trim().to_string())
+}
+
+/// Formats with thousands separators (no decimals).
+pub fn thousands(x: f64) -> String {
+    let s = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if x < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
