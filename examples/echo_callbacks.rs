@@ -178,7 +178,9 @@ impl Conn {
                     } else {
                         0
                     };
-                    self.unsent.extend(&buf[sent..n]);
+                    if sent < n {
+                        self.unsent.extend(&buf[sent..n]);
+                    }
                     // A short read drained the socket: its next arrival is a new edge, so skip the
                     // read that would only say `WouldBlock`. Not so if the peer already closed
                     // or an error is pending: no new edge will come for those, so read on to see

@@ -21,6 +21,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Reads bytes asynchronously.
@@ -33,7 +34,7 @@ pub trait AsyncRead {
     where
         Self: Sized,
     {
-        poll_fn(move |cx| self.poll_read(cx, buf))
+        Read { io: self, buf }
     }
 
     /// Fills `buf` completely.
@@ -127,7 +128,7 @@ pub trait AsyncWrite {
     where
         Self: Sized,
     {
-        poll_fn(move |cx| self.poll_write(cx, buf))
+        Write { io: self, buf }
     }
 
     /// Writes from several buffers with one call where the OS allows it.
@@ -150,18 +151,11 @@ pub trait AsyncWrite {
     where
         Self: Sized,
     {
-        let mut written = 0;
-        poll_fn(move |cx| {
-            while written < buf.len() {
-                match self.poll_write(cx, &buf[written..]) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Poll::Ready(Ok(n)) => written += n,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            Poll::Ready(Ok(()))
-        })
+        WriteAll {
+            io: self,
+            buf,
+            written: 0,
+        }
     }
 
     /// Flushes (a no-op for sockets).
@@ -246,4 +240,62 @@ fn decode(line: &[u8]) -> String {
     String::from_utf8_lossy(line)
         .trim_end_matches(['\r', '\n'])
         .to_string()
+}
+
+// The futures of the hot methods are named types rather than `poll_fn` closures so that their
+// `poll` carries an inline hint: the whole read or write then folds into the task's own poll
+// instead of staying a call whose inlining depends on unrelated code size.
+
+struct Read<'a, R> {
+    io: &'a mut R,
+    buf: &'a mut [u8],
+}
+
+impl<R: AsyncRead> Future for Read<'_, R> {
+    type Output = io::Result<usize>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.io.poll_read(cx, this.buf)
+    }
+}
+
+struct Write<'a, W> {
+    io: &'a mut W,
+    buf: &'a [u8],
+}
+
+impl<W: AsyncWrite> Future for Write<'_, W> {
+    type Output = io::Result<usize>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.io.poll_write(cx, this.buf)
+    }
+}
+
+struct WriteAll<'a, W> {
+    io: &'a mut W,
+    buf: &'a [u8],
+    written: usize,
+}
+
+impl<W: AsyncWrite> Future for WriteAll<'_, W> {
+    type Output = io::Result<()>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        while this.written < this.buf.len() {
+            match this.io.poll_write(cx, &this.buf[this.written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => this.written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }

@@ -78,7 +78,7 @@ impl<S: Source> IoSource<S> {
     /// some) has drained the receive queue or filled the send buffer: readiness is forgotten at
     /// once, so the next call parks without the syscall that would only say `EAGAIN` (edge
     /// triggering reports any later change as a new event).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_syscall(
         &self,
         dir: Direction,
@@ -106,7 +106,7 @@ impl<S: Source> IoSource<S> {
     /// The one readiness loop behind every operation: spend budget, try while `dir` may be ready,
     /// and after `WouldBlock` forget the readiness and park at once (nothing can change it before
     /// this task returns to the loop).
-    #[inline]
+    #[inline(always)]
     fn attempt<R>(
         &self,
         dir: Direction,

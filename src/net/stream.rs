@@ -33,6 +33,7 @@ where
     S: StreamSocket,
     for<'a> &'a S: Read,
 {
+    #[inline]
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -44,6 +45,7 @@ where
         self.poll_syscall(Direction::Read, cx, buf.len(), |fd| sys::recv(fd, buf))
     }
 
+    #[inline]
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -78,6 +80,7 @@ where
 macro_rules! forward_async_io {
     (read: $($ty:ty),*) => {$(
         impl crate::io::AsyncRead for $ty {
+            #[inline]
             fn poll_read(
                 &mut self,
                 cx: &mut std::task::Context<'_>,
@@ -89,6 +92,7 @@ macro_rules! forward_async_io {
     )*};
     (write: $($ty:ty),*) => {$(
         impl crate::io::AsyncWrite for $ty {
+            #[inline]
             fn poll_write(
                 &mut self,
                 cx: &mut std::task::Context<'_>,

@@ -57,18 +57,26 @@ impl IoState {
 
     /// Stores the task's waker for `dir`. A different task already waiting is kept in `others` and
     /// woken with it.
+    #[inline]
     pub(crate) fn park(&self, dir: Direction, cx: &mut Context<'_>) {
         let slot = self.slot(dir);
-        let waker = match slot.take() {
-            Some(w) if w.will_wake(cx.waker()) => w,
-            Some(other) => {
-                let mut others = self.others.borrow_mut();
-                if !others.iter().any(|o| o.will_wake(&other)) {
-                    others.push(other);
-                }
-                cx.waker().clone()
+        // The common case: the last event took the waker out, so the slot is empty.
+        match slot.take() {
+            None => slot.set(Some(cx.waker().clone())),
+            Some(old) => self.park_beside(slot, old, cx),
+        }
+    }
+
+    #[cold]
+    fn park_beside(&self, slot: &Cell<Option<Waker>>, old: Waker, cx: &mut Context<'_>) {
+        let waker = if old.will_wake(cx.waker()) {
+            old
+        } else {
+            let mut others = self.others.borrow_mut();
+            if !others.iter().any(|o| o.will_wake(&old)) {
+                others.push(old);
             }
-            None => cx.waker().clone(),
+            cx.waker().clone()
         };
         slot.set(Some(waker));
     }

@@ -242,6 +242,7 @@ impl Reactor {
     }
 
     /// Takes a watcher's callback out for dispatch, if the event is not stale.
+    #[inline]
     pub(crate) fn take_watch(&self, key: u32, gen: u32) -> Option<Box<dyn ErasedWatch>> {
         let mut slots = self.slots.borrow_mut();
         match slots.get_mut(key as usize) {
@@ -257,7 +258,35 @@ impl Reactor {
     /// Puts a dispatched watcher back, applying what its callback asked for meanwhile. Returns the
     /// watcher if it was removed, for the caller to drop with no borrow held, and any error of a
     /// deferred interest change.
+    #[inline]
     pub(crate) fn finish_watch(
+        &self,
+        key: u32,
+        gen: u32,
+        w: Box<dyn ErasedWatch>,
+    ) -> (Option<Box<dyn ErasedWatch>>, io::Result<()>) {
+        // The common case, inline: the callback neither removed its watcher nor changed interest.
+        if let Some(Slot {
+            gen: g,
+            kind:
+                Kind::Callback {
+                    watch: watch @ None,
+                    pending_interest: None,
+                    removed: false,
+                },
+            ..
+        }) = self.slots.borrow_mut().get_mut(key as usize)
+        {
+            if *g == gen {
+                *watch = Some(w);
+                return (None, Ok(()));
+            }
+        }
+        self.finish_watch_changed(key, gen, w)
+    }
+
+    #[cold]
+    fn finish_watch_changed(
         &self,
         key: u32,
         gen: u32,

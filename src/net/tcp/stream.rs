@@ -82,11 +82,13 @@ impl TcpStream {
     }
 
     /// Polls a read into `buf` (the same as [`AsyncRead::poll_read`](crate::io::AsyncRead::poll_read), through a shared reference).
+    #[inline]
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf)
     }
 
     /// Polls a write of `buf` (the same as [`AsyncWrite::poll_write`](crate::io::AsyncWrite::poll_write), through a shared reference).
+    #[inline]
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf)
     }
