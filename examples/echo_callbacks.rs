@@ -38,8 +38,10 @@ struct Server {
 fn main() -> io::Result<()> {
     let addr = common::parse_addr("echo_callbacks");
     let lp = EventLoop::new()?;
+    let listener = TcpListener::bind(addr)?;
+    common::raise_backlog(&listener)?;
     let server = Rc::new(Server {
-        listener: TcpListener::bind(addr)?,
+        listener,
         read_buf: RefCell::new(vec![0; 64 * 1024]),
     });
     watch_listener(&lp, &server)?;

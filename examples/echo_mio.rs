@@ -6,7 +6,9 @@
 //! It does the least an echo server must do correctly: one `epoll` registration per connection for
 //! both directions (edge-triggered, never re-registered), one shared read buffer, and a write
 //! straight from that buffer; only bytes the socket would not take are copied into a per-connection
-//! queue. Past 64 KiB of unsent echo it stops reading that connection (backpressure) until the
+//! queue. A short read means the socket is drained, so it waits for the next edge instead of making
+//! the read that would only say `EAGAIN` (as tokio and both evloop servers do; the floor must not
+//! pay for a syscall they skip). Past 64 KiB of unsent echo it stops reading that connection (backpressure) until the
 //! queue drains. Accept errors that retrying cannot fix (out of descriptors) pause accepting.
 
 use std::io::{self, ErrorKind, Read, Write};
@@ -38,6 +40,7 @@ fn main() -> io::Result<()> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     let mut listener = TcpListener::bind(addr)?;
+    common::raise_backlog(&listener)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     common::announce(listener.local_addr()?)?;
@@ -61,7 +64,11 @@ fn main() -> io::Result<()> {
             }
             let key = ev.token().0;
             let keep = match conns.get_mut(key) {
-                Some(conn) => matches!(conn.drive(&mut buf), Ok(true)),
+                // No new edge will report a close or an error that already arrived: read on then.
+                Some(conn) => {
+                    let read_on = ev.is_read_closed() || ev.is_error();
+                    matches!(conn.drive(&mut buf, read_on), Ok(true))
+                }
                 None => continue, // closed earlier in this batch
             };
             if !keep {
@@ -119,7 +126,7 @@ fn accept_all(listener: &TcpListener, poll: &Poll, conns: &mut Slab<Conn>) -> io
 impl Conn {
     /// Moves data until both directions would block (or reading is paused at the high-water mark
     /// and writing would block). Returns whether the connection stays open.
-    fn drive(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+    fn drive(&mut self, buf: &mut [u8], read_on: bool) -> io::Result<bool> {
         loop {
             if !self.flush()? {
                 // Still full: wait for the writable edge (reading resumes after it, if paused).
@@ -127,7 +134,7 @@ impl Conn {
                     break;
                 }
             }
-            if !self.fill(buf)? {
+            if !self.fill(buf, read_on)? {
                 break;
             }
             // Stopped at the high-water mark with data perhaps left in the socket, whose readable
@@ -147,7 +154,7 @@ impl Conn {
 
     /// Reads until `WouldBlock` or end of file (`false`), or the high-water mark (`true`), writing
     /// each chunk straight back when nothing is queued before it.
-    fn fill(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+    fn fill(&mut self, buf: &mut [u8], read_on: bool) -> io::Result<bool> {
         while !self.read_closed {
             if self.pending() >= HIGH_WATER {
                 return Ok(true);
@@ -177,6 +184,9 @@ impl Conn {
                     self.sent = 0;
                 }
                 self.unsent.extend_from_slice(&buf[written..n]);
+            }
+            if n < buf.len() && !read_on {
+                break;
             }
         }
         Ok(false)

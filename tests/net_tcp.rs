@@ -815,3 +815,34 @@ fn accepting_from_an_evloop_listener_with_blocking_std_clients() {
         t.join().unwrap();
     }
 }
+
+/// A burst of connects larger than std's and mio's backlog of 128 is queued by the kernel, not
+/// dropped: every handshake completes although nothing accepts yet. (With a backlog of 128 the
+/// 130th connect stalls until its timeout, and the loop sees SYN cookies and resets under load.)
+#[test]
+fn a_connect_burst_fits_the_listen_backlog() {
+    const BURST: usize = 400;
+    let _wd = watchdog("a_connect_burst_fits_the_listen_backlog", 120);
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096);
+    if somaxconn <= BURST {
+        eprintln!("net.core.somaxconn is {somaxconn}: the kernel caps the backlog; skipping");
+        return;
+    }
+    ensure_fd_limit(BURST as u64 + 100);
+    let _lp = EventLoop::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let clients = std::thread::spawn(move || {
+        (0..BURST)
+            .map(|i| {
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+                    .unwrap_or_else(|e| panic!("connect {i} of {BURST}: {e}"))
+            })
+            .collect::<Vec<_>>()
+    });
+    let streams = clients.join().unwrap();
+    assert_eq!(streams.len(), BURST);
+}

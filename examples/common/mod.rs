@@ -65,3 +65,14 @@ pub fn must_back_off(e: &io::Error) -> bool {
         io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
     )
 }
+
+/// Raises a listener's accept backlog from the 128 that std and mio ask for to 1024 (what tokio
+/// and evloop's own listeners use), so that a burst of connects queues instead of being dropped or
+/// answered with SYN cookies. Calling `listen(2)` again on a listening socket only changes it.
+pub fn raise_backlog(listener: &impl std::os::fd::AsRawFd) -> io::Result<()> {
+    // SAFETY: `listen` takes no pointers; the descriptor is the caller's open listener.
+    if unsafe { libc::listen(listener.as_raw_fd(), 1024) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

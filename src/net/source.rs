@@ -1,8 +1,9 @@
 //! `IoSource`: a mio socket registered with the loop, and the one place where an async operation
 //! meets readiness.
 //!
-//! Every operation first spends one unit of the task's cooperative budget, then tries the syscall
-//! if the socket is believed ready (it is, until an operation has seen `WouldBlock`). Only after
+//! An operation on a socket believed ready (it is, until an operation has seen `WouldBlock`) spends
+//! one unit of the task's cooperative budget and tries the syscall; on a socket known not to be
+//! ready it parks at once, spending nothing (it yields anyway). Only after
 //! `WouldBlock` does it forget that readiness and park the task's waker. So the fast path is one
 //! syscall and no extra poll, and a drained socket is not tried again until the reactor reports a
 //! new edge. The readiness state is shared with the reactor through an `Rc`, so checking it costs
@@ -103,8 +104,8 @@ impl<S: Source> IoSource<S> {
         })
     }
 
-    /// The one readiness loop behind every operation: spend budget, try while `dir` may be ready,
-    /// and after `WouldBlock` forget the readiness and park at once (nothing can change it before
+    /// The one readiness loop behind every operation: park if `dir` is known not ready, else spend
+    /// budget and try, and after `WouldBlock` forget the readiness and park at once (nothing can change it before
     /// this task returns to the loop).
     #[inline(always)]
     fn attempt<R>(
@@ -113,14 +114,16 @@ impl<S: Source> IoSource<S> {
         cx: &mut Context<'_>,
         mut once: impl FnMut() -> Attempt<R>,
     ) -> Poll<io::Result<R>> {
+        if !self.state.is_ready(dir) {
+            self.state.park(dir, cx);
+            return Poll::Pending;
+        }
+        // Only an operation that goes ahead spends budget: one that waits yields anyway.
         if poll_proceed(&self.handle, cx).is_pending() {
             return Poll::Pending;
         }
         loop {
-            if !self.state.is_ready(dir) {
-                self.state.park(dir, cx);
-                return Poll::Pending;
-            }
+            // Readiness cannot change while this task runs, so an `EINTR` retry need not recheck.
             match once() {
                 Attempt::Done(result) => return Poll::Ready(result),
                 Attempt::WouldBlock => {

@@ -53,6 +53,23 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> SysResult {
     result(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })
 }
 
+/// The accept backlog `bind` asks for: tokio's, where std and mio ask for 128. The kernel caps it at
+/// `net.core.somaxconn` (4096 on current Linux).
+///
+/// With 128, a burst of a few hundred connects overflows the accept queue: SYNs are dropped or
+/// answered with SYN cookies, connections stall for a retransmission timeout, and some are reset.
+pub(crate) const LISTEN_BACKLOG: i32 = 1024;
+
+/// Raises a listening socket's backlog: `listen(2)` on a socket that already listens only changes
+/// its backlog.
+pub(crate) fn set_backlog(fd: RawFd, backlog: i32) -> std::io::Result<()> {
+    // SAFETY: `listen` takes no pointers; an invalid `fd` is reported as EBADF.
+    if unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `sendmsg(fd, bufs, MSG_NOSIGNAL)`: a vectored write.
 pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> SysResult {
     let iovlen = bufs.len().min(libc::UIO_MAXIOV as usize);

@@ -17,6 +17,8 @@ pub(crate) struct IoState {
     /// Further tasks waiting on the same socket (for example two tasks awaiting `readable()` on a
     /// shared stream), so that none of them is forgotten. Empty, and never allocated, otherwise.
     others: RefCell<Vec<Waker>>,
+    /// `others` is not empty: lets an event skip the `RefCell` in the common case.
+    has_others: Cell<bool>,
 }
 
 impl IoState {
@@ -27,6 +29,7 @@ impl IoState {
             reader: Cell::new(None),
             writer: Cell::new(None),
             others: RefCell::new(Vec::new()),
+            has_others: Cell::new(false),
         }
     }
 
@@ -62,7 +65,7 @@ impl IoState {
         let slot = self.slot(dir);
         // The common case: the last event took the waker out, so the slot is empty.
         match slot.take() {
-            None => slot.set(Some(cx.waker().clone())),
+            None => slot.set(Some(crate::task::waker::clone_waker(cx.waker()))),
             Some(old) => self.park_beside(slot, old, cx),
         }
     }
@@ -75,6 +78,7 @@ impl IoState {
             let mut others = self.others.borrow_mut();
             if !others.iter().any(|o| o.will_wake(&old)) {
                 others.push(old);
+                self.has_others.set(true);
             }
             cx.waker().clone()
         };
@@ -124,10 +128,16 @@ impl IoState {
         }
         // Extra waiters may wait on either direction: all are woken on any event (a spurious
         // wake-up at worst), which keeps the common single-waiter case free of bookkeeping.
+        if self.has_others.get() {
+            self.wake_others(wake);
+        }
+    }
+
+    #[cold]
+    fn wake_others(&self, wake: impl FnMut(Waker)) {
         if let Ok(mut others) = self.others.try_borrow_mut() {
-            if !others.is_empty() {
-                others.drain(..).for_each(wake);
-            }
+            self.has_others.set(false);
+            others.drain(..).for_each(wake);
         }
     }
 
@@ -136,6 +146,7 @@ impl IoState {
         wake.extend(self.reader.take());
         wake.extend(self.writer.take());
         if let Ok(mut others) = self.others.try_borrow_mut() {
+            self.has_others.set(false);
             wake.append(&mut others);
         }
     }

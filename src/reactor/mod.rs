@@ -139,8 +139,12 @@ impl Reactor {
             .ok()
             .filter(|k| *k != u32::MAX)
             .ok_or_else(|| io::Error::other("too many registered I/O sources"))?;
-        let gen = self.next_gen.get();
-        self.next_gen.set(gen.wrapping_add(1).max(1));
+        // The generation's low bit tells the kind, so an event for a callback watcher is queued
+        // without looking at its slot (the dispatch checks the generation anyway).
+        let count = self.next_gen.get();
+        self.next_gen
+            .set(if count >= u32::MAX >> 1 { 1 } else { count + 1 });
+        let gen = (count << 1) | u32::from(matches!(kind, Kind::Io(_)));
         register(token(key, gen))?;
         slots.insert(Slot {
             gen,
@@ -223,19 +227,23 @@ impl Reactor {
                 Err(e) => return Err(e),
             }
         }
-        let mut slots = self.slots.borrow_mut();
+        let slots = self.slots.borrow();
         for event in events.iter() {
             if event.token() == WAKER_TOKEN {
                 continue;
             }
             let (key, gen) = split(event.token());
-            let Some(slot) = slots.get_mut(key as usize).filter(|s| s.gen == gen) else {
-                continue;
-            };
             let ready = Ready::from_event(event);
-            match &mut slot.kind {
-                Kind::Callback { .. } => queue.push(Entry::Io { key, gen, ready }),
-                Kind::Io(state) => state.set_ready(ready, |w| wake(queue, w)),
+            if gen & 1 == 0 {
+                queue.push(Entry::Io { key, gen, ready });
+                continue;
+            }
+            if let Some(Slot {
+                kind: Kind::Io(state),
+                ..
+            }) = slots.get(key as usize).filter(|s| s.gen == gen)
+            {
+                state.set_ready(ready, |w| wake(queue, w));
             }
         }
         Ok(())

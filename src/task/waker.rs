@@ -62,6 +62,16 @@ pub(crate) fn decode(waker: &Waker) -> Option<(u16, u32, u32)> {
     std::ptr::eq(waker.vtable(), &VTABLE).then(|| unpack(waker.data().addr()))
 }
 
+/// Clones a waker; one of ours is copied inline, without the call through its vtable.
+#[inline]
+pub(crate) fn clone_waker(waker: &Waker) -> Waker {
+    if std::ptr::eq(waker.vtable(), &VTABLE) {
+        from_data(waker.data().addr())
+    } else {
+        waker.clone()
+    }
+}
+
 fn clone(data: *const ()) -> RawWaker {
     raw(data.addr())
 }
@@ -75,7 +85,7 @@ fn wake(data: *const ()) {
 pub(crate) fn wake_data(data: usize) {
     let (index, key, gen) = unpack(data);
     let local = current::with_current_core(|core| {
-        let mine = core.remote.index == index;
+        let mine = core.index == index;
         if mine {
             core.schedule(key, gen);
         }

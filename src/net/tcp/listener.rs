@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use super::TcpStream;
 use crate::net::source::IoSource;
+use crate::net::sys;
 use crate::reactor::Direction;
 
 /// A TCP socket listening for connections.
@@ -39,8 +40,10 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to the first address of `addr` that works (`SO_REUSEADDR` is set, as mio does).
-    /// Names are resolved with the blocking system resolver; pass a `SocketAddr` to avoid it.
+    /// Binds to the first address of `addr` that works (`SO_REUSEADDR` is set, as mio does), and
+    /// listens with a backlog of 1024 (as tokio does; the kernel caps it at `net.core.somaxconn`),
+    /// so that a burst of connects is queued rather than dropped. Names are resolved with the
+    /// blocking system resolver; pass a `SocketAddr` to avoid it.
     ///
     /// # Errors
     ///
@@ -49,7 +52,10 @@ impl TcpListener {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
             match mio::net::TcpListener::bind(addr) {
-                Ok(l) => return Self::from_mio(l),
+                Ok(l) => {
+                    sys::set_backlog(l.as_raw_fd(), sys::LISTEN_BACKLOG)?;
+                    return Self::from_mio(l);
+                }
                 Err(e) => last = Some(e),
             }
         }
