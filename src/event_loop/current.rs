@@ -43,6 +43,7 @@ fn replace(handle: Option<Handle>) -> Option<Handle> {
 
 /// Runs `f` with the current loop's core, the waker's fast path: no reference count, no
 /// `RefCell`. `f` must not change the current loop (it schedules a task; no user code runs).
+#[inline]
 pub(crate) fn with_current_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     let ptr = CURRENT_CORE.try_with(Cell::get).ok()?;
     if ptr.is_null() {

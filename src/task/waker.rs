@@ -82,6 +82,7 @@ fn wake(data: *const ()) {
     wake_data(data.addr());
 }
 
+#[inline]
 pub(crate) fn wake_data(data: usize) {
     let (index, key, gen) = unpack(data);
     let local = current::with_current_core(|core| {
@@ -92,9 +93,15 @@ pub(crate) fn wake_data(data: usize) {
         mine
     });
     if local != Some(true) {
-        if let Some(remote) = RemoteShared::lookup(index) {
-            remote.wake_task(data);
-        }
+        wake_remote(index, data);
+    }
+}
+
+/// A wake from a thread that is not running the task's loop: through the loop's inbox.
+#[cold]
+fn wake_remote(index: u16, data: usize) {
+    if let Some(remote) = RemoteShared::lookup(index) {
+        remote.wake_task(data);
     }
 }
 
