@@ -74,19 +74,25 @@ impl Handle {
     fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
         let core = &self.core;
         core.since_io.set(0);
-        let mut foreign = std::mem::take(&mut *core.wake_buf.borrow_mut());
-        let result = core
-            .reactor
-            .poll_io(timeout, &mut core.queue.borrow_mut(), |queue, w| {
-                core.route_waker(queue, w, &mut foreign)
-            });
-        self.wake_all(foreign);
+        let result = {
+            let mut foreign = core.wake_buf.borrow_mut();
+            core.reactor
+                .poll_io(timeout, &mut core.queue.borrow_mut(), |queue, w| {
+                    core.route_waker(queue, w, &mut foreign)
+                })
+        };
+        self.wake_foreign();
         result
     }
 
-    /// Wakes the foreign wakers collected by `route_waker`, with no borrow held, then gives the
-    /// buffer back.
-    fn wake_all(&self, mut wake: Vec<std::task::Waker>) {
+    /// Wakes the foreign wakers collected by `route_waker`, with no borrow held (a waker may run
+    /// any code), then gives the buffer back. Almost always there are none.
+    #[inline]
+    fn wake_foreign(&self) {
+        if self.core.wake_buf.borrow().is_empty() {
+            return;
+        }
+        let mut wake = std::mem::take(&mut *self.core.wake_buf.borrow_mut());
         for w in wake.drain(..) {
             w.wake();
         }
@@ -98,13 +104,15 @@ impl Handle {
         if !core.timers.borrow().is_due(core.now_ns()) {
             return;
         }
-        let mut foreign = std::mem::take(&mut *core.wake_buf.borrow_mut());
-        core.timers.borrow_mut().fire_due(
-            core.now_ns(),
-            &mut core.queue.borrow_mut(),
-            |queue, w| core.route_waker(queue, w, &mut foreign),
-        );
-        self.wake_all(foreign);
+        {
+            let mut foreign = core.wake_buf.borrow_mut();
+            core.timers.borrow_mut().fire_due(
+                core.now_ns(),
+                &mut core.queue.borrow_mut(),
+                |queue, w| core.route_waker(queue, w, &mut foreign),
+            );
+        }
+        self.wake_foreign();
     }
 
     fn take_remote(&self) {
