@@ -24,6 +24,9 @@
 //! When `valgrind` is installed it also counts user-space instructions per echoed message: each
 //! server runs under callgrind for a fixed number of messages (64 connections, ping-pong, 64 B)
 //! and once with no load; the difference divided by the message count is the echo path's cost.
+//! Under callgrind a server runs some 20 times slower, so with 64 connections dozens of events
+//! wait per wake-up, far more than natively; a second load, one connection in ping-pong (half as
+//! many messages), is the other extreme, one event per wake-up, where a loop's per-turn cost shows.
 //!
 //! Results: Markdown tables on stdout and in `target/echo-bench.md`, and a bar chart in
 //! `target/echo-bench.svg` (drawn with `plotters`' SVG backend), `target` being the target
@@ -410,7 +413,10 @@ fn with_ratio(text: String, x: f64, reference: Option<f64>) -> String {
 
 /// Per-message instruction counts under callgrind.
 struct Instr {
+    /// 64 connections in ping-pong (the main figure).
     per_msg: f64,
+    /// One connection in ping-pong: one event per wake-up.
+    per_msg_one: Option<f64>,
     loaded: u64,
     idle: u64,
 }
@@ -427,46 +433,60 @@ fn callgrind_total(stderr: &str) -> Option<u64> {
         })
 }
 
+/// One callgrind run of the server at `path`: its total instruction count, after `messages`
+/// ping-pong messages over `conns` connections (or none, with `conns == 0`).
+fn callgrind_run(
+    path: &Path,
+    loadgen: &Path,
+    pin: bool,
+    conns: usize,
+    messages: u64,
+) -> Result<u64, String> {
+    // Pause before the signal, so that the loaded run has finished closing connections.
+    let settle = Duration::from_millis(300);
+    let s = start_server(path, pin, true)?;
+    let res = if conns == 0 {
+        thread::sleep(settle);
+        Ok(())
+    } else {
+        let args: Vec<String> = [
+            "--addr",
+            &s.addr,
+            "--conns",
+            &conns.to_string(),
+            "--inflight",
+            "1",
+            "--size",
+            "64",
+            "--messages",
+            &messages.to_string(),
+            "--connect-timeout",
+            "60",
+        ]
+        .map(String::from)
+        .to_vec();
+        let r = run_load(loadgen, pin, &args, Duration::from_secs(600));
+        thread::sleep(settle);
+        r.map(|_| ())
+    };
+    let err = s.stop();
+    res?;
+    callgrind_total(&err).ok_or_else(|| format!("no callgrind total in: {}", err.trim()))
+}
+
 fn measure_instructions(
     path: &Path,
     loadgen: &Path,
     pin: bool,
     messages: u64,
 ) -> Result<Instr, String> {
-    // Idle: start, wait until it listens, stop.
-    // Both runs pause before the signal, so that the loaded one has finished closing connections.
-    let settle = Duration::from_millis(300);
-    let s = start_server(path, pin, true)?;
-    thread::sleep(settle);
-    let idle_err = s.stop();
-    let idle = callgrind_total(&idle_err)
-        .ok_or_else(|| format!("no callgrind total in: {}", idle_err.trim()))?;
-    // Loaded: the same plus a fixed number of messages.
-    let s = start_server(path, pin, true)?;
-    let args: Vec<String> = [
-        "--addr",
-        &s.addr,
-        "--conns",
-        "64",
-        "--inflight",
-        "1",
-        "--size",
-        "64",
-        "--messages",
-        &messages.to_string(),
-        "--connect-timeout",
-        "60",
-    ]
-    .map(String::from)
-    .to_vec();
-    let res = run_load(loadgen, pin, &args, Duration::from_secs(600));
-    thread::sleep(settle);
-    let err = s.stop();
-    res?;
-    let loaded =
-        callgrind_total(&err).ok_or_else(|| format!("no callgrind total in: {}", err.trim()))?;
+    let idle = callgrind_run(path, loadgen, pin, 0, 0)?;
+    let loaded = callgrind_run(path, loadgen, pin, 64, messages)?;
+    let one_msgs = (messages / 2).max(1);
+    let one = callgrind_run(path, loadgen, pin, 1, one_msgs)?;
     Ok(Instr {
         per_msg: (loaded as f64 - idle as f64) / messages as f64,
+        per_msg_one: Some((one as f64 - idle as f64) / one_msgs as f64),
         loaded,
         idle,
     })
@@ -682,7 +702,11 @@ fn main() {
                 opts.callgrind_messages,
             ) {
                 Ok(i) => {
-                    eprintln!("{:.0} instructions/msg", i.per_msg);
+                    eprintln!(
+                        "{:.0} instructions/msg ({} with one connection)",
+                        i.per_msg,
+                        i.per_msg_one.map_or("n/a".into(), |v| format!("{v:.0}"))
+                    );
                     instr.push((srv, i));
                 }
                 Err(e) => {
@@ -692,27 +716,42 @@ fn main() {
             }
         }
         let find = |n: &str| instr.iter().find(|(s, _)| *s == n).map(|(_, i)| i.per_msg);
+        let find_one = |n: &str| {
+            instr
+                .iter()
+                .find(|(s, _)| *s == n)
+                .and_then(|(_, i)| i.per_msg_one)
+        };
         let (tokio, mio) = (find(REFERENCE), find("echo_mio"));
+        let (tokio_one, mio_one) = (find_one(REFERENCE), find_one("echo_mio"));
         let _ = writeln!(
             md,
             "## User-space instructions per echoed message (callgrind)\n\n\
-             {} messages over 64 connections, ping-pong, 64 B; (instructions with that load − \
-             instructions of a run with no load) ÷ messages. Counts only the server's user-space \
-             instructions (libc included, kernel excluded).\n\n\
-             | server | instructions/msg | vs tokio | vs raw mio | loaded total | idle total |\n\
-             |---|---:|---:|---:|---:|---:|",
-            thousands(opts.callgrind_messages as f64)
+             (Instructions with a load − instructions of a run with no load) ÷ messages, 64 B \
+             ping-pong. Counts only the server's user-space instructions (libc included, kernel \
+             excluded). Main load: {} messages over 64 connections; under callgrind dozens of \
+             events wait per wake-up there. Second load: {} messages over one connection, one event \
+             per wake-up, so each message also pays a whole turn of the loop.\n\n\
+             | server | 64 conns: instructions/msg | vs tokio | vs raw mio | 1 conn: instructions/msg | vs tokio | vs raw mio | loaded total (64) | idle total |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            thousands(opts.callgrind_messages as f64),
+            thousands((opts.callgrind_messages / 2).max(1) as f64)
         );
         for (s, i) in &instr {
-            let ratio =
-                |r: Option<f64>| r.map_or("n/a".into(), |r| format!("{:.2}×", i.per_msg / r));
+            let ratio = |v: Option<f64>, r: Option<f64>| match (v, r) {
+                (Some(v), Some(r)) => format!("{:.2}×", v / r),
+                _ => "n/a".into(),
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 label(s),
                 thousands(i.per_msg),
-                ratio(tokio),
-                ratio(mio),
+                ratio(Some(i.per_msg), tokio),
+                ratio(Some(i.per_msg), mio),
+                i.per_msg_one.map_or("n/a".into(), thousands),
+                ratio(i.per_msg_one, tokio_one),
+                ratio(i.per_msg_one, mio_one),
                 thousands(i.loaded as f64),
                 thousands(i.idle as f64)
             );
@@ -737,14 +776,32 @@ fn main() {
     };
     let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
     check(
-        "callbacks instructions/msg ÷ raw mio".into(),
+        "callbacks instructions/msg ÷ raw mio (64 connections)".into(),
         ratio(ifind("echo_callbacks"), ifind("echo_mio")),
         1.5,
         true,
     );
     check(
-        "async instructions/msg ÷ tokio".into(),
+        "async instructions/msg ÷ tokio (64 connections)".into(),
         ratio(ifind("echo"), ifind(REFERENCE)),
+        0.35,
+        true,
+    );
+    let ifind_one = |n: &str| {
+        instr
+            .iter()
+            .find(|(s, _)| *s == n)
+            .and_then(|(_, i)| i.per_msg_one)
+    };
+    check(
+        "callbacks instructions/msg ÷ raw mio (1 connection)".into(),
+        ratio(ifind_one("echo_callbacks"), ifind_one("echo_mio")),
+        1.5,
+        true,
+    );
+    check(
+        "async instructions/msg ÷ tokio (1 connection)".into(),
+        ratio(ifind_one("echo"), ifind_one(REFERENCE)),
         0.35,
         true,
     );
