@@ -163,9 +163,10 @@ impl Core {
     }
 
     pub(crate) fn is_alive(&self) -> bool {
-        !self.queue.borrow().is_empty()
+        // Cheapest and most often true first: a server is kept alive by its sockets.
+        self.reactor.is_referenced()
+            || !self.queue.borrow().is_empty()
             || self.timers.borrow().is_referenced()
-            || self.reactor.is_referenced()
             || self.keep_alive.get() > 0
             || self.remote.is_notified()
             || self

@@ -89,9 +89,13 @@ impl Handle {
     /// any code), then gives the buffer back. Almost always there are none.
     #[inline]
     fn wake_foreign(&self) {
-        if self.core.wake_buf.borrow().is_empty() {
-            return;
+        if !self.core.wake_buf.borrow().is_empty() {
+            self.wake_foreign_now();
         }
+    }
+
+    #[cold]
+    fn wake_foreign_now(&self) {
         let mut wake = std::mem::take(&mut *self.core.wake_buf.borrow_mut());
         for w in wake.drain(..) {
             w.wake();
