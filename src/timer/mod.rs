@@ -2,7 +2,7 @@
 //!
 //! # Why a heap with lazy deletion, not a hierarchical wheel
 //!
-//! - Arming is one slab insert and one heap push: `O(log n)` comparisons of 24-byte entries, and `O(1)` in
+//! - Arming is one slab insert and one heap push: `O(log n)` comparisons of 16-byte entries, and `O(1)` in
 //!   the common case where deadlines grow (a new timeout is usually the latest one).
 //! - Cancelling is `O(1)`: the slot is removed from the slab and its heap entry becomes *dead*; it is
 //!   recognised (its sequence number no longer matches a slot) and discarded when it reaches the top.
@@ -16,6 +16,11 @@
 //! Entries are ordered by `(deadline, sequence)`, so timers with equal deadlines fire in the order
 //! they were armed. Deadlines are nanoseconds since the loop's origin, saturated to `u64::MAX`, so
 //! `Duration::MAX` or a far-future `Instant` never overflows: such a timer simply never comes due.
+//!
+//! The sequence is 32 bits, to keep an entry at 16 bytes. When it runs out, the heap is renumbered
+//! (`TimerQueue::renumber`): dead entries are dropped and the live ones get `1..` in firing order.
+//! So within one numbering every sequence is unique, and a dead entry can never carry the sequence
+//! its slot is armed with later (which would fire the re-armed timer at the dead entry's deadline).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -55,20 +60,23 @@ struct Slot {
     /// Identity of the timer, checked by [`TimerId`] and queue entries.
     id: u64,
     /// Sequence of the heap entry that currently arms this slot; 0 when not in the heap.
-    armed: u64,
+    armed: u32,
     deadline: u64,
     keep_alive: bool,
     action: Action,
 }
 
 /// `(deadline, sequence, key)`, min-first.
-type HeapEntry = Reverse<(u64, u64, u32)>;
+type HeapEntry = Reverse<(u64, u32, u32)>;
 
 /// All timers of one loop.
 pub(crate) struct TimerQueue {
     heap: BinaryHeap<HeapEntry>,
     slots: Slab<Slot>,
-    next_seq: u64,
+    next_id: u64,
+    next_seq: u32,
+    /// The heap is renumbered when `next_seq` reaches this; lowered by tests to exercise it.
+    seq_limit: u32,
     dead: usize,
     referenced: usize,
     /// The loop was dropped.
@@ -80,7 +88,9 @@ impl Default for TimerQueue {
         TimerQueue {
             heap: BinaryHeap::new(),
             slots: Slab::new(),
+            next_id: 1,
             next_seq: 1,
+            seq_limit: u32::MAX,
             dead: 0,
             referenced: 0,
             closed: false,
@@ -99,10 +109,38 @@ impl TimerQueue {
         self.referenced > 0
     }
 
-    fn seq(&mut self) -> u64 {
+    fn seq(&mut self) -> u32 {
+        if self.next_seq >= self.seq_limit {
+            self.renumber();
+        }
         let s = self.next_seq;
         self.next_seq += 1;
         s
+    }
+
+    /// Starts a new numbering: drops the dead entries and gives the live ones `1..` in
+    /// `(deadline, sequence)` order, which keeps their firing order. `O(n log n)`, once every
+    /// `u32::MAX` arms.
+    fn renumber(&mut self) {
+        let slots = &mut self.slots;
+        let mut live = std::mem::take(&mut self.heap).into_vec();
+        live.retain(|Reverse((_, seq, key))| {
+            slots.get(*key as usize).is_some_and(|s| s.armed == *seq)
+        });
+        live.sort_unstable_by_key(|e| e.0);
+        let mut next = 1u32;
+        for Reverse((_, seq, key)) in &mut live {
+            *seq = next;
+            slots[*key as usize].armed = next;
+            next += 1;
+        }
+        assert!(
+            next < self.seq_limit,
+            "more armed timers than sequence numbers"
+        );
+        self.next_seq = next;
+        self.dead = 0;
+        self.heap = BinaryHeap::from(live);
     }
 
     /// Arms a new timer.
@@ -113,7 +151,8 @@ impl TimerQueue {
         if self.closed {
             return Err(action);
         }
-        let id = self.seq();
+        let id = self.next_id;
+        self.next_id += 1;
         let key = self.slots.vacant_key();
         let key32 = u32::try_from(key).expect("more than 4 billion live timers");
         self.slots.insert(Slot {
@@ -199,10 +238,11 @@ impl TimerQueue {
         if let Action::Wake { fired, .. } = &mut slot.action {
             *fired = false;
         }
+        self.arm(t.key, deadline);
+        // Counted after arming: a renumbering while arming keeps the old entry, still live then.
         if was_armed {
             self.dead += 1;
         }
-        self.arm(t.key, deadline);
         self.maybe_compact();
         true
     }
@@ -226,7 +266,7 @@ impl TimerQueue {
         None
     }
 
-    fn is_live(&self, seq: u64, key: u32) -> bool {
+    fn is_live(&self, seq: u32, key: u32) -> bool {
         self.slots.get(key as usize).is_some_and(|s| s.armed == seq)
     }
 

@@ -5,6 +5,14 @@ fn arm_timer(t: &mut TimerQueue, deadline: u64, action: Action) -> TimerId {
     t.insert(deadline, action).ok().expect("queue is open")
 }
 
+/// A queue that runs out of sequence numbers after `limit` arms.
+fn wrapping_every(limit: u32) -> TimerQueue {
+    TimerQueue {
+        seq_limit: limit,
+        ..TimerQueue::default()
+    }
+}
+
 fn once() -> Action {
     Action::Once(Some(Box::new(|_| {})))
 }
@@ -27,6 +35,47 @@ fn equal_deadlines_fire_in_arming_order() {
     let ids: Vec<_> = (0..10).map(|_| arm_timer(&mut t, 100, once())).collect();
     let fired = due(&mut t, 100);
     assert_eq!(fired, ids.iter().map(|i| (i.key, i.id)).collect::<Vec<_>>());
+}
+
+/// Run out of sequence numbers every few arms: the heap is renumbered, and a dead entry left before
+/// that never shares a sequence with its slot's later arming.
+#[test]
+fn a_stale_entry_never_fires_a_timer_rearmed_after_the_sequence_wraps() {
+    let mut t = wrapping_every(8);
+    let a = arm_timer(&mut t, 100, once());
+    // Each reset leaves a dead entry behind (the first one due at 100), and the sequence wraps
+    // several times; nothing fires in between, so no dead entry is popped on the way.
+    for _ in 0..20 {
+        assert!(t.reset(a, 1_000));
+    }
+    assert!(t.reset(a, 2_000));
+    assert!(
+        due(&mut t, 1_999).is_empty(),
+        "fired at a dead entry's deadline"
+    );
+    assert_eq!(due(&mut t, 2_000), vec![(a.key, a.id)]);
+    assert_eq!(t.next_deadline(), None);
+}
+
+#[test]
+fn equal_deadlines_keep_arming_order_across_sequence_wraps() {
+    let mut t = wrapping_every(64);
+    let mut expected = Vec::new();
+    let mut churn = None;
+    for i in 0..300 {
+        // Timers armed and cancelled between the kept ones make the sequence wrap often.
+        if let Some(c) = churn.take() {
+            assert!(t.cancel(c).is_some());
+        }
+        churn = Some(arm_timer(&mut t, 50 + i % 7, once()));
+        if i % 7 == 0 {
+            let id = arm_timer(&mut t, 100, once());
+            expected.push((id.key, id.id));
+        }
+    }
+    assert!(t.cancel(churn.unwrap()).is_some());
+    assert!(t.next_seq < t.seq_limit);
+    assert_eq!(due(&mut t, 100), expected);
 }
 
 #[test]
@@ -130,7 +179,8 @@ fn model_a_million_random_operations() {
 
     const OPS: usize = 1_000_000;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut t = TimerQueue::default();
+    // Renumber the heap every few thousand arms, under every mix of dead and live entries.
+    let mut t = wrapping_every(1 << 13);
     let mut queue = Queue::with_capacity(64);
     let mut wake = Vec::new();
 
