@@ -16,7 +16,7 @@ use crate::reactor::watcher::Watch;
 use crate::reactor::{IoEvent, WatcherId};
 use crate::remote::Remote;
 use crate::task::{JoinHandle, Spawned};
-use crate::timer::{Action, TimerId};
+use crate::timer::{Action, EveryCallback, Periodic, TimerId};
 
 /// A reference to an event loop, for use on the loop's thread.
 ///
@@ -104,7 +104,7 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(delay);
-        self.add_timer(deadline, Action::Once(Some(Box::new(f))))
+        self.add_timer(deadline, Action::once(Box::new(f)))
     }
 
     /// Runs `f` once, no sooner than `at`. An instant in the past runs it in the next turn.
@@ -113,7 +113,7 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.instant_to_ns(at);
-        self.add_timer(deadline, Action::Once(Some(Box::new(f))))
+        self.add_timer(deadline, Action::once(Box::new(f)))
     }
 
     /// Runs `f` every `period`, the first time one `period` from now, until cancelled.
@@ -128,13 +128,12 @@ impl Handle {
     {
         let deadline = self.core.deadline_after(period);
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.add_timer(
+        let callback: EveryCallback = Box::new(Periodic {
+            period,
             deadline,
-            Action::Every {
-                callback: Some(Box::new(f)),
-                period,
-            },
-        )
+            callback: f,
+        });
+        self.add_timer(deadline, Action::every(callback))
     }
 
     /// Arms a timer; once the loop is dropped, drops the action instead and returns an id that is

@@ -175,15 +175,12 @@ impl Handle {
                         drop(done);
                         self.guard(|| cb(self));
                     }
-                    Some(Due::Every(mut cb, previous, period)) => {
+                    Some(Due::Every(mut cb)) => {
                         // Re-arm before reporting a panic: a hook that resumes the unwind must not
                         // leave the timer live but never armed again.
-                        let panic = catch(|| cb(self));
+                        let panic = catch(|| (cb.callback)(self));
                         let now = core.now_ns();
-                        let gone = core
-                            .timers
-                            .borrow_mut()
-                            .rearm_every(key, id, cb, previous, period, now);
+                        let gone = core.timers.borrow_mut().rearm_every(key, id, cb, now);
                         drop(gone);
                         self.report_panic(panic);
                     }

@@ -132,10 +132,7 @@ impl Future for Sleep {
             // The cached turn time is never later than the real time, so this is never early.
             None if self.deadline <= core.now_ns() => true,
             None => {
-                let action = Action::Wake {
-                    waker: Some(cx.waker().clone()),
-                    fired: false,
-                };
+                let action = Action::wake(cx.waker().clone());
                 let t = self.handle.add_timer(self.deadline, action);
                 self.set_timer(Some(t));
                 false

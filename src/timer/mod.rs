@@ -28,41 +28,21 @@ use std::task::Waker;
 
 use slab::Slab;
 
-use crate::event_loop::Handle;
 use crate::queue::{Entry, Queue};
 
+mod action;
 mod id;
 
+pub(crate) use action::{Action, EveryCallback, OnceCallback, Periodic};
 pub use id::TimerId;
 
 /// A deadline that is never reached.
 pub(crate) const NEVER: u64 = u64::MAX;
 
-/// A one-shot timer's callback.
-pub(crate) type OnceCallback = Box<dyn FnOnce(&Handle)>;
-/// A periodic timer's callback.
-pub(crate) type EveryCallback = Box<dyn FnMut(&Handle)>;
-
-/// What a timer does when it comes due.
-pub(crate) enum Action {
-    /// Run once, then the timer is gone.
-    Once(Option<OnceCallback>),
-    /// Run every `period` nanoseconds until cancelled.
-    Every {
-        callback: Option<EveryCallback>,
-        period: u64,
-    },
-    /// Wake a task (a `Sleep` future); `fired` tells the future it is done.
-    Wake { waker: Option<Waker>, fired: bool },
-}
-
+/// 32 bytes: a sleeping task's timer costs this plus a 16-byte heap entry.
 struct Slot {
     /// Identity of the timer, checked by [`TimerId`] and queue entries.
     id: u64,
-    /// Sequence of the heap entry that currently arms this slot; 0 when not in the heap.
-    armed: u32,
-    deadline: u64,
-    keep_alive: bool,
     action: Action,
 }
 
@@ -125,13 +105,15 @@ impl TimerQueue {
         let slots = &mut self.slots;
         let mut live = std::mem::take(&mut self.heap).into_vec();
         live.retain(|Reverse((_, seq, key))| {
-            slots.get(*key as usize).is_some_and(|s| s.armed == *seq)
+            slots
+                .get(*key as usize)
+                .is_some_and(|s| s.action.armed() == *seq)
         });
         live.sort_unstable_by_key(|e| e.0);
         let mut next = 1u32;
         for Reverse((_, seq, key)) in &mut live {
             *seq = next;
-            slots[*key as usize].armed = next;
+            slots[*key as usize].action.set_armed(next);
             next += 1;
         }
         assert!(
@@ -155,23 +137,16 @@ impl TimerQueue {
         self.next_id += 1;
         let key = self.slots.vacant_key();
         let key32 = u32::try_from(key).expect("more than 4 billion live timers");
-        self.slots.insert(Slot {
-            id,
-            armed: 0,
-            deadline,
-            keep_alive: true,
-            action,
-        });
-        self.referenced += 1;
+        let referenced = action.keep_alive();
+        self.slots.insert(Slot { id, action });
+        self.referenced += usize::from(referenced);
         self.arm(key32, deadline);
         Ok(TimerId { key: key32, id })
     }
 
     fn arm(&mut self, key: u32, deadline: u64) {
         let seq = self.seq();
-        let slot = &mut self.slots[key as usize];
-        slot.armed = seq;
-        slot.deadline = deadline;
+        self.slots[key as usize].action.set_armed(seq);
         self.heap.push(Reverse((deadline, seq, key)));
     }
 
@@ -193,10 +168,10 @@ impl TimerQueue {
     pub(crate) fn cancel(&mut self, t: TimerId) -> Option<Action> {
         self.slot(t)?;
         let slot = self.slots.remove(t.key as usize);
-        if slot.keep_alive {
+        if slot.action.keep_alive() {
             self.referenced -= 1;
         }
-        if slot.armed != 0 {
+        if slot.action.armed() != 0 {
             self.dead += 1;
         }
         // Also when the slot was not armed (a fired timer being removed): fewer live timers can
@@ -209,7 +184,9 @@ impl TimerQueue {
         if self.dead > 64 && self.dead > self.slots.len() {
             let slots = &self.slots;
             self.heap.retain(|Reverse((_, seq, key))| {
-                slots.get(*key as usize).is_some_and(|s| s.armed == *seq)
+                slots
+                    .get(*key as usize)
+                    .is_some_and(|s| s.action.armed() == *seq)
             });
             self.dead = 0;
         }
@@ -220,7 +197,7 @@ impl TimerQueue {
         let Some(slot) = self.slot_mut(t) else {
             return false;
         };
-        let was = std::mem::replace(&mut slot.keep_alive, keep);
+        let was = slot.action.replace_keep_alive(keep);
         match (was, keep) {
             (false, true) => self.referenced += 1,
             (true, false) => self.referenced -= 1,
@@ -234,7 +211,7 @@ impl TimerQueue {
         let Some(slot) = self.slot_mut(t) else {
             return false;
         };
-        let was_armed = slot.armed != 0;
+        let was_armed = slot.action.armed() != 0;
         if let Action::Wake { fired, .. } = &mut slot.action {
             *fired = false;
         }
@@ -267,7 +244,9 @@ impl TimerQueue {
     }
 
     fn is_live(&self, seq: u32, key: u32) -> bool {
-        self.slots.get(key as usize).is_some_and(|s| s.armed == seq)
+        self.slots
+            .get(key as usize)
+            .is_some_and(|s| s.action.armed() == seq)
     }
 
     /// Moves every timer due at `now` out of the heap: callback timers become queue entries (in
@@ -288,15 +267,22 @@ impl TimerQueue {
                 continue;
             }
             let slot = &mut self.slots[key as usize];
-            slot.armed = 0;
+            slot.action.set_armed(0);
             match &mut slot.action {
-                Action::Wake { waker, fired } => {
+                Action::Wake { waker, fired, .. } => {
                     *fired = true;
                     if let Some(w) = waker.take() {
                         wake(queue, w);
                     }
                 }
-                _ => queue.push(Entry::Timer { key, id: slot.id }),
+                Action::Every { callback, .. } => {
+                    // Taken only while it runs, when it is not armed: always here.
+                    if let Some(p) = callback {
+                        p.deadline = deadline;
+                    }
+                    queue.push(Entry::Timer { key, id: slot.id });
+                }
+                Action::Once { .. } => queue.push(Entry::Timer { key, id: slot.id }),
             }
         }
     }
@@ -305,12 +291,8 @@ impl TimerQueue {
     pub(crate) fn take_due(&mut self, key: u32, id: u64) -> Option<Due> {
         let slot = self.slot_mut(TimerId { key, id })?;
         match &mut slot.action {
-            Action::Once(cb) => cb.take().map(Due::Once),
-            Action::Every { callback, period } => {
-                let period = *period;
-                let deadline = slot.deadline;
-                callback.take().map(|cb| Due::Every(cb, deadline, period))
-            }
+            Action::Once { callback, .. } => callback.take().map(Due::Once),
+            Action::Every { callback, .. } => callback.take().map(Due::Every),
             Action::Wake { .. } => None,
         }
     }
@@ -318,32 +300,27 @@ impl TimerQueue {
     /// After a periodic callback ran: gives the callback back and re-arms it, unless it was cancelled
     /// meanwhile, in which case the callback is handed back to be dropped.
     ///
-    /// Missed ticks are skipped: the next deadline is the first multiple of `period` after the previous
-    /// deadline that is later than `now`, so a slow callback or a stalled loop never causes a burst.
+    /// Missed ticks are skipped: the next deadline is the first multiple of `period` after the
+    /// deadline it was due at that is later than `now`, so a slow callback or a stalled loop never
+    /// causes a burst.
     pub(crate) fn rearm_every(
         &mut self,
         key: u32,
         id: u64,
         callback: EveryCallback,
-        previous: u64,
-        period: u64,
         now: u64,
     ) -> Option<EveryCallback> {
         let Some(slot) = self.slot_mut(TimerId { key, id }) else {
             return Some(callback);
         };
-        if slot.armed != 0 {
-            // Re-armed from inside the callback (reset): keep that deadline.
-            if let Action::Every { callback: c, .. } = &mut slot.action {
-                *c = Some(callback);
-            }
-            return None;
-        }
+        let next = next_tick(callback.deadline, callback.period, now);
         if let Action::Every { callback: c, .. } = &mut slot.action {
             *c = Some(callback);
         }
-        let next = next_tick(previous, period, now);
-        self.arm(key, next);
+        // Re-armed from inside the callback (reset): keep that deadline.
+        if slot.action.armed() == 0 {
+            self.arm(key, next);
+        }
         None
     }
 
@@ -376,8 +353,8 @@ impl TimerQueue {
 /// A due callback, taken out of its slot while it runs.
 pub(crate) enum Due {
     Once(OnceCallback),
-    /// The callback, the deadline it was due at, and its period.
-    Every(EveryCallback, u64, u64),
+    /// The callback, with the deadline it was due at and its period.
+    Every(EveryCallback),
 }
 
 /// The first tick `previous + k * period` (k >= 1) that is later than `now`.
