@@ -167,7 +167,15 @@ impl TimerQueue {
     /// caller drops it (and any user closure) with no borrow held.
     pub(crate) fn cancel(&mut self, t: TimerId) -> Option<Action> {
         self.slot(t)?;
-        let slot = self.slots.remove(t.key as usize);
+        self.remove(t.key)
+    }
+
+    /// [`cancel`](Self::cancel) by key alone, for the owner of a timer whose id is never handed out
+    /// (a `Sleep`): nothing else can remove it, so its key names it for as long as the owner holds
+    /// it (a closed queue reuses no key).
+    pub(crate) fn remove(&mut self, key: u32) -> Option<Action> {
+        self.slots.get(key as usize)?;
+        let slot = self.slots.remove(key as usize);
         if slot.action.keep_alive() {
             self.referenced -= 1;
         }
@@ -206,16 +214,17 @@ impl TimerQueue {
         true
     }
 
-    /// Moves the deadline of a live timer (used by `Sleep::reset`).
-    pub(crate) fn reset(&mut self, t: TimerId, deadline: u64) -> bool {
-        let Some(slot) = self.slot_mut(t) else {
+    /// Moves the deadline of a live timer, by key like [`remove`](Self::remove) (used by
+    /// `Sleep::reset`).
+    pub(crate) fn reset(&mut self, key: u32, deadline: u64) -> bool {
+        let Some(slot) = self.slots.get_mut(key as usize) else {
             return false;
         };
         let was_armed = slot.action.armed() != 0;
         if let Action::Wake { fired, .. } = &mut slot.action {
             *fired = false;
         }
-        self.arm(t.key, deadline);
+        self.arm(key, deadline);
         // Counted after arming: a renumbering while arming keeps the old entry, still live then.
         if was_armed {
             self.dead += 1;
@@ -324,9 +333,10 @@ impl TimerQueue {
         None
     }
 
-    /// For `Sleep`: whether the timer fired, registering `waker` if not.
-    pub(crate) fn poll_fired(&mut self, t: TimerId, waker: &Waker) -> Option<bool> {
-        let slot = self.slot_mut(t)?;
+    /// For `Sleep`, by key like [`remove`](Self::remove): whether the timer fired, registering
+    /// `waker` if not.
+    pub(crate) fn poll_fired(&mut self, key: u32, waker: &Waker) -> Option<bool> {
+        let slot = self.slots.get_mut(key as usize)?;
         match &mut slot.action {
             Action::Wake { fired: true, .. } => Some(true),
             Action::Wake { waker: w, .. } => {
