@@ -49,6 +49,13 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// Nothing to run and nothing to drop: what a slot holds while it is filled or emptied.
+    pub(crate) const EMPTY: Action = Action::Once {
+        armed: 0,
+        keep_alive: false,
+        callback: None,
+    };
+
     /// A one-shot timer, not yet armed.
     pub(crate) fn once(callback: OnceCallback) -> Action {
         Action::Once {
