@@ -3,11 +3,11 @@
 //!
 //! An operation on a socket believed ready (it is, until an operation has seen `WouldBlock`) spends
 //! one unit of the task's cooperative budget and tries the syscall; on a socket known not to be
-//! ready it parks at once, spending nothing (it yields anyway). Only after
-//! `WouldBlock` does it forget that readiness and park the task's waker. So the fast path is one
-//! syscall and no extra poll, and a drained socket is not tried again until the reactor reports a
-//! new edge. The readiness state is shared with the reactor through an `Rc`, so checking it costs
-//! no lookup and no borrow.
+//! ready it parks at once, spending nothing (it yields anyway). Only after `WouldBlock` does it
+//! forget that readiness and park the task's waker. So the fast path is one syscall and no extra
+//! poll, and a drained socket is not tried again until the reactor reports a new edge. The
+//! readiness state is shared with the reactor through an `Rc`, so checking it costs no lookup and
+//! no borrow.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -105,8 +105,8 @@ impl<S: Source> IoSource<S> {
     }
 
     /// The one readiness loop behind every operation: park if `dir` is known not ready, else spend
-    /// budget and try, and after `WouldBlock` forget the readiness and park at once (nothing can change it before
-    /// this task returns to the loop).
+    /// budget and try, and after `WouldBlock` forget the readiness and park at once (nothing can
+    /// change it before this task returns to the loop).
     #[inline(always)]
     fn attempt<R>(
         &self,
