@@ -17,7 +17,7 @@ use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
-use evloop::{EventLoop, Handle, Interest, RawFdSource, Ready};
+use evloop::{EventLoop, Handle, Interest, RawFdSource};
 use mio::net::{TcpListener, TcpStream};
 
 mod common;
@@ -105,6 +105,9 @@ struct Conn {
     unsent: VecDeque<u8>,
     /// The peer shut down its writing half: nothing more will be read.
     read_closed: bool,
+    /// An event reported the peer's close or an error. No later edge repeats that, so from then
+    /// on a short read does not end reading: it goes on to the end of file (or the error).
+    read_on: bool,
     /// What the watcher is registered for, to re-register only on change.
     interest: Interest,
 }
@@ -117,12 +120,14 @@ fn serve(h: &Handle, server: &Rc<Server>, stream: TcpStream) -> io::Result<()> {
     let mut conn = Conn {
         unsent: VecDeque::new(),
         read_closed: false,
+        read_on: false,
         interest: Interest::READABLE,
     };
     h.watch(stream, Interest::READABLE, move |h, sock, ev| {
         // Errors (a reset, a vanished peer) and a finished echo all end the same way: unwatching
         // drops the socket, which closes it. There is nobody left to report them to.
-        match conn.drive(sock, &mut server.read_buf.borrow_mut(), ev.ready()) {
+        conn.read_on |= ev.ready().is_read_closed() || ev.ready().is_error();
+        match conn.drive(sock, &mut server.read_buf.borrow_mut()) {
             Ok(true) => {
                 let want = conn.wanted_interest();
                 if want != conn.interest && h.set_interest(ev.watcher(), want).is_ok() {
@@ -144,9 +149,9 @@ impl Conn {
     /// we wait for has said `WouldBlock` (its next change will wake us), or when we are done.
     /// (So a client that keeps both directions busy keeps us here; a production server would cap
     /// the work per event and arrange to be called again.)
-    fn drive(&mut self, sock: &mut TcpStream, buf: &mut [u8], ready: Ready) -> io::Result<bool> {
+    fn drive(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<bool> {
         loop {
-            let stopped_at_high_water = self.fill(sock, buf, ready)?;
+            let stopped_at_high_water = self.fill(sock, buf)?;
             let sent_all = self.flush(sock)?;
             // We stopped reading with data possibly left in the socket, and its readable edge was
             // already consumed. Now that there is room again, read on instead of waiting for an
@@ -165,7 +170,7 @@ impl Conn {
 
     /// Reads until `WouldBlock`, end of file, or the high-water mark. Returns whether it stopped
     /// at the mark (so the socket may still hold data).
-    fn fill(&mut self, sock: &mut TcpStream, buf: &mut [u8], ready: Ready) -> io::Result<bool> {
+    fn fill(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<bool> {
         while !self.read_closed {
             if self.unsent.len() >= HIGH_WATER {
                 return Ok(true);
@@ -184,10 +189,10 @@ impl Conn {
                         self.unsent.extend(&buf[sent..n]);
                     }
                     // A short read drained the socket: its next arrival is a new edge, so skip the
-                    // read that would only say `WouldBlock`. Not so if the peer already closed
-                    // or an error is pending: no new edge will come for those, so read on to see
-                    // the end of file (or the error) now.
-                    if n < buf.len() && !ready.is_read_closed() && !ready.is_error() {
+                    // read that would only say `WouldBlock`. Not so once the peer has closed or
+                    // an error is pending (`read_on`): no new edge will come for those, so read
+                    // on to see the end of file (or the error) now.
+                    if n < buf.len() && !self.read_on {
                         break;
                     }
                 }

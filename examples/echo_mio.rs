@@ -33,6 +33,9 @@ struct Conn {
     sent: usize,
     /// The peer shut down its writing half.
     read_closed: bool,
+    /// An event reported the peer's close or an error. No later edge repeats that (kqueue's
+    /// write events carry no read end-of-file at all), so from then on reads go on to the end.
+    read_on: bool,
 }
 
 fn main() -> io::Result<()> {
@@ -64,10 +67,9 @@ fn main() -> io::Result<()> {
             }
             let key = ev.token().0;
             let keep = match conns.get_mut(key) {
-                // No new edge will report a close or an error that already arrived: read on then.
                 Some(conn) => {
-                    let read_on = ev.is_read_closed() || ev.is_error();
-                    matches!(conn.drive(&mut buf, read_on), Ok(true))
+                    conn.read_on |= ev.is_read_closed() || ev.is_error();
+                    matches!(conn.drive(&mut buf), Ok(true))
                 }
                 None => continue, // closed earlier in this batch
             };
@@ -113,6 +115,7 @@ fn accept_all(listener: &TcpListener, poll: &Poll, conns: &mut Slab<Conn>) -> io
                         unsent: Vec::new(),
                         sent: 0,
                         read_closed: false,
+                        read_on: false,
                     });
                 }
             }
@@ -126,7 +129,7 @@ fn accept_all(listener: &TcpListener, poll: &Poll, conns: &mut Slab<Conn>) -> io
 impl Conn {
     /// Moves data until both directions would block (or reading is paused at the high-water mark
     /// and writing would block). Returns whether the connection stays open.
-    fn drive(&mut self, buf: &mut [u8], read_on: bool) -> io::Result<bool> {
+    fn drive(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         loop {
             if !self.flush()? {
                 // Still full: wait for the writable edge (reading resumes after it, if paused).
@@ -134,7 +137,7 @@ impl Conn {
                     break;
                 }
             }
-            if !self.fill(buf, read_on)? {
+            if !self.fill(buf)? {
                 break;
             }
             // Stopped at the high-water mark with data perhaps left in the socket, whose readable
@@ -154,7 +157,7 @@ impl Conn {
 
     /// Reads until `WouldBlock` or end of file (`false`), or the high-water mark (`true`), writing
     /// each chunk straight back when nothing is queued before it.
-    fn fill(&mut self, buf: &mut [u8], read_on: bool) -> io::Result<bool> {
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         while !self.read_closed {
             if self.pending() >= HIGH_WATER {
                 return Ok(true);
@@ -185,7 +188,7 @@ impl Conn {
                 }
                 self.unsent.extend_from_slice(&buf[written..n]);
             }
-            if n < buf.len() && !read_on {
+            if n < buf.len() && !self.read_on {
                 break;
             }
         }

@@ -53,8 +53,9 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> SysResult {
     result(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })
 }
 
-/// The accept backlog `bind` asks for: tokio's, where std and mio ask for 128. The kernel caps it at
-/// `net.core.somaxconn` (4096 on current Linux).
+/// The accept backlog `TcpListener::bind` asks for: tokio's, where std and mio's TCP listener ask
+/// for 128. The kernel caps it at `net.core.somaxconn` (4096 on current Linux). (mio's Unix
+/// listener already asks for the system maximum.)
 ///
 /// With 128, a burst of a few hundred connects overflows the accept queue: SYNs are dropped or
 /// answered with SYN cookies, connections stall for a retransmission timeout, and some are reset.

@@ -51,11 +51,10 @@ impl TcpListener {
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
-            match mio::net::TcpListener::bind(addr) {
-                Ok(l) => {
-                    sys::set_backlog(l.as_raw_fd(), sys::LISTEN_BACKLOG)?;
-                    return Self::from_mio(l);
-                }
+            let bound = mio::net::TcpListener::bind(addr)
+                .and_then(|l| sys::set_backlog(l.as_raw_fd(), sys::LISTEN_BACKLOG).map(|()| l));
+            match bound {
+                Ok(l) => return Self::from_mio(l),
                 Err(e) => last = Some(e),
             }
         }

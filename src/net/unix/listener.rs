@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 
 use super::UnixStream;
 use crate::net::source::IoSource;
-use crate::net::sys;
 use crate::reactor::Direction;
 
 /// A Unix domain socket listening for stream connections.
@@ -19,17 +18,15 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` (which must not exist yet) and listens with a backlog of 1024 (see
-    /// [`TcpListener::bind`](crate::net::TcpListener::bind)).
+    /// Binds to `path` (which must not exist yet). It listens with the largest backlog the system
+    /// allows (`net.core.somaxconn` on Linux), as mio sets it up.
     ///
     /// # Errors
     ///
     /// As `bind(2)` (`AddrInUse` if the path exists), or if this thread has no event loop.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        let listener = mio::net::UnixListener::bind(path)?;
-        sys::set_backlog(listener.as_raw_fd(), sys::LISTEN_BACKLOG)?;
         Ok(UnixListener {
-            io: IoSource::new(listener)?,
+            io: IoSource::new(mio::net::UnixListener::bind(path)?)?,
         })
     }
 
