@@ -1,0 +1,158 @@
+//! The four example echo servers the benchmark compares (`echo`, `echo_callbacks`, `echo_mio`,
+//! `echo_tokio`) run as child processes and must all echo every byte, in order, over concurrent
+//! connections, and pass a client's half-close on once everything was echoed. The benchmark's
+//! numbers mean nothing if one of them cut a corner.
+//!
+//! The example binaries are built by a plain `cargo test`; with a filter such as
+//! `cargo test --test echo_servers`, build them first with `cargo build --examples`.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use util::{watchdog, Rng};
+
+const SERVERS: [&str; 4] = ["echo", "echo_callbacks", "echo_mio", "echo_tokio"];
+/// Concurrent connections per server.
+const CONNS: usize = 8;
+/// Longest any single blocking socket operation may take before the test fails.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `target/<profile>/examples/NAME`, next to this test's `target/<profile>/deps/` binary.
+fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join(name);
+    assert!(
+        bin.is_file(),
+        "the {name} example is not built (no {}): run a plain `cargo test`, or `cargo build \
+         --examples` before `cargo test --test echo_servers`",
+        bin.display()
+    );
+    bin
+}
+
+/// A running server; dropping it kills and reaps the process, also when the test fails.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn spawn(name: &str) -> Server {
+        let mut child = Command::new(example_bin(name))
+            .args(["--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        // Read the announcement on a thread, so a server that never prints cannot hang the test.
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{name} did not print `listening on ADDR` within 10 s"));
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"));
+        server.addr = addr.parse().expect("the announced address");
+        assert!(server.addr.ip().is_loopback(), "{name} announced {addr}");
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `payload` in random-sized writes from a second thread, then shuts the writing half down;
+/// reads the echo to the end of file on this one. Returns what came back.
+fn echo_half_closed(addr: SocketAddr, payload: Vec<u8>, seed: u64) -> Vec<u8> {
+    let payload_len = payload.len();
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let mut rng = Rng::scrambled(seed);
+        let mut pos = 0;
+        while pos < payload.len() {
+            let n = rng.range(1, 16 * 1024).min(payload.len() - pos);
+            writer.write_all(&payload[pos..pos + n]).expect("write");
+            pos += n;
+        }
+        writer.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let mut echoed = Vec::new();
+    if let Err(e) = (&stream).read_to_end(&mut echoed) {
+        panic!(
+            "no end of file after {} of {} echoed bytes ({e}): a timeout means the server kept \
+             the half-closed connection open",
+            echoed.len(),
+            payload_len
+        );
+    }
+    sender.join().expect("the sending thread");
+    echoed
+}
+
+#[test]
+fn every_echo_server_echoes_every_byte_and_passes_a_half_close_on() {
+    let _wd = watchdog("every_echo_server_echoes_every_byte", 300);
+    for (s, name) in SERVERS.iter().enumerate() {
+        let server = Server::spawn(name);
+        let clients: Vec<_> = (0..CONNS)
+            .map(|c| {
+                let addr = server.addr;
+                let seed = (s * CONNS + c) as u64 + 1;
+                thread::spawn(move || {
+                    let mut rng = Rng::scrambled(seed);
+                    // Small ones and ones larger than any server's buffers and socket queues.
+                    let len = if c % 2 == 0 {
+                        rng.range(1, 200)
+                    } else {
+                        rng.range(64 * 1024, 512 * 1024)
+                    };
+                    let payload = rng.bytes(len);
+                    let echoed = echo_half_closed(addr, payload.clone(), seed);
+                    (payload, echoed)
+                })
+            })
+            .collect();
+        for (c, client) in clients.into_iter().enumerate() {
+            let (payload, echoed) = client.join().expect("client thread");
+            assert_eq!(
+                echoed.len(),
+                payload.len(),
+                "{name}, connection {c}: echoed length"
+            );
+            assert!(
+                echoed == payload,
+                "{name}, connection {c}: echoed bytes differ"
+            );
+        }
+    }
+}
