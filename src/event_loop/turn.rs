@@ -9,10 +9,7 @@
 //!    wake their tasks.
 //! 4. `take_remote`: posts and wake-ups from other threads join the queue.
 //! 5. `drain_queue`: run the entries that were queued when the drain began, at most
-//!    [`DRAIN_BUDGET`] of them; anything queued meanwhile waits for the next turn. (Under `run`
-//!    and `block_on`, when that next turn would do nothing but drain, because no timer exists,
-//!    no remote work waits and I/O is not due, the drain goes on instead: same order, one turn's
-//!    overhead less.)
+//!    [`DRAIN_BUDGET`] of them; anything queued meanwhile waits for the next turn.
 
 use std::any::Any;
 use std::io;
