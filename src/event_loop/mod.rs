@@ -36,7 +36,7 @@ mod turn;
 pub(crate) use error::payload_str;
 pub use error::LoopError;
 pub use handle::{spawn, CallbackId, Handle, KeepAlive};
-use turn::{Next, Wait};
+use turn::Wait;
 
 use crate::task::waker;
 
@@ -103,7 +103,7 @@ impl EventLoop {
         let _enter = self.enter("EventLoop::run")?;
         let core = &self.handle.core;
         while !core.stopping.get() && core.is_alive() {
-            self.handle.turn(Wait::Block, Next::Turn)?;
+            self.handle.turn(Wait::Block)?;
         }
         core.stopping.set(false);
         Ok(())
@@ -122,7 +122,7 @@ impl EventLoop {
         } else {
             Wait::NoWait
         };
-        self.handle.turn(wait, Next::Return)?;
+        self.handle.turn(wait)?;
         self.handle.core.stopping.set(false);
         Ok(self.handle.core.is_alive())
     }
@@ -134,7 +134,7 @@ impl EventLoop {
     /// As for [`EventLoop::run`].
     pub fn run_nowait(&self) -> io::Result<bool> {
         let _enter = self.enter("EventLoop::run_nowait")?;
-        self.handle.turn(Wait::NoWait, Next::Return)?;
+        self.handle.turn(Wait::NoWait)?;
         self.handle.core.stopping.set(false);
         Ok(self.handle.core.is_alive())
     }
@@ -169,7 +169,7 @@ impl EventLoop {
                 }
             }
             core.stopping.set(false);
-            if let Err(e) = self.handle.turn(Wait::Block, Next::Turn) {
+            if let Err(e) = self.handle.turn(Wait::Block) {
                 panic!("evloop: polling the OS failed inside block_on: {e}");
             }
         }

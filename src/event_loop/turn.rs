@@ -39,18 +39,8 @@ pub(crate) enum Wait {
     NoWait,
 }
 
-/// What the caller of a turn does next.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Runs another turn at once (`run`, `block_on`): a drain may go on into work queued meanwhile
-    /// when that next turn would do nothing but drain.
-    Turn,
-    /// Returns after this turn (`run_once`, `run_nowait`): exactly one turn's work.
-    Return,
-}
-
 impl Handle {
-    pub(crate) fn turn(&self, wait: Wait, next: Next) -> io::Result<()> {
+    pub(crate) fn turn(&self, wait: Wait) -> io::Result<()> {
         let core = &self.core;
         let queued = !core.queue.borrow().is_empty() || core.main_due.get();
         if !queued || core.since_io.get() >= DRAIN_BUDGET {
@@ -64,7 +54,7 @@ impl Handle {
             core.mark_time_stale();
         }
         self.take_remote();
-        self.drain_queue(next);
+        self.drain_queue();
         Ok(())
     }
 
@@ -153,32 +143,18 @@ impl Handle {
         *core.spare.borrow_mut() = inbox;
     }
 
-    fn drain_queue(&self, next: Next) {
+    fn drain_queue(&self) {
         let core = &self.core;
-        loop {
-            let n = core.queue.borrow().len().min(DRAIN_BUDGET);
-            for _ in 0..n {
-                let Some(entry) = core.queue.borrow_mut().pop() else {
-                    return;
-                };
-                core.since_io.set(core.since_io.get() + 1);
-                self.dispatch(entry);
-                if core.stopping.get() || core.main_due.get() {
-                    return;
-                }
+        let n = core.queue.borrow().len().min(DRAIN_BUDGET);
+        for _ in 0..n {
+            let Some(entry) = core.queue.borrow_mut().pop() else {
+                break;
+            };
+            core.since_io.set(core.since_io.get() + 1);
+            self.dispatch(entry);
+            if core.stopping.get() || core.main_due.get() {
+                break;
             }
-            // Work was queued meanwhile. If the next turn would not poll I/O (fewer than
-            // DRAIN_BUDGET entries ran since), would find no timer and no remote work, it would
-            // only drain again: do that here and save the turn, in the same order.
-            if next == Next::Return
-                || core.queue.borrow().is_empty()
-                || core.since_io.get() >= DRAIN_BUDGET
-                || core.timers.borrow().len() > 0
-                || core.remote.is_notified()
-            {
-                return;
-            }
-            core.mark_time_stale();
         }
     }
 
