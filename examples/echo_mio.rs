@@ -8,8 +8,9 @@
 //! straight from that buffer; only bytes the socket would not take are copied into a per-connection
 //! queue. A short read means the socket is drained, so it waits for the next edge instead of making
 //! the read that would only say `EAGAIN` (as tokio and both evloop servers do; the floor must not
-//! pay for a syscall they skip). Past 64 KiB of unsent echo it stops reading that connection (backpressure) until the
-//! queue drains. Accept errors that retrying cannot fix (out of descriptors) pause accepting.
+//! pay for a syscall they skip). Past 64 KiB of unsent echo it stops reading that connection
+//! (backpressure) until the queue drains. Accept errors that retrying cannot fix (out of
+//! descriptors) pause accepting.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -127,8 +128,9 @@ fn accept_all(listener: &TcpListener, poll: &Poll, conns: &mut Slab<Conn>) -> io
 }
 
 impl Conn {
-    /// Moves data until both directions would block (or reading is paused at the high-water mark
-    /// and writing would block). Returns whether the connection stays open.
+    /// Moves data until reading has drained the socket (a short read, or `WouldBlock`) and writing
+    /// would block or has nothing left, or reading is paused at the high-water mark and writing
+    /// would block. Returns whether the connection stays open.
     fn drive(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         loop {
             if !self.flush()? {
