@@ -146,7 +146,8 @@ impl Conn {
     /// Moves data until the socket would block. Returns whether the connection stays open.
     ///
     /// Edge-triggered readiness only reports changes, so this must only return once a direction
-    /// we wait for has said `WouldBlock` (its next change will wake us), or when we are done.
+    /// we wait for is drained: it said `WouldBlock`, or a read came back short (either way its
+    /// next change will wake us), or when we are done.
     /// (So a client that keeps both directions busy keeps us here; a production server would cap
     /// the work per event and arrange to be called again.)
     fn drive(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<bool> {
