@@ -8,14 +8,12 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use util::example::Server;
 use util::{watchdog, Rng};
 
 const SERVERS: [&str; 4] = ["echo", "echo_callbacks", "echo_mio", "echo_tokio"];
@@ -23,70 +21,6 @@ const SERVERS: [&str; 4] = ["echo", "echo_callbacks", "echo_mio", "echo_tokio"];
 const CONNS: usize = 8;
 /// Longest any single blocking socket operation may take before the test fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `target/<profile>/examples/NAME`, next to this test's `target/<profile>/deps/` binary.
-fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join(name);
-    assert!(
-        bin.is_file(),
-        "the {name} example is not built (no {}): run a plain `cargo test`, or `cargo build \
-         --examples` before `cargo test --test echo_servers`",
-        bin.display()
-    );
-    bin
-}
-
-/// A running server; dropping it kills and reaps the process, also when the test fails.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn spawn(name: &str) -> Server {
-        let mut child = Command::new(example_bin(name))
-            .args(["--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        // Read the announcement on a thread, so a server that never prints cannot hang the test.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("{name} did not print `listening on ADDR` within 10 s"));
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"));
-        server.addr = addr.parse().expect("the announced address");
-        assert!(server.addr.ip().is_loopback(), "{name} announced {addr}");
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Sends `payload` in random-sized writes from a second thread, then shuts the writing half down;
 /// reads the echo to the end of file on this one. Returns what came back.

@@ -4,9 +4,10 @@
 //! The example binaries are built by a plain `cargo test` (which builds examples). With a filter
 //! such as `cargo test --test examples_run`, build them first with `cargo build --examples`.
 
+mod util;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -14,24 +15,6 @@ use std::time::{Duration, Instant};
 
 /// How long an example may run, or a test wait for a line, before the test fails.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The example binary, next to this test binary: `target/<profile>/deps/examples_run-<hash>` →
-/// `target/<profile>/examples/<name>`.
-fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join(name);
-    assert!(
-        bin.is_file(),
-        "the `{name}` example is not built (no {}): run `cargo build --examples` first, or a \
-         plain `cargo test`",
-        bin.display()
-    );
-    bin
-}
 
 /// A child process that is killed and reaped when dropped, also when a test fails.
 struct Guard(Child);
@@ -44,7 +27,7 @@ impl Drop for Guard {
 }
 
 fn spawn_example(name: &str, args: &[&str]) -> (Guard, ChildStdout) {
-    let mut child = Command::new(example_bin(name))
+    let mut child = Command::new(util::example::bin(name))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -321,11 +304,7 @@ fn start_chat() -> (Guard, SocketAddr, mpsc::Receiver<String>) {
     let first = log
         .recv_timeout(TIMEOUT)
         .expect("the chat server's first line");
-    let addr = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line `{first}`"))
-        .parse()
-        .expect("a socket address");
+    let addr = util::example::parse_announcement(&first);
     (child, addr, log)
 }
 

@@ -6,16 +6,15 @@
 
 mod util;
 
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use util::example::{self, Server};
 use util::net::set_linger_zero;
 use util::Rng;
 
@@ -27,41 +26,14 @@ const MAX_MSG: usize = 256 * 1024;
 // ---------------------------------------------------------------------------------------------
 // The server process
 
-/// The example binary, next to this test binary: `target/<profile>/deps/loop_echo-<hash>` →
-/// `target/<profile>/examples/echo_callbacks`.
-fn example_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join("echo_callbacks");
-    assert!(
-        bin.is_file(),
-        "the echo_callbacks example is not built (no {}): run a plain `cargo test`, or \
-         `cargo build --example echo_callbacks` before `cargo test --test loop_echo`",
-        bin.display()
-    );
-    bin
-}
+const EXAMPLE: &str = "echo_callbacks";
 
-/// A running server. Dropping it kills and reaps the process, also when a test fails.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
+// `util::example::Server`, plus what these tests read of the process.
 impl Server {
-    fn spawn() -> Server {
-        let mut cmd = Command::new(example_bin());
-        cmd.stderr(Stdio::inherit());
-        Server::start(cmd)
-    }
-
     /// A server allowed only `limit` open descriptors. Its stderr is discarded: it is expected to
     /// complain about `accept` failing.
     fn spawn_with_fd_limit(limit: libc::rlim_t) -> Server {
-        let mut cmd = Command::new(example_bin());
+        let mut cmd = Command::new(example::bin(EXAMPLE));
         cmd.stderr(Stdio::null());
         // SAFETY: the closure runs in the forked child before `exec`, where only async-signal-safe
         // functions may be called. It only calls `setrlimit` (a plain system call) and, on failure,
@@ -79,35 +51,6 @@ impl Server {
             });
         }
         Server::start(cmd)
-    }
-
-    fn start(mut cmd: Command) -> Server {
-        cmd.args(["--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawning the echo_callbacks example");
-        let stdout = child.stdout.take().expect("piped stdout");
-        // Own the child before anything can fail, so it is killed on every path.
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        };
-        // Read the announcement on a thread, so a server that never prints cannot hang the test.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the server did not print `listening on ADDR` within 10 s");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"));
-        server.addr = addr.parse().expect("the announced address");
-        server
     }
 
     fn pid(&self) -> u32 {
@@ -154,13 +97,6 @@ impl Server {
         dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<usize>().ok())
             .filter(|fd| *fd < limit)
             .count()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -295,7 +231,7 @@ fn command_line_contract() {
         (&["--bogus"][..], 2),
         (&["--addr", "nope"][..], 2),
     ] {
-        let mut child = Command::new(example_bin())
+        let mut child = Command::new(example::bin(EXAMPLE))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -332,7 +268,7 @@ fn command_line_contract() {
 
 #[test]
 fn echoes_100_concurrent_connections() {
-    let server = Server::spawn();
+    let server = Server::spawn(EXAMPLE);
     let scripts: Vec<Script> = (0..100).map(Script::random).collect();
     // Every connection is open before any data moves, so all 100 are served at once.
     let streams: Vec<TcpStream> = scripts.iter().map(|_| connect(server.addr)).collect();
@@ -360,7 +296,7 @@ fn echoes_100_concurrent_connections() {
 
 #[test]
 fn half_close_flushes_then_closes() {
-    let server = Server::spawn();
+    let server = Server::spawn(EXAMPLE);
     // Nothing sent: the server passes the EOF straight back.
     let mut s = connect(server.addr);
     s.shutdown(Shutdown::Write).unwrap();
@@ -395,7 +331,7 @@ fn half_close_flushes_then_closes() {
 
 #[test]
 fn survives_peer_resets() {
-    let mut server = Server::spawn();
+    let mut server = Server::spawn(EXAMPLE);
     let mut bystander = connect(server.addr);
     bystander.write_all(b"before").unwrap();
 
@@ -438,7 +374,7 @@ fn backpressure_bounds_server_memory() {
     /// No write progress for this long counts as a stall.
     const STALL: Duration = Duration::from_millis(500);
 
-    let server = Server::spawn();
+    let server = Server::spawn(EXAMPLE);
     assert_echoes(server.addr, b"warm up");
     let baseline = server.rss_kib();
     let data = seeded_rng(8).bytes(MAX_TOTAL);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod example;
 pub mod net;
 
 use std::cell::{Cell, RefCell};
