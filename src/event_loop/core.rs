@@ -29,8 +29,6 @@ pub(crate) struct Core {
     pub(crate) reactor: Reactor,
     pub(crate) tasks: RefCell<Tasks>,
     pub(crate) remote: Arc<RemoteShared>,
-    /// `remote.index`, kept here so the hot paths read it without following the `Arc`.
-    pub(crate) index: u16,
     /// Spare inbox buffers, swapped with the remote inbox each time it is emptied.
     pub(crate) spare: RefCell<Inbox>,
     /// Wakers collected by the reactor and the timers, woken once their borrows are released.
@@ -67,7 +65,6 @@ impl Core {
             timers: RefCell::new(TimerQueue::default()),
             reactor,
             tasks: RefCell::new(Tasks::default()),
-            index: remote.index,
             remote,
             spare: RefCell::new(Inbox::default()),
             wake_buf: RefCell::new(Vec::with_capacity(64)),
@@ -135,7 +132,9 @@ impl Core {
     #[inline]
     pub(crate) fn route_waker(&self, queue: &mut Queue, w: Waker, foreign: &mut Vec<Waker>) {
         match waker::decode(&w) {
-            Some((index, key, gen)) if index == self.index => self.schedule_into(queue, key, gen),
+            Some((index, key, gen)) if index == self.remote.index => {
+                self.schedule_into(queue, key, gen)
+            }
             _ => foreign.push(w),
         }
     }

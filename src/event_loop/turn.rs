@@ -222,7 +222,7 @@ impl Handle {
             return;
         };
         // Dropping one of our wakers does nothing: skip the vtable call.
-        let waker = std::mem::ManuallyDrop::new(waker::waker(core.index, key, gen));
+        let waker = std::mem::ManuallyDrop::new(waker::waker(core.remote.index, key, gen));
         let mut cx = Context::from_waker(&waker);
         core.budget.set(crate::task::BUDGET);
         if let Poll::Ready(unobserved) = task.poll(&mut cx) {

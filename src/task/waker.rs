@@ -86,7 +86,7 @@ fn wake(data: *const ()) {
 pub(crate) fn wake_data(data: usize) {
     let (index, key, gen) = unpack(data);
     let local = current::with_current_core(|core| {
-        let mine = core.index == index;
+        let mine = core.remote.index == index;
         if mine {
             core.schedule(key, gen);
         }
