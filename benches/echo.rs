@@ -24,9 +24,10 @@
 //! When `valgrind` is installed it also counts user-space instructions per echoed message: each
 //! server runs under callgrind for a fixed number of messages (64 connections, ping-pong, 64 B)
 //! and once with no load; the difference divided by the message count is the echo path's cost.
-//! Under callgrind a server runs some 20 times slower, so with 64 connections dozens of events
-//! wait per wake-up, far more than natively; a second load, one connection in ping-pong (half as
-//! many messages), is the other extreme, one event per wake-up, where a loop's per-turn cost shows.
+//! Slowed down by callgrind, a server finds many more events per wake-up with 64 connections than
+//! natively (about 60 against about 5 for the async server); a second load, one connection in
+//! ping-pong (half as many messages), is the other extreme, one event per wake-up, where a loop's
+//! per-turn cost shows.
 //!
 //! Results: Markdown tables on stdout and in `target/echo-bench.md`, and a bar chart in
 //! `target/echo-bench.svg` (drawn with `plotters`' SVG backend), `target` being the target
@@ -35,7 +36,9 @@
 //!
 //! Flags: `--quick`, `--rounds N` (or env `ECHO_BENCH_ROUNDS`), `--warmup SECS`, `--duration SECS`,
 //! `--servers a,b` (example names), `--scenarios 1,2` (numbers as listed), `--no-build`,
-//! `--no-pin`, `--no-callgrind`, `--callgrind-messages N`.
+//! `--no-pin`, `--no-callgrind`, `--callgrind-messages N`, `--callgrind-dir DIR` (keep the profiles
+//! there, as `SERVER.64conn.out`, `SERVER.1conn.out` and `SERVER.0conn.out` for the idle run, to
+//! read with `callgrind_annotate`).
 
 mod common;
 
@@ -45,7 +48,7 @@ use common::{
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -112,12 +115,14 @@ struct Opts {
     pin: bool,
     callgrind: bool,
     callgrind_messages: u64,
+    /// Where to keep the callgrind profiles (for `callgrind_annotate`); by default none are kept.
+    callgrind_dir: Option<PathBuf>,
 }
 
 fn usage_error(msg: &str) -> ! {
     eprintln!(
         "echo bench: {msg}\nflags: --quick --rounds N --warmup SECS --duration SECS --servers a,b \
-         --scenarios 1,2 --no-build --no-pin --no-callgrind --callgrind-messages N"
+         --scenarios 1,2 --no-build --no-pin --no-callgrind --callgrind-messages N --callgrind-dir DIR"
     );
     std::process::exit(2);
 }
@@ -137,6 +142,7 @@ fn parse_opts() -> Opts {
         pin: true,
         callgrind: true,
         callgrind_messages: if quick { 20_000 } else { 100_000 },
+        callgrind_dir: None,
     };
     if let Ok(r) = std::env::var("ECHO_BENCH_ROUNDS") {
         o.rounds = r
@@ -163,6 +169,7 @@ fn parse_opts() -> Opts {
             "--warmup" => o.warmup = num(&a, &value(&a)),
             "--duration" => o.duration = num(&a, &value(&a)),
             "--callgrind-messages" => o.callgrind_messages = num(&a, &value(&a)),
+            "--callgrind-dir" => o.callgrind_dir = Some(PathBuf::from(value(&a))),
             "--servers" => {
                 let v = value(&a);
                 o.servers = v
@@ -231,21 +238,16 @@ struct Server {
     stderr: Option<mpsc::Receiver<String>>,
 }
 
-fn start_server(path: &Path, pin: bool, callgrind: bool) -> Result<Server, String> {
+/// Starts the example server at `path`; under callgrind when `callgrind` names its output file.
+fn start_server(path: &Path, pin: bool, callgrind: Option<&Path>) -> Result<Server, String> {
     let mut cmd;
     let mut words: Vec<String> = Vec::new();
     if pin {
         words.extend(["taskset", "-c", "0"].map(String::from));
     }
-    if callgrind {
-        words.extend(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--callgrind-out-file=/dev/null",
-            ]
-            .map(String::from),
-        );
+    if let Some(out) = callgrind {
+        words.extend(["valgrind".into(), "--tool=callgrind".into()]);
+        words.push(format!("--callgrind-out-file={}", out.display()));
     }
     words.push(path.display().to_string());
     cmd = Command::new(&words[0]);
@@ -253,7 +255,7 @@ fn start_server(path: &Path, pin: bool, callgrind: bool) -> Result<Server, Strin
         .args(["--addr", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(if callgrind {
+        .stderr(if callgrind.is_some() {
             Stdio::piped()
         } else {
             Stdio::inherit()
@@ -270,7 +272,7 @@ fn start_server(path: &Path, pin: bool, callgrind: bool) -> Result<Server, Strin
         });
         rx
     });
-    let limit = Duration::from_secs(if callgrind { 60 } else { 10 });
+    let limit = Duration::from_secs(if callgrind.is_some() { 60 } else { 10 });
     let Some(line) = first_line(&mut child, limit) else {
         let _ = child.kill();
         let _ = child.wait();
@@ -421,6 +423,22 @@ struct Instr {
     idle: u64,
 }
 
+/// Which callgrind load: 64 connections, or one.
+#[derive(Clone, Copy)]
+enum Load {
+    Many,
+    One,
+}
+
+/// `server`'s instructions per message under `load`, if it was measured.
+fn per_msg(instr: &[(&str, Instr)], server: &str, load: Load) -> Option<f64> {
+    let i = &instr.iter().find(|(s, _)| *s == server)?.1;
+    match load {
+        Load::Many => Some(i.per_msg),
+        Load::One => i.per_msg_one,
+    }
+}
+
 fn callgrind_total(stderr: &str) -> Option<u64> {
     let num = |s: &str| s.trim().replace(',', "").parse::<u64>().ok();
     stderr
@@ -434,17 +452,30 @@ fn callgrind_total(stderr: &str) -> Option<u64> {
 }
 
 /// One callgrind run of the server at `path`: its total instruction count, after `messages`
-/// ping-pong messages over `conns` connections (or none, with `conns == 0`).
+/// ping-pong messages over `conns` connections (or none, with `conns == 0`). The profile goes to
+/// `profiles/SERVER.CONNSconn.out` when a directory is given, else nowhere.
 fn callgrind_run(
     path: &Path,
     loadgen: &Path,
     pin: bool,
+    profiles: Option<&Path>,
     conns: usize,
     messages: u64,
 ) -> Result<u64, String> {
+    let out = match profiles {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let server = path
+                .file_name()
+                .map_or("server".into(), |n| n.to_string_lossy());
+            dir.join(format!("{server}.{conns}conn.out"))
+        }
+        None => PathBuf::from("/dev/null"),
+    };
     // Pause before the signal, so that the loaded run has finished closing connections.
     let settle = Duration::from_millis(300);
-    let s = start_server(path, pin, true)?;
+    let s = start_server(path, pin, Some(&out))?;
     let res = if conns == 0 {
         thread::sleep(settle);
         Ok(())
@@ -478,12 +509,13 @@ fn measure_instructions(
     path: &Path,
     loadgen: &Path,
     pin: bool,
+    profiles: Option<&Path>,
     messages: u64,
 ) -> Result<Instr, String> {
-    let idle = callgrind_run(path, loadgen, pin, 0, 0)?;
-    let loaded = callgrind_run(path, loadgen, pin, 64, messages)?;
+    let idle = callgrind_run(path, loadgen, pin, profiles, 0, 0)?;
+    let loaded = callgrind_run(path, loadgen, pin, profiles, 64, messages)?;
     let one_msgs = (messages / 2).max(1);
-    let one = callgrind_run(path, loadgen, pin, 1, one_msgs)?;
+    let one = callgrind_run(path, loadgen, pin, profiles, 1, one_msgs)?;
     Ok(Instr {
         per_msg: (loaded as f64 - idle as f64) / messages as f64,
         per_msg_one: Some((one as f64 - idle as f64) / one_msgs as f64),
@@ -579,7 +611,7 @@ fn main() {
                     opts.rounds,
                     label(srv)
                 );
-                let outcome = start_server(&d.examples.join(srv), pin, false).and_then(|s| {
+                let outcome = start_server(&d.examples.join(srv), pin, None).and_then(|s| {
                     let args: Vec<String> = vec![
                         "--addr".into(),
                         s.addr.clone(),
@@ -699,6 +731,7 @@ fn main() {
                 &d.examples.join(srv),
                 &loadgen,
                 pin,
+                opts.callgrind_dir.as_deref(),
                 opts.callgrind_messages,
             ) {
                 Ok(i) => {
@@ -715,22 +748,21 @@ fn main() {
                 }
             }
         }
-        let find = |n: &str| instr.iter().find(|(s, _)| *s == n).map(|(_, i)| i.per_msg);
-        let find_one = |n: &str| {
-            instr
-                .iter()
-                .find(|(s, _)| *s == n)
-                .and_then(|(_, i)| i.per_msg_one)
-        };
-        let (tokio, mio) = (find(REFERENCE), find("echo_mio"));
-        let (tokio_one, mio_one) = (find_one(REFERENCE), find_one("echo_mio"));
+        let (tokio, mio) = (
+            per_msg(&instr, REFERENCE, Load::Many),
+            per_msg(&instr, "echo_mio", Load::Many),
+        );
+        let (tokio_one, mio_one) = (
+            per_msg(&instr, REFERENCE, Load::One),
+            per_msg(&instr, "echo_mio", Load::One),
+        );
         let _ = writeln!(
             md,
             "## User-space instructions per echoed message (callgrind)\n\n\
              (Instructions with a load − instructions of a run with no load) ÷ messages, 64 B \
              ping-pong. Counts only the server's user-space instructions (libc included, kernel \
-             excluded). Main load: {} messages over 64 connections; under callgrind dozens of \
-             events wait per wake-up there. Second load: {} messages over one connection, one event \
+             excluded). Main load: {} messages over 64 connections; slowed down by callgrind, \
+             a server finds many events per wake-up there. Second load: {} messages over one connection, one event \
              per wake-up, so each message also pays a whole turn of the loop.\n\n\
              | server | 64 conns: instructions/msg | vs tokio | vs raw mio | 1 conn: instructions/msg | vs tokio | vs raw mio | loaded total (64) | idle total |\n\
              |---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -763,7 +795,6 @@ fn main() {
 
     // The project's targets, checked against these numbers.
     let mut checks: Vec<String> = Vec::new();
-    let ifind = |n: &str| instr.iter().find(|(s, _)| *s == n).map(|(_, i)| i.per_msg);
     let mut check = |what: String, value: Option<f64>, limit: f64, at_most: bool| {
         if let Some(v) = value.filter(|v| v.is_finite()) {
             let ok = if at_most { v <= limit } else { v >= limit };
@@ -775,36 +806,21 @@ fn main() {
         }
     };
     let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
-    check(
-        "callbacks instructions/msg ÷ raw mio (64 connections)".into(),
-        ratio(ifind("echo_callbacks"), ifind("echo_mio")),
-        1.5,
-        true,
-    );
-    check(
-        "async instructions/msg ÷ tokio (64 connections)".into(),
-        ratio(ifind("echo"), ifind(REFERENCE)),
-        0.35,
-        true,
-    );
-    let ifind_one = |n: &str| {
-        instr
-            .iter()
-            .find(|(s, _)| *s == n)
-            .and_then(|(_, i)| i.per_msg_one)
-    };
-    check(
-        "callbacks instructions/msg ÷ raw mio (1 connection)".into(),
-        ratio(ifind_one("echo_callbacks"), ifind_one("echo_mio")),
-        1.5,
-        true,
-    );
-    check(
-        "async instructions/msg ÷ tokio (1 connection)".into(),
-        ratio(ifind_one("echo"), ifind_one(REFERENCE)),
-        0.35,
-        true,
-    );
+    for (load, what) in [(Load::Many, "64 connections"), (Load::One, "1 connection")] {
+        let get = |server: &str| per_msg(&instr, server, load);
+        check(
+            format!("callbacks instructions/msg ÷ raw mio ({what})"),
+            ratio(get("echo_callbacks"), get("echo_mio")),
+            1.5,
+            true,
+        );
+        check(
+            format!("async instructions/msg ÷ tokio ({what})"),
+            ratio(get("echo"), get(REFERENCE)),
+            0.35,
+            true,
+        );
+    }
     for (k, &si) in opts.scenarios.iter().enumerate() {
         let get = |s: &str| medians[k].iter().find(|(n, _)| *n == s).map(|(_, m)| *m);
         let Some(t) = get(REFERENCE) else { continue };
