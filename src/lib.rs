@@ -92,15 +92,19 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// Layer 1: storage that knows nothing of the loop.
+mod driver;
+// Layer 2: the runtime, the only code that borrows loop state.
+mod runtime;
+
+// Layer 3: the public modules.
 pub mod blocking;
 pub mod event_loop;
 pub mod interop;
 pub mod io;
 pub mod net;
 pub mod promise;
-mod queue;
 pub mod reactor;
-mod remote;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -111,7 +115,7 @@ pub use event_loop::{spawn, CallbackId, EventLoop, Handle, KeepAlive, LoopError}
 pub use mio::Interest;
 pub use promise::{Promise, PromiseError, Resolver};
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};
-pub use remote::{PostError, Remote};
+pub use runtime::{PostError, Remote};
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use timer::TimerId;
 

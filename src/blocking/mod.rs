@@ -13,12 +13,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use crate::driver::pool::{Pool, DEFAULT_MAX_THREADS};
+use crate::event_loop::handle::refused;
 use crate::event_loop::Handle;
+use crate::runtime::submit::Refused;
 use crate::task::JoinError;
-
-mod pool;
-
-pub(crate) use pool::{Pool, DEFAULT_MAX_THREADS};
 
 /// Where a job leaves its result and finds the waker of the task awaiting it.
 struct Slot<T> {
@@ -52,6 +51,12 @@ where
 
 impl Handle {
     /// Runs `f` on this loop's blocking pool; see [`spawn_blocking`].
+    ///
+    /// # Panics
+    ///
+    /// If the loop has been dropped (after dropping `f`); see [`Handle`]. While it is being
+    /// dropped, `f` is dropped unrun and the handle yields [`JoinError::Cancelled`].
+    #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> BlockingHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -62,11 +67,20 @@ impl Handle {
             waker: None,
             failed: None,
         }));
+        let f = match self.core.admit(f) {
+            Ok(f) => f,
+            Err(refusal) => {
+                lock(&slot).result = Some(Err(JoinError::Cancelled));
+                let refusal: Result<(), Refused> = Err(refusal);
+                refused(refusal, "spawn_blocking", ());
+                return BlockingHandle { slot };
+            }
+        };
         let theirs = slot.clone();
         let job = Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::Panic);
             let waker = {
-                let mut s = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut s = lock(&theirs);
                 s.result = Some(result);
                 s.waker.take()
             };
@@ -74,8 +88,10 @@ impl Handle {
                 w.wake();
             }
         });
-        if let Err(e) = self.blocking_pool().submit(job) {
-            slot.lock().unwrap_or_else(PoisonError::into_inner).failed = Some(e);
+        if let Err((e, job)) = self.blocking_pool().submit(job) {
+            // The job holds `f`: dropped with no lock held, then the handle learns why.
+            self.core.discard(job);
+            lock(&slot).failed = Some(e);
         }
         BlockingHandle { slot }
     }
@@ -87,8 +103,11 @@ impl Handle {
 
     pub(crate) fn blocking_pool(&self) -> Arc<Pool> {
         let mut pool = self.core.blocking.borrow_mut();
-        pool.get_or_insert_with(|| Pool::new(self.core.remote.clone(), DEFAULT_MAX_THREADS))
-            .clone()
+        pool.get_or_insert_with(|| {
+            let remote = self.core.remote.clone();
+            Pool::new(Box::new(move || remote.wake_loop()), DEFAULT_MAX_THREADS)
+        })
+        .clone()
     }
 }
 
@@ -104,21 +123,39 @@ impl<T> Future for BlockingHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = lock(&self.slot);
         if let Some(r) = slot.result.take() {
             return Poll::Ready(r);
         }
         if let Some(e) = slot.failed.take() {
-            return Poll::Ready(Err(JoinError::Panic(Box::new(format!(
-                "evloop: could not start a blocking thread: {e}"
-            )))));
+            return Poll::Ready(Err(JoinError::ThreadSpawn(e)));
         }
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
+        if slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        // A foreign waker's clone and drop are user code: neither runs under the lock.
+        drop(slot);
+        let new = cx.waker().clone();
+        let (old, finished) = {
+            let mut slot = lock(&self.slot);
+            if slot.result.is_some() || slot.failed.is_some() {
+                (Some(new), true)
+            } else {
+                (slot.waker.replace(new), false)
+            }
+        };
+        drop(old);
+        if finished {
+            // Finished meanwhile: poll again rather than wait for a wake that came already.
+            cx.waker().wake_by_ref();
         }
         Poll::Pending
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing user-provided runs under these locks, so a poisoned one still holds consistent data.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<T> fmt::Debug for BlockingHandle<T> {

@@ -9,35 +9,16 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use mio::Interest;
 
-use super::core::Core;
-use super::{current, LoopError};
-use crate::queue::Entry;
-use crate::reactor::watcher::Watch;
-use crate::reactor::{IoEvent, WatcherId};
-use crate::remote::Remote;
-use crate::task::{JoinHandle, Spawned};
-use crate::timer::{Action, EveryCallback, Periodic, TimerId};
-
-/// A reference to an event loop, for use on the loop's thread.
-///
-/// Every callback receives one; cloning it is a non-atomic reference-count increment. It is neither
-/// `Send` nor `Sync`: to reach the loop from another thread use [`Handle::remote`].
-///
-/// ```
-/// use evloop::EventLoop;
-/// use std::time::Duration;
-///
-/// let lp = EventLoop::new()?;
-/// lp.call_soon(|h| {
-///     h.call_later(Duration::from_millis(1), |_| println!("a millisecond later"));
-/// });
-/// lp.run()?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Handle {
-    pub(crate) core: Rc<Core>,
-}
+use super::LoopError;
+use crate::driver::reactor::{IoEvent, WatcherId};
+use crate::driver::timers::{Periodic, TimerId};
+use crate::runtime::core::Action;
+use crate::runtime::current;
+use crate::runtime::remote::Remote;
+use crate::runtime::submit::{Refused, DEAD_CALLBACK, DEAD_TIMER};
+use crate::runtime::watch::Watcher;
+use crate::runtime::Handle;
+use crate::task::{JoinHandle, TaskCell};
 
 /// Identifies a callback queued with [`Handle::call_soon`], to cancel it before it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,52 +49,71 @@ impl Handle {
         Rc::ptr_eq(&self.core, &other.core)
     }
 
+    /// Whether this handle's loop has been dropped (or is being dropped): it then takes no new
+    /// work (see [`Handle`] for what its methods do then).
+    pub fn is_closed(&self) -> bool {
+        !self.core.is_open()
+    }
+
     /// Queues `f` to run once, after everything already queued (first in, first out).
     ///
     /// Callbacks queued while the loop drains its queue run in the next turn, after I/O and timers
     /// have been looked at.
+    ///
+    /// # Panics
+    ///
+    /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    #[track_caller]
     pub fn call_soon<F>(&self, f: F) -> CallbackId
     where
         F: FnOnce(&Handle) + 'static,
     {
-        let pushed = self.core.queue.borrow_mut().push_callback(Box::new(f));
-        match pushed {
-            Ok((key, id)) => CallbackId { key, id },
-            // The loop was dropped: the callback can never run.
-            Err(f) => {
-                drop(f);
-                CallbackId {
-                    key: u32::MAX,
-                    id: 0,
-                }
-            }
-        }
+        let (key, id) = refused(self.core.call_soon(Box::new(f)), "call_soon", DEAD_CALLBACK);
+        CallbackId { key, id }
+    }
+
+    /// [`Handle::call_soon`] for library code that may run while the loop is being dropped or
+    /// after (a destructor): the callback is dropped unrun then, without a panic.
+    pub(crate) fn call_soon_quiet<F>(&self, f: F)
+    where
+        F: FnOnce(&Handle) + 'static,
+    {
+        let _ = self.core.call_soon(Box::new(f));
     }
 
     /// Cancels a queued callback. Returns whether it was still pending (it will not run).
     pub fn cancel_callback(&self, id: CallbackId) -> bool {
-        let cb = self.core.queue.borrow_mut().take_callback(id.key, id.id);
-        cb.is_some()
+        self.core.cancel_callback(id.key, id.id)
     }
 
     /// Runs `f` once, no sooner than `delay` from now.
     ///
     /// A `delay` too large to represent (`Duration::MAX`) gives a timer that never fires.
+    ///
+    /// # Panics
+    ///
+    /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    #[track_caller]
     pub fn call_later<F>(&self, delay: Duration, f: F) -> TimerId
     where
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(delay);
-        self.add_timer(deadline, Action::once(Box::new(f)))
+        self.add_timer(deadline, Action::once(Box::new(f)), "call_later")
     }
 
     /// Runs `f` once, no sooner than `at`. An instant in the past runs it in the next turn.
+    ///
+    /// # Panics
+    ///
+    /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    #[track_caller]
     pub fn call_at<F>(&self, at: Instant, f: F) -> TimerId
     where
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.instant_to_ns(at);
-        self.add_timer(deadline, Action::once(Box::new(f)))
+        self.add_timer(deadline, Action::once(Box::new(f)), "call_at")
     }
 
     /// Runs `f` every `period`, the first time one `period` from now, until cancelled.
@@ -122,50 +122,46 @@ impl Handle {
     /// tick is late, `f` runs once, and the next tick is the first one of that schedule that is
     /// still in the future: a stalled loop never causes a burst of calls, and the schedule does not
     /// drift. A zero `period` is treated as one nanosecond.
+    ///
+    /// # Panics
+    ///
+    /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    #[track_caller]
     pub fn call_every<F>(&self, period: Duration, f: F) -> TimerId
     where
         F: FnMut(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(period);
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let callback: EveryCallback = Box::new(Periodic {
+        let callback = Box::new(Periodic {
             period,
             deadline,
             callback: f,
         });
-        self.add_timer(deadline, Action::every(callback))
+        self.add_timer(deadline, Action::every(callback), "call_every")
     }
 
-    /// Arms a timer; once the loop is dropped, drops the action instead and returns an id that is
-    /// never live.
-    pub(crate) fn add_timer(&self, deadline: u64, action: Action) -> TimerId {
-        let inserted = self.core.timers.borrow_mut().insert(deadline, action);
-        inserted.unwrap_or_else(|action| {
-            drop(action);
-            TimerId {
-                key: u32::MAX,
-                id: 0,
-            }
-        })
+    #[track_caller]
+    fn add_timer(&self, deadline: u64, action: Action, what: &str) -> TimerId {
+        refused(self.core.add_timer(deadline, action), what, DEAD_TIMER)
     }
 
     /// Cancels a timer. Returns whether it was live; after this it never fires, even if it was
     /// already due in the current turn. Cancelling a periodic timer from its own callback is allowed.
     pub fn cancel_timer(&self, id: TimerId) -> bool {
-        let action = self.core.timers.borrow_mut().cancel(id);
-        action.is_some()
+        self.core.cancel_timer(id)
     }
 
     /// Whether `id` names a timer that has neither fired (for one-shot timers) nor been cancelled.
     pub fn timer_is_live(&self, id: TimerId) -> bool {
-        self.core.timers.borrow().contains(id)
+        self.core.with(|d| d.timers.contains(id))
     }
 
     /// Marks whether a timer keeps [`EventLoop::run`](crate::EventLoop::run) going (libuv's
     /// ref/unref). A timer that does not still fires while the loop runs for other reasons.
     /// Returns false if the timer is gone.
     pub fn set_timer_keep_alive(&self, id: TimerId, keep_alive: bool) -> bool {
-        self.core.timers.borrow_mut().set_keep_alive(id, keep_alive)
+        self.core.with(|d| d.timers.set_keep_alive(id, keep_alive))
     }
 
     /// Registers `source` with `interest` and calls `f` with the source each time it becomes ready.
@@ -173,10 +169,13 @@ impl Handle {
     /// The watcher owns the source until [`Handle::unwatch`], which deregisters and drops it.
     /// Readiness is edge-triggered: on each event, read or write until `WouldBlock`.
     ///
+    /// The source's `register`, `reregister` and `deregister` are called with no loop state
+    /// borrowed, so they may use the loop themselves.
+    ///
     /// # Errors
     ///
     /// Whatever the OS says when registering the source (for example, a descriptor that cannot be
-    /// polled).
+    /// polled); an error if the loop has been dropped. The source and `f` are dropped then.
     ///
     /// ```
     /// use evloop::EventLoop;
@@ -201,11 +200,11 @@ impl Handle {
         S: Source + 'static,
         F: FnMut(&Handle, &mut S, IoEvent) + 'static,
     {
-        let watch = Box::new(Watch {
+        let watch = Box::new(Watcher {
             source,
             callback: f,
         });
-        self.core.reactor.watch(watch, interest)
+        self.core.watch(watch, interest)
     }
 
     /// Changes what a watcher waits for. From inside the watcher's own callback the change applies
@@ -215,22 +214,21 @@ impl Handle {
     ///
     /// `NotFound` if the watcher is gone; otherwise what the OS says.
     pub fn set_interest(&self, id: WatcherId, interest: Interest) -> io::Result<()> {
-        self.core.reactor.set_interest(id, interest)
+        self.core.set_interest(id, interest)
     }
 
     /// Removes a watcher: deregisters and drops its source and callback (from inside its own
     /// callback, as soon as the callback returns). A pending event for it is never delivered.
     /// Returns whether the watcher existed.
     pub fn unwatch(&self, id: WatcherId) -> bool {
-        let (existed, watch) = self.core.reactor.unwatch(id);
-        drop(watch);
-        existed
+        self.core.unwatch(id)
     }
 
     /// Marks whether a watcher keeps [`EventLoop::run`](crate::EventLoop::run) going (libuv's
     /// ref/unref). Returns false if the watcher is gone.
     pub fn set_watcher_keep_alive(&self, id: WatcherId, keep_alive: bool) -> bool {
-        self.core.reactor.set_keep_alive(id.key, id.gen, keep_alive)
+        self.core
+            .with(|d| d.reactor.set_keep_alive(id.key, id.gen, keep_alive))
     }
 
     /// A `Send + Sync` handle to post work to this loop from other threads.
@@ -240,10 +238,13 @@ impl Handle {
         }
     }
 
-    /// Asks [`EventLoop::run`](crate::EventLoop::run) to return after the entry being dispatched.
-    /// What is still queued stays queued for the next run.
+    /// Asks [`EventLoop::run`](crate::EventLoop::run) (or `run_once`, `run_nowait`) to return
+    /// after the entry being dispatched. What is still queued stays queued for the next run. It
+    /// has no effect on [`EventLoop::block_on`](crate::EventLoop::block_on), which runs until its
+    /// future completes, nor outside a run.
     pub fn stop(&self) {
-        self.core.stopping.set(true);
+        let run = &self.core.run;
+        run.set(run.get().stop());
     }
 
     /// The time at the start of the current turn (cheap: no clock read).
@@ -256,7 +257,7 @@ impl Handle {
     /// Keeps [`EventLoop::run`](crate::EventLoop::run) going while the guard lives, even with nothing
     /// else to do (for example while waiting for posts from another thread).
     pub fn keep_alive(&self) -> KeepAlive {
-        self.core.keep_alive.set(self.core.keep_alive.get() + 1);
+        self.core.count_keep_alive(true);
         KeepAlive {
             handle: self.clone(),
         }
@@ -268,22 +269,25 @@ impl Handle {
     /// The default hook prints the error to stderr and the loop keeps running. To make a panic end
     /// `run`, re-raise it from the hook with [`LoopError::resume_unwind`]; the loop stays consistent and
     /// can be run again.
+    ///
+    /// The old hook is dropped after it has been replaced, with no loop state borrowed.
     pub fn set_error_hook<F>(&self, hook: F)
     where
         F: Fn(&Handle, LoopError) + 'static,
     {
-        *self.core.error_hook.borrow_mut() = Some(Rc::new(hook));
+        let old = self.core.replace_hook(Some(Rc::new(hook)));
+        self.core.discard(old);
     }
 
     pub(crate) fn report(&self, error: LoopError) {
-        let hook = self.core.error_hook.borrow().clone();
-        match hook {
-            Some(hook) => hook(self, error),
-            None => eprintln!("evloop: {error}"),
-        }
+        self.core.report_to(self, error);
     }
 
     /// Spawns a task on this loop. The future need not be `Send`; it starts running in a later turn.
+    ///
+    /// # Panics
+    ///
+    /// If the loop has been dropped (after dropping `future`); see [`Handle`].
     ///
     /// ```
     /// let lp = evloop::EventLoop::new()?;
@@ -291,23 +295,19 @@ impl Handle {
     /// assert_eq!(lp.block_on(task).unwrap(), "done");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
     {
-        let (join, spawned) = self
+        match self
             .core
-            .tasks
-            .borrow_mut()
-            .insert(self.core.remote.index, future);
-        match spawned {
-            Spawned::Queued(key, gen) => {
-                self.core.queue.borrow_mut().push(Entry::Task { key, gen })
-            }
-            // The loop was dropped: the task is cancelled at once, its future dropped here.
-            Spawned::Refused(task) => task.shutdown(),
+            .spawn(|waker| Rc::new(TaskCell::new(future, waker)))
+        {
+            Ok(task) => JoinHandle::new(task),
+            // Cancelled already, its future dropped: its handle says so.
+            Err((refusal, task)) => refused(Err(refusal), "spawn", JoinHandle::new(task)),
         }
-        join
     }
 }
 
@@ -327,8 +327,22 @@ pub struct KeepAlive {
 
 impl Drop for KeepAlive {
     fn drop(&mut self) {
-        let core = &self.handle.core;
-        core.keep_alive.set(core.keep_alive.get() - 1);
+        self.handle.core.count_keep_alive(false);
+    }
+}
+
+/// The value of work that a loop took, or the stand-in for work it refused: while the loop is
+/// being dropped that is all, once it was dropped it is a programming error.
+#[track_caller]
+pub(crate) fn refused<T>(result: Result<T, Refused>, what: &str, instead: T) -> T {
+    match result {
+        Ok(v) => v,
+        Err(Refused::Closing) => instead,
+        Err(Refused::Closed) => panic!(
+            "evloop: Handle::{what} on an event loop that has been dropped; the work was dropped \
+             without running. Keep the EventLoop alive while its handles are used, or check \
+             Handle::is_closed() first"
+        ),
     }
 }
 
@@ -337,6 +351,7 @@ impl Drop for KeepAlive {
 /// # Panics
 ///
 /// If this thread has no event loop.
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,

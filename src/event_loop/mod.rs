@@ -22,23 +22,18 @@ use std::io;
 use std::ops::Deref;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-mod core;
-pub(crate) use self::core::Core;
-pub(crate) mod current;
-mod error;
-mod handle;
-mod turn;
+pub(crate) mod handle;
 
-pub(crate) use error::payload_str;
-pub use error::LoopError;
-pub use handle::{spawn, CallbackId, Handle, KeepAlive};
-use turn::Wait;
+pub use crate::runtime::{Handle, LoopError};
+pub use handle::{spawn, CallbackId, KeepAlive};
 
-use crate::task::waker;
+use crate::runtime::current;
+use crate::runtime::state::RunState;
+use crate::runtime::turn::Wait;
+use crate::runtime::{waker, Core};
 
 /// A single-threaded event loop: a reactor, a timer queue and a task executor around one message
 /// queue.
@@ -77,9 +72,7 @@ impl EventLoop {
     ///
     /// If the OS poller cannot be created (for example, out of file descriptors).
     pub fn new() -> io::Result<EventLoop> {
-        let handle = Handle {
-            core: Rc::new(self::core::Core::new()?),
-        };
+        let handle = Handle { core: Core::new()? };
         current::set_default(&handle);
         Ok(EventLoop { handle })
     }
@@ -91,7 +84,7 @@ impl EventLoop {
 
     /// Runs until [`Handle::stop`] (or [`Remote::stop`](crate::Remote::stop)) is called, or until
     /// nothing is left that could make progress: no queued work, no timer and no watcher that keeps
-    /// the loop alive, no [`KeepAlive`] guard.
+    /// the loop alive, no [`KeepAlive`] guard, no blocking job in flight.
     ///
     /// Tasks do not keep the loop alive by themselves, only what they wait on (a socket, a timer);
     /// use [`EventLoop::block_on`] to run until a future completes.
@@ -100,12 +93,11 @@ impl EventLoop {
     ///
     /// If polling the OS fails, or if the loop is already running (called from a callback).
     pub fn run(&self) -> io::Result<()> {
-        let _enter = self.enter("EventLoop::run")?;
+        let _enter = self.enter("EventLoop::run", RunState::Running)?;
         let core = &self.handle.core;
-        while !core.stopping.get() && core.is_alive() {
-            self.handle.turn(Wait::Block)?;
+        while !core.run.get().is_stopping() && core.is_alive() {
+            core.turn(&self.handle, Wait::Block)?;
         }
-        core.stopping.set(false);
         Ok(())
     }
 
@@ -116,15 +108,15 @@ impl EventLoop {
     ///
     /// As for [`EventLoop::run`].
     pub fn run_once(&self) -> io::Result<bool> {
-        let _enter = self.enter("EventLoop::run_once")?;
-        let wait = if self.handle.core.is_alive() {
+        let _enter = self.enter("EventLoop::run_once", RunState::Running)?;
+        let core = &self.handle.core;
+        let wait = if core.is_alive() {
             Wait::Block
         } else {
             Wait::NoWait
         };
-        self.handle.turn(wait)?;
-        self.handle.core.stopping.set(false);
-        Ok(self.handle.core.is_alive())
+        core.turn(&self.handle, wait)?;
+        Ok(core.is_alive())
     }
 
     /// Runs one turn without ever sleeping. Returns whether the loop is still alive.
@@ -133,43 +125,49 @@ impl EventLoop {
     ///
     /// As for [`EventLoop::run`].
     pub fn run_nowait(&self) -> io::Result<bool> {
-        let _enter = self.enter("EventLoop::run_nowait")?;
-        self.handle.turn(Wait::NoWait)?;
-        self.handle.core.stopping.set(false);
-        Ok(self.handle.core.is_alive())
+        let _enter = self.enter("EventLoop::run_nowait", RunState::Running)?;
+        let core = &self.handle.core;
+        core.turn(&self.handle, Wait::NoWait)?;
+        Ok(core.is_alive())
     }
 
-    fn enter(&self, what: &str) -> io::Result<current::Enter> {
-        current::Enter::new(&self.handle, what).map_err(io::Error::other)
+    fn enter(&self, what: &str, state: RunState) -> io::Result<current::Enter> {
+        current::Enter::new(&self.handle, what, state).map_err(io::Error::other)
     }
 
     /// Runs the loop (every task, callback and timer) until `future` completes, and returns its
     /// output. [`Handle::stop`] has no effect on `block_on`.
     ///
+    /// If the future waits while nothing could ever wake it (no timers, sockets, watchers,
+    /// remote handles, keep-alive guards or blocking jobs, and its waker was never cloned), the
+    /// error hook is told ([`LoopError::Stalled`]), once, and `block_on` goes on waiting as asked.
+    ///
     /// # Panics
     ///
     /// If called while this loop is already running (from inside a task or callback): await the
     /// future instead. If polling the OS fails. A panic of `future` itself propagates.
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _enter = match self.enter("EventLoop::block_on") {
+        let _enter = match self.enter("EventLoop::block_on", RunState::BlockOnDue) {
             Ok(e) => e,
             Err(e) => panic!("{e}"),
         };
         let core = &self.handle.core;
+        core.main_escaped.set(false);
+        core.stall_reported.set(false);
         let mut future = pin!(future);
         let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);
         let mut cx = Context::from_waker(&waker);
-        let _block_on = BlockOn::new(core);
         loop {
-            if core.main_due.replace(false) {
+            // Polled first, before any turn, then each time its entry comes up.
+            if core.run.get() == RunState::BlockOnDue {
+                core.run.set(RunState::BlockOn);
                 core.budget.set(crate::task::BUDGET);
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    core.stopping.set(false);
                     return out;
                 }
             }
-            core.stopping.set(false);
-            if let Err(e) = self.handle.turn(Wait::Block) {
+            if let Err(e) = core.turn(&self.handle, Wait::Block) {
                 panic!("evloop: polling the OS failed inside block_on: {e}");
             }
         }
@@ -185,11 +183,11 @@ impl EventLoop {
     /// timer, or `None` if only an event can bring work. Then call [`EventLoop::run_nowait`].
     pub fn next_timeout(&self) -> Option<Duration> {
         let core = &self.handle.core;
-        if !core.queue.borrow().is_empty() || core.remote.is_notified() {
+        if !core.with(|d| d.queue.is_empty()) || core.remote.is_notified() {
             return Some(Duration::ZERO);
         }
-        let next = core.timers.borrow_mut().next_deadline()?;
-        if next == crate::timer::NEVER {
+        let next = core.with(|d| d.timers.next_deadline())?;
+        if next == crate::driver::timers::NEVER {
             return None;
         }
         Some(Duration::from_nanos(next.saturating_sub(core.clock_ns())))
@@ -197,33 +195,12 @@ impl EventLoop {
 
     /// Number of live tasks (spawned and not finished).
     pub fn task_count(&self) -> usize {
-        self.handle.core.tasks.borrow().len()
+        self.handle.core.with(|d| d.tasks.len())
     }
 
     /// Number of live timers, and of registered watchers and sockets.
     pub fn pending_counts(&self) -> (usize, usize) {
-        let core = &self.handle.core;
-        (core.timers.borrow().len(), core.reactor.len())
-    }
-}
-
-/// Marks `block_on` as running, and unmarks it however `block_on` ends (also by a panic).
-struct BlockOn<'a>(&'a self::core::Core);
-
-impl<'a> BlockOn<'a> {
-    fn new(core: &'a self::core::Core) -> Self {
-        core.in_block_on.set(true);
-        // Poll the future once before the first turn.
-        core.main_due.set(true);
-        BlockOn(core)
-    }
-}
-
-impl Drop for BlockOn<'_> {
-    fn drop(&mut self) {
-        self.0.in_block_on.set(false);
-        self.0.main_woken.set(false);
-        self.0.main_due.set(false);
+        self.handle.core.with(|d| (d.timers.len(), d.reactor.len()))
     }
 }
 
@@ -238,41 +215,16 @@ impl Deref for EventLoop {
 impl AsRawFd for EventLoop {
     /// The poller's descriptor: readable when the loop has I/O or posts to process.
     fn as_raw_fd(&self) -> RawFd {
-        self.handle.core.reactor.as_raw_fd()
+        self.handle.core.with(|d| d.reactor.as_raw_fd())
     }
 }
 
 impl Drop for EventLoop {
-    /// Drops every pending task's future (exactly once), callback, timer and watcher. Dropping them
-    /// may queue more work (a destructor that spawns or posts); that is dropped too.
+    /// Drops every pending task's future (exactly once), callback, timer, watcher and post, then
+    /// the error hook. Work that their destructors queue is dropped too, without running. A panic
+    /// of a destructor is reported to the error hook and the teardown goes on; if the hook
+    /// resumes it, it continues once the loop is fully torn down.
     fn drop(&mut self) {
-        let core = &self.handle.core;
-        let late_posts = core.remote.close();
-        drop(late_posts);
-        for _ in 0..16 {
-            let tasks = core.tasks.borrow_mut().drain();
-            for t in &tasks {
-                t.shutdown();
-            }
-            drop(tasks);
-            let callbacks = core.queue.borrow_mut().clear();
-            drop(callbacks);
-            let timers = core.timers.borrow_mut().clear();
-            drop(timers);
-            let (watches, wakers) = core.reactor.clear();
-            drop(watches);
-            drop(wakers);
-            if core.tasks.borrow().len() == 0
-                && core.queue.borrow().is_empty()
-                && core.timers.borrow().len() == 0
-            {
-                break;
-            }
-        }
-        if let Some(pool) = core.blocking.borrow_mut().take() {
-            pool.shutdown();
-        }
-        *core.error_hook.borrow_mut() = None;
-        current::unset(&self.handle);
+        self.handle.core.close(&self.handle);
     }
 }

@@ -17,8 +17,9 @@ use std::task::{Context, Poll};
 use mio::event::Source;
 
 use super::sys;
+use crate::driver::reactor::{Direction, IoKey, IoState};
 use crate::event_loop::Handle;
-use crate::reactor::{Direction, IoKey, IoState};
+use crate::runtime::waker;
 use crate::task::poll_proceed;
 
 /// What one try of an operation came to.
@@ -44,7 +45,7 @@ impl<S: Source> IoSource<S> {
     /// Registers `source` with the current loop.
     pub(crate) fn new(mut source: S) -> io::Result<Self> {
         let handle = Handle::try_current().ok_or_else(no_loop)?;
-        let (key, state) = handle.core.reactor.register_io(&mut source)?;
+        let (key, state) = handle.core.register_io(&mut source)?;
         Ok(IoSource {
             handle,
             key,
@@ -115,8 +116,7 @@ impl<S: Source> IoSource<S> {
         mut once: impl FnMut() -> Attempt<R>,
     ) -> Poll<io::Result<R>> {
         if !self.state.is_ready(dir) {
-            self.state.park(dir, cx);
-            return Poll::Pending;
+            return self.park(dir, cx);
         }
         // Only an operation that goes ahead spends budget: one that waits yields anyway.
         if poll_proceed(&self.handle, cx).is_pending() {
@@ -128,23 +128,41 @@ impl<S: Source> IoSource<S> {
                 Attempt::Done(result) => return Poll::Ready(result),
                 Attempt::WouldBlock => {
                     self.state.clear_ready(dir);
-                    self.state.park(dir, cx);
-                    return Poll::Pending;
+                    return self.park(dir, cx);
                 }
                 Attempt::Interrupted => {}
             }
         }
     }
 
+    /// Stores the task's waker until `dir` is ready. A task of another loop on this thread would
+    /// wait for ever (this loop may never run again while it waits): that is an error instead.
+    #[inline(always)]
+    fn park<R>(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        if let Some(index) = waker::loop_index(cx.waker()) {
+            if index != self.handle.core.remote.index {
+                return Poll::Ready(Err(wrong_loop(self.handle.core.remote.index, index)));
+            }
+        }
+        self.state.park(dir, cx.waker(), waker::clone_waker);
+        Poll::Pending
+    }
+
     /// Waits until the reactor reports `dir` ready (without doing any operation).
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        self.state.poll_ready(dir, cx).map(|_| ())
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(index) = waker::loop_index(cx.waker()) {
+            if index != self.handle.core.remote.index {
+                return Poll::Ready(Err(wrong_loop(self.handle.core.remote.index, index)));
+            }
+        }
+        self.state
+            .poll_ready(dir, cx, waker::clone_waker)
+            .map(|_| Ok(()))
     }
 
     /// Waits until the reactor reports `dir` ready (the `readable()`/`writable()` of the types).
     pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_ready(dir, cx)).await;
-        Ok(())
+        std::future::poll_fn(|cx| self.poll_ready(dir, cx)).await
     }
 
     /// Forgets the readiness assumed at registration, to wait for a real event (a connect).
@@ -175,9 +193,16 @@ impl<S: Source + AsRawFd> AsRawFd for IoSource<S> {
 
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        self.handle
-            .core
-            .reactor
-            .deregister_io(self.key, &mut self.source);
+        self.handle.core.deregister_io(self.key, &mut self.source);
     }
+}
+
+/// The error for a socket awaited by a task of another loop than the one it is registered with.
+#[cold]
+fn wrong_loop(mine: u16, theirs: u16) -> io::Error {
+    io::Error::other(format!(
+        "evloop: this socket is registered with event loop #{mine} but was awaited by a task of \
+         loop #{theirs}, which would wait for ever; create a socket inside the loop that uses it \
+         (in its task or callback, or while it is the thread's only loop)"
+    ))
 }

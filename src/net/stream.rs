@@ -9,7 +9,7 @@ use mio::event::Source;
 
 use super::source::IoSource;
 use super::sys;
-use crate::reactor::Direction;
+use crate::driver::reactor::Direction;
 
 /// A stream socket as the generic code needs it (not nameable outside the crate).
 pub trait StreamSocket: Source + AsRawFd {

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::source::IoSource;
-use crate::reactor::Direction;
+use crate::driver::reactor::Direction;
 
 /// A UDP socket.
 ///

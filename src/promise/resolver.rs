@@ -20,16 +20,19 @@ use super::{AlreadySettled, PromiseError};
 /// A `Resolver` is not `Send`: it settles its promise on the loop's thread. To settle from another
 /// thread, convert it with [`Resolver::into_remote`].
 pub struct Resolver<T, E> {
-    state: Rc<State<T, E>>,
+    /// `None` only inside `drop`, which takes it out to dispose of it.
+    state: Option<Rc<State<T, E>>>,
 }
 
 impl<T, E> Resolver<T, E> {
     pub(crate) fn new(state: Rc<State<T, E>>) -> Self {
-        Resolver { state }
+        Resolver { state: Some(state) }
     }
 
     pub(crate) fn state(&self) -> &Rc<State<T, E>> {
-        &self.state
+        self.state
+            .as_ref()
+            .expect("evloop: resolver used while it is dropped")
     }
 
     /// Resolves the promise with `value`.
@@ -53,21 +56,28 @@ impl<T, E> Resolver<T, E> {
     /// Settles the promise with an outcome (for forwarding one promise's outcome to another).
     pub(crate) fn settle(&self, outcome: Outcome<T, E>) -> Result<(), AlreadySettled> {
         // The canceller and upstream link are dropped unused: the promise was not cancelled.
-        self.state.settle(outcome).map(drop)
+        self.state().settle(outcome).map(drop)
     }
 
     /// Whether the promise is settled: by this resolver, or because it was cancelled or timed out.
     /// A producer doing long work may check it to stop early.
     pub fn is_settled(&self) -> bool {
-        !self.state.is_pending()
+        !self.state().is_pending()
     }
 }
 
 impl<T, E> Drop for Resolver<T, E> {
+    /// Rejects a pending promise with `Dropped`, then lets go of it through the loop's trash: the
+    /// promise's callbacks may hold the next link's resolver, and so on down a chain of any
+    /// length, which is dropped one link at a time instead of recursively.
     fn drop(&mut self) {
-        if self.state.is_pending() {
-            let _ = self.state.settle(Err(PromiseError::Dropped));
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        if state.is_pending() {
+            let _ = state.settle(Err(PromiseError::Dropped));
         }
+        state.dispose();
     }
 }
 

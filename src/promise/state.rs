@@ -55,6 +55,9 @@ pub(crate) trait Cancel {
 
 pub(crate) struct State<T, E> {
     inner: RefCell<Inner<T, E>>,
+    /// Drops a reference to a state through the loop's trash (flat, see `Resolver`'s `Drop`);
+    /// monomorphised at creation, where `T: 'static` is known.
+    dispose: fn(Rc<State<T, E>>),
 }
 
 struct Inner<T, E> {
@@ -109,13 +112,19 @@ fn describe<E: Debug>(e: &PromiseError<E>) -> String {
 }
 
 fn queue_dispatch<T: 'static, E: 'static>(handle: &Handle, state: Rc<State<T, E>>) {
-    handle.call_soon(move |_| state.dispatch());
+    // Refused by a loop that is being dropped (or was): the outcome has nobody left to reach.
+    handle.call_soon_quiet(move |_| state.dispatch());
+}
+
+fn dispose<T: 'static, E: 'static>(state: Rc<State<T, E>>) {
+    let core = state.inner.borrow().handle.core.clone();
+    core.discard(state);
 }
 
 /// Reports from a loop callback rather than from wherever the promise was dropped: a hook that
 /// re-raises must not panic inside a `Drop` (possibly while already unwinding).
 fn report_later(handle: &Handle, error: LoopError) {
-    handle.call_soon(move |h| h.report(error));
+    handle.call_soon_quiet(move |h| h.report(error));
 }
 
 impl<T: 'static, E: Debug + 'static> State<T, E> {
@@ -135,6 +144,7 @@ impl<T: 'static, E: Debug + 'static> State<T, E> {
                 queue_dispatch: queue_dispatch::<T, E>,
                 describe: describe::<E>,
             }),
+            dispose: dispose::<T, E>,
         })
     }
 }
@@ -154,6 +164,12 @@ impl<T: 'static, E: 'static> Cancel for State<T, E> {
 }
 
 impl<T, E> State<T, E> {
+    /// Drops this reference to the state through the loop's trash, so that a chain of promises
+    /// held by each other's callbacks is dropped link by link, not recursively.
+    pub(crate) fn dispose(self: Rc<Self>) {
+        (self.dispose)(self)
+    }
+
     pub(crate) fn handle(&self) -> Handle {
         self.inner.borrow().handle.clone()
     }

@@ -60,7 +60,7 @@ pub use semaphore::{
 #[inline]
 pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
     // The budget is spent under the fast pointer; the waker (which may be anyone's) runs after.
-    let spent = crate::event_loop::current::with_current_core(crate::task::spend_budget);
+    let spent = crate::runtime::current::with_current_core(crate::task::spend_budget);
     if spent == Some(false) {
         cx.waker().wake_by_ref();
         return Poll::Pending;

@@ -1,6 +1,5 @@
 //! The single allocation of a task: its future, then its output, plus what the `JoinHandle` needs.
 
-use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,21 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::JoinError;
+use crate::driver::tasks::{Finished, Panic, RawTask};
 
 enum Stage<F: Future> {
     Running(F),
     Finished(Result<F::Output, JoinError>),
     /// The output was taken by the `JoinHandle`.
     Consumed,
-}
-
-/// A task as the loop sees it: something to poll and, at shutdown, to drop.
-pub(crate) trait RawTask {
-    /// Polls the future once. `Ready(Some(panic))` means it finished with a panic nobody will
-    /// observe (the task was detached); `Ready(None)` means it finished otherwise.
-    fn poll(&self, cx: &mut Context<'_>) -> Poll<Option<Box<dyn Any + Send>>>;
-    /// Drops the future in place, as the loop is dropped.
-    fn shutdown(&self);
 }
 
 /// A task as its `JoinHandle` sees it.
@@ -94,29 +85,38 @@ impl<F: Future> TaskCell<F> {
         Some(f(unsafe { &mut *self.stage.get() }))
     }
 
-    fn finish(
-        &self,
-        stage: &mut Stage<F>,
-        result: Result<F::Output, JoinError>,
-    ) -> Option<Box<dyn Any + Send>> {
+    /// Drops the future in place and keeps `result` for the `JoinHandle` (or, for a detached
+    /// task, drops it too). The drops are user code: a panic in one is caught and handed back,
+    /// and the stage is left finished whatever happens.
+    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Finished {
+        let in_drop = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)).err();
         if self.flag(DETACHED) {
-            // Drop the future in place first, then the output; a panic payload goes to the loop.
-            *stage = Stage::Consumed;
+            // Nobody will read the output: drop it now; a panic payload goes to the loop.
             return match result {
-                Err(JoinError::Panic(p)) => Some(p),
-                _ => None,
+                Err(JoinError::Panic(p)) => Finished {
+                    unobserved: Some(p),
+                    in_drop,
+                },
+                other => Finished {
+                    unobserved: None,
+                    in_drop: in_drop
+                        .or_else(|| catch_unwind(AssertUnwindSafe(|| drop(other))).err()),
+                },
             };
         }
         *stage = Stage::Finished(result);
-        None
+        Finished {
+            unobserved: None,
+            in_drop,
+        }
     }
 }
 
 impl<F: Future> RawTask for TaskCell<F> {
-    fn poll(&self, cx: &mut Context<'_>) -> Poll<Option<Box<dyn Any + Send>>> {
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Finished> {
         let polled = self.with_stage(|stage| {
             let Stage::Running(future) = stage else {
-                return Poll::Ready(None);
+                return Poll::Ready(Finished::default());
             };
             if self.flag(ABORTED) {
                 return Poll::Ready(self.finish(stage, Err(JoinError::Cancelled)));
@@ -131,24 +131,35 @@ impl<F: Future> RawTask for TaskCell<F> {
             }
         });
         // `None`: unreachable through the loop (a task is never polled re-entrantly).
-        let Some(Poll::Ready(unobserved)) = polled else {
+        let Some(Poll::Ready(mut finished)) = polled else {
             return Poll::Pending;
         };
-        if let Some(w) = self.join_waker.take() {
-            w.wake();
+        if let Some(p) = self.wake_joiner() {
+            finished.in_drop.get_or_insert(p);
         }
-        Poll::Ready(unobserved)
+        Poll::Ready(finished)
     }
 
-    fn shutdown(&self) {
-        self.with_stage(|stage| {
-            if matches!(stage, Stage::Running(_)) {
+    fn shutdown(&self) -> Option<Panic> {
+        let in_drop = self
+            .with_stage(|stage| {
+                if !matches!(stage, Stage::Running(_)) {
+                    return None;
+                }
+                let panic = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)).err();
                 *stage = Stage::Finished(Err(JoinError::Cancelled));
-            }
-        });
-        if let Some(w) = self.join_waker.take() {
-            w.wake();
-        }
+                panic
+            })
+            .flatten();
+        in_drop.or(self.wake_joiner())
+    }
+}
+
+impl<F: Future> TaskCell<F> {
+    /// Wakes the task awaiting the `JoinHandle`; a foreign waker's `wake` is user code.
+    fn wake_joiner(&self) -> Option<Panic> {
+        let w = self.join_waker.take()?;
+        catch_unwind(AssertUnwindSafe(|| w.wake())).err()
     }
 }
 
@@ -174,7 +185,7 @@ impl<F: Future> Join<F::Output> for TaskCell<F> {
             return None;
         }
         self.set_flag(ABORTED);
-        Some(super::waker::from_data(self.waker))
+        Some(crate::runtime::waker::from_data(self.waker))
     }
 
     fn is_finished(&self) -> bool {

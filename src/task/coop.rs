@@ -4,7 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::event_loop::{Core, Handle};
+use crate::event_loop::Handle;
+use crate::runtime::Core;
 
 /// Operations a task may complete in one poll before it is made to yield.
 pub(crate) const BUDGET: u32 = 128;

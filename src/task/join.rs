@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::cell::Join;
-use crate::event_loop::payload_str;
+use crate::runtime::payload_str;
 
 /// An owned permission to await a spawned task's output, or to cancel it.
 ///
@@ -72,12 +72,16 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Why a task produced no output.
+/// Why a task (or a [`spawn_blocking`](crate::spawn_blocking) job) produced no output.
+#[non_exhaustive]
 pub enum JoinError {
     /// The task was aborted, or the loop was dropped before it finished.
     Cancelled,
     /// The task panicked; the payload is the panic's.
     Panic(Box<dyn Any + Send>),
+    /// A blocking job could not be started: the pool needed a thread and the OS would not start
+    /// one (the error says why). The job was dropped without running.
+    ThreadSpawn(std::io::Error),
 }
 
 impl JoinError {
@@ -109,6 +113,7 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::Cancelled => f.write_str("task was cancelled"),
             JoinError::Panic(p) => write!(f, "task panicked: {}", payload_str(p.as_ref())),
+            JoinError::ThreadSpawn(e) => write!(f, "could not start a blocking thread: {e}"),
         }
     }
 }
@@ -121,6 +126,7 @@ impl fmt::Debug for JoinError {
                 .debug_tuple("Panic")
                 .field(&payload_str(p.as_ref()))
                 .finish(),
+            JoinError::ThreadSpawn(e) => f.debug_tuple("ThreadSpawn").field(e).finish(),
         }
     }
 }

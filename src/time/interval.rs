@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::Sleep;
+use crate::driver::timers::next_tick;
 use crate::event_loop::Handle;
-use crate::timer::next_tick;
 
 /// What an [`Interval`] does when ticks were missed because the task was busy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

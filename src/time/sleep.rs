@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::event_loop::Handle;
-use crate::timer::Action;
+use crate::runtime::core::Action;
 
 /// Waits until `duration` has elapsed. `Duration::MAX` sleeps forever.
 ///
@@ -75,7 +75,7 @@ impl Sleep {
 
     /// The instant this sleep completes at (`None` if it never does).
     pub fn deadline(&self) -> Option<Instant> {
-        if self.deadline == crate::timer::NEVER {
+        if self.deadline == crate::driver::timers::NEVER {
             return None;
         }
         self.handle.core.ns_to_instant(self.deadline)
@@ -95,7 +95,7 @@ impl Sleep {
         self.deadline = deadline;
         self.done = false;
         if let Some(t) = self.timer() {
-            if !self.handle.core.timers.borrow_mut().reset(t, deadline) {
+            if !self.handle.core.reset_timer(t, deadline) {
                 self.set_timer(None);
             }
         }
@@ -112,8 +112,7 @@ impl Sleep {
     fn cancel(&mut self) {
         if let Some(t) = self.timer() {
             self.set_timer(None);
-            let action = self.handle.core.timers.borrow_mut().remove(t);
-            drop(action);
+            self.handle.core.remove_timer(t);
         }
     }
 }
@@ -130,17 +129,14 @@ impl Future for Sleep {
             // The cached turn time is never later than the real time, so this is never early.
             None if self.deadline <= core.now_ns() => true,
             None => {
-                let action = Action::wake(cx.waker().clone());
-                let t = self.handle.add_timer(self.deadline, action);
-                // A closed loop arms nothing (id 0) and runs nothing: stay unarmed.
-                self.set_timer((t.id != 0).then_some(t.key));
+                let action = Action::wake(crate::runtime::waker::clone_waker(cx.waker()));
+                // A closed loop arms nothing and runs nothing: stay unarmed (pending for ever,
+                // like the loop's other work).
+                let armed = core.add_timer(self.deadline, action).ok();
+                self.set_timer(armed.map(|t| t.key));
                 false
             }
-            Some(t) => core
-                .timers
-                .borrow_mut()
-                .poll_fired(t, cx.waker())
-                .unwrap_or(true),
+            Some(t) => core.poll_timer(t, cx.waker()),
         };
         if fired {
             self.cancel();

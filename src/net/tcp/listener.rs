@@ -8,9 +8,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use super::TcpStream;
+use crate::driver::reactor::Direction;
 use crate::net::source::IoSource;
 use crate::net::sys;
-use crate::reactor::Direction;
 
 /// A TCP socket listening for connections.
 ///

@@ -7,10 +7,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
+use crate::driver::reactor::Direction;
 use crate::net::source::IoSource;
 use crate::net::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::net::stream::forward_async_io;
-use crate::reactor::Direction;
 
 /// A TCP connection.
 ///
@@ -51,7 +51,7 @@ impl TcpStream {
         // in SO_ERROR (refused, unreachable) or visible as a peer address.
         // Readiness starts out assumed; for a connect we need the real event.
         stream.io.clear_assumed(Direction::Write);
-        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await?;
         if let Some(e) = stream.io.get().take_error()? {
             return Err(e);
         }

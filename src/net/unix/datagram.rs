@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
+use crate::driver::reactor::Direction;
 use crate::net::source::IoSource;
-use crate::reactor::Direction;
 
 /// A Unix domain datagram socket.
 ///

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::task::{Context, Poll};
 
 use super::UnixStream;
+use crate::driver::reactor::Direction;
 use crate::net::source::IoSource;
-use crate::reactor::Direction;
 
 /// A Unix domain socket listening for stream connections.
 pub struct UnixListener {

@@ -7,10 +7,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
+use crate::driver::reactor::Direction;
 use crate::net::source::IoSource;
 use crate::net::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::net::stream::forward_async_io;
-use crate::reactor::Direction;
 
 /// A Unix domain stream connection. Like [`TcpStream`](crate::net::TcpStream): syscall first,
 /// readiness after `WouldBlock`, writes with `MSG_NOSIGNAL`.
@@ -27,7 +27,7 @@ impl UnixStream {
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let stream = Self::from_mio(mio::net::UnixStream::connect(path)?)?;
         stream.io.clear_assumed(Direction::Write);
-        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+        poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await?;
         match stream.io.get().take_error()? {
             Some(e) => Err(e),
             None => Ok(stream),

@@ -2,17 +2,12 @@
 
 use std::task::Waker;
 
-use crate::event_loop::Handle;
-
-/// A one-shot timer's callback.
-pub(crate) type OnceCallback = Box<dyn FnOnce(&Handle)>;
-
-/// A periodic timer's callback, boxed with its schedule: in the slot there is no room for two
+/// A periodic timer's callback `P`, boxed with its schedule: in the slot there is no room for two
 /// more words, and a box it needs anyway.
-pub(crate) type EveryCallback = Box<Periodic>;
+pub(crate) type EveryCallback<P> = Box<Periodic<P>>;
 
 /// A periodic callback and its schedule.
-pub(crate) struct Periodic<F: ?Sized = dyn FnMut(&Handle)> {
+pub(crate) struct Periodic<F: ?Sized> {
     /// Nanoseconds between ticks, at least 1.
     pub(crate) period: u64,
     /// The deadline of the tick that came due last (set when it fires): the next one is a whole
@@ -24,20 +19,23 @@ pub(crate) struct Periodic<F: ?Sized = dyn FnMut(&Handle)> {
 /// A timer's state in its slot. Each variant repeats the arming fields so that they share the
 /// enum tag's word: the whole is 24 bytes, where a struct holding them beside a tagged enum
 /// would take 32.
-pub(crate) enum Action {
+///
+/// `O` is a one-shot callback and `P` a periodic one: the timer queue stores them and hands them
+/// back, it never calls or drops one.
+pub(crate) enum Action<O, P: ?Sized> {
     /// Run once, then the timer is gone.
     Once {
         armed: u32,
         keep_alive: bool,
         /// `None` while it runs.
-        callback: Option<OnceCallback>,
+        callback: Option<O>,
     },
     /// Run every `period` until cancelled.
     Every {
         armed: u32,
         keep_alive: bool,
         /// `None` while it runs.
-        callback: Option<EveryCallback>,
+        callback: Option<EveryCallback<P>>,
     },
     /// Wake a task (a `Sleep` future); `fired` tells the future it is done.
     Wake {
@@ -48,16 +46,16 @@ pub(crate) enum Action {
     },
 }
 
-impl Action {
+impl<O, P: ?Sized> Action<O, P> {
     /// Nothing to run and nothing to drop: what a slot holds while it is filled or emptied.
-    pub(crate) const EMPTY: Action = Action::Once {
+    pub(crate) const EMPTY: Self = Action::Once {
         armed: 0,
         keep_alive: false,
         callback: None,
     };
 
     /// A one-shot timer, not yet armed.
-    pub(crate) fn once(callback: OnceCallback) -> Action {
+    pub(crate) fn once(callback: O) -> Self {
         Action::Once {
             armed: 0,
             keep_alive: true,
@@ -66,7 +64,7 @@ impl Action {
     }
 
     /// A periodic timer, not yet armed.
-    pub(crate) fn every(callback: EveryCallback) -> Action {
+    pub(crate) fn every(callback: EveryCallback<P>) -> Self {
         Action::Every {
             armed: 0,
             keep_alive: true,
@@ -75,7 +73,7 @@ impl Action {
     }
 
     /// A `Sleep` timer, not yet armed.
-    pub(crate) fn wake(waker: Waker) -> Action {
+    pub(crate) fn wake(waker: Waker) -> Self {
         Action::Wake {
             armed: 0,
             keep_alive: true,

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use crate::reactor::WatcherId;
+use crate::driver::reactor::WatcherId;
 
 /// Something that went wrong inside the loop with nobody to return it to.
 ///
@@ -23,13 +23,26 @@ pub enum LoopError {
     Interest(WatcherId, io::Error),
     /// A rejected promise was dropped without anyone observing the rejection.
     UnobservedRejection(String),
+    /// Dropping user data panicked: a callback, timer or watcher that was cancelled, removed or
+    /// had run, a task's future after it finished, a detached task's output, a replaced error
+    /// hook or waker, or anything the loop dropped while it was itself being dropped. The loop
+    /// stays consistent; the rest of what it was dropping is still dropped.
+    DropPanic(Box<dyn Any + Send>),
+    /// [`EventLoop::block_on`](crate::EventLoop::block_on) is about to wait for a future that
+    /// nothing can wake: no queued work, no timer, no socket or watcher, no
+    /// [`KeepAlive`](crate::KeepAlive) guard, no [`Remote`](crate::Remote) handle, no blocking
+    /// job, and its waker was never cloned (so nothing keeps it). It would wait forever.
+    /// Reported once per `block_on`, which then waits as asked.
+    Stalled,
 }
 
 impl LoopError {
     /// The panic message, when this is a panic whose payload is a string.
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) => Some(payload_str(p.as_ref())),
+            LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) | LoopError::DropPanic(p) => {
+                Some(payload_str(p.as_ref()))
+            }
             _ => None,
         }
     }
@@ -37,7 +50,9 @@ impl LoopError {
     /// Continues unwinding with the original panic payload (or a panic describing the error).
     pub fn resume_unwind(self) -> ! {
         match self {
-            LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) => std::panic::resume_unwind(p),
+            LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) | LoopError::DropPanic(p) => {
+                std::panic::resume_unwind(p)
+            }
             other => panic!("{other}"),
         }
     }
@@ -66,6 +81,18 @@ impl fmt::Display for LoopError {
             LoopError::UnobservedRejection(e) => {
                 write!(f, "promise rejection was never observed: {e}")
             }
+            LoopError::DropPanic(p) => {
+                write!(
+                    f,
+                    "dropping user data panicked: {}",
+                    payload_str(p.as_ref())
+                )
+            }
+            LoopError::Stalled => f.write_str(
+                "block_on is waiting for a future that nothing can wake (no queued work, timers, \
+                 sockets, watchers, keep-alive guards, remote handles or blocking jobs, and its \
+                 waker was never cloned): it will wait forever",
+            ),
         }
     }
 }

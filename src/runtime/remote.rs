@@ -1,51 +1,51 @@
 //! The remote handle: how other threads reach a loop.
 //!
-//! Posts and cross-thread wake-ups go into an inbox behind a mutex; the first one after the loop last
-//! looked sets `notified` and writes to the loop's `mio::Waker`, so a burst of posts costs one
-//! wake-up. The loop clears `notified` *before* it empties the inbox, so a post that races with the
-//! emptying either is taken in this turn or sets the flag again and wakes the next one: none is lost.
+//! Posts and cross-thread wake-ups go into the loop's [`Inbox`] (see it for why none is lost and
+//! why a burst costs one wake-up of the poller and memory bounded by the number of tasks).
 //!
 //! Every live loop also has an index in a process-wide table, so that a task `Waker`, which is only
 //! integers, can find the loop's inbox from any thread.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use crate::event_loop::Handle;
-use crate::reactor::WAKER_TOKEN;
+use super::core::Post;
+use super::Handle;
+use crate::driver::inbox::{self, Inbox, Notify};
+use crate::driver::reactor::WAKER_TOKEN;
 
-/// A callback posted from another thread.
-pub(crate) type Post = Box<dyn FnOnce(&Handle) + Send>;
+/// The loop's side of its inbox: the buffers of one take, reused.
+pub(crate) type Batch = inbox::Batch<Post>;
 
-#[derive(Default)]
-pub(crate) struct Inbox {
-    pub(crate) posts: Vec<Post>,
-    /// Tasks woken from other threads, as packed waker data.
-    pub(crate) wakes: Vec<usize>,
-    pub(crate) stop: bool,
-    closed: bool,
-}
-
+/// The part of a loop that other threads reach: its inbox and the waker of its poller.
 pub(crate) struct RemoteShared {
-    inbox: Mutex<Inbox>,
-    notified: AtomicBool,
-    waker: mio::Waker,
+    inbox: Inbox<Post>,
+    waker: PollWaker,
     /// This loop's index in [`LOOPS`].
     pub(crate) index: u16,
+}
+
+/// Writes to the loop's `mio::Waker`, the inbox's way to wake the poller.
+struct PollWaker(mio::Waker);
+
+impl Notify for PollWaker {
+    fn notify(&self) {
+        // An error here means the poller itself is gone; the loop is being torn down.
+        let _ = self.0.wake();
+    }
 }
 
 /// Live loops by index, for cross-thread wakers.
 static LOOPS: Mutex<Vec<Weak<RemoteShared>>> = Mutex::new(Vec::new());
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing user-provided runs under these locks, so a poisoned one still holds consistent data.
+    // Nothing user-provided runs under this lock, so a poisoned one still holds consistent data.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl RemoteShared {
     pub(crate) fn new(registry: &mio::Registry) -> std::io::Result<Arc<RemoteShared>> {
-        let waker = mio::Waker::new(registry, WAKER_TOKEN)?;
+        let waker = PollWaker(mio::Waker::new(registry, WAKER_TOKEN)?);
         let mut loops = lock(&LOOPS);
         let index = match loops.iter().position(|w| w.strong_count() == 0) {
             Some(i) => i,
@@ -57,8 +57,7 @@ impl RemoteShared {
         let index = u16::try_from(index)
             .map_err(|_| std::io::Error::other("more than 65536 event loops alive at once"))?;
         let shared = Arc::new(RemoteShared {
-            inbox: Mutex::new(Inbox::default()),
-            notified: AtomicBool::new(false),
+            inbox: Inbox::new(),
             waker,
             index,
         });
@@ -71,55 +70,42 @@ impl RemoteShared {
         lock(&LOOPS).get(index as usize).and_then(Weak::upgrade)
     }
 
-    fn notify(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            // An error here means the poller itself is gone; the loop is being torn down.
-            let _ = self.waker.wake();
-        }
-    }
-
-    /// Adds to the inbox and wakes the loop; false if the loop is gone.
-    fn send(&self, f: impl FnOnce(&mut Inbox)) -> bool {
-        let mut inbox = lock(&self.inbox);
-        if inbox.closed {
-            return false;
-        }
-        f(&mut inbox);
-        drop(inbox);
-        self.notify();
-        true
-    }
-
     /// Wakes the loop with nothing posted, so it re-checks whether it is alive.
     pub(crate) fn wake_loop(&self) {
-        self.notify();
+        self.inbox.wake_loop(&self.waker);
     }
 
-    pub(crate) fn wake_task(&self, data: usize) {
-        self.send(|i| i.wakes.push(data));
+    /// A wake of task `key` from another thread (coalesced per key).
+    pub(crate) fn wake_task(&self, key: u32) {
+        self.inbox.wake_task(key, &self.waker);
+    }
+
+    /// A wake of the `block_on` future from another thread.
+    pub(crate) fn wake_main(&self) {
+        self.inbox.wake_main(&self.waker);
     }
 
     /// Whether something was posted since the loop last looked.
+    #[inline]
     pub(crate) fn is_notified(&self) -> bool {
-        self.notified.load(Ordering::Acquire)
+        self.inbox.is_notified()
     }
 
-    /// Swaps the inbox's contents with `spare` (emptied buffers with capacity, so that steady state
-    /// allocates nothing). Call only after seeing `is_notified`.
-    pub(crate) fn take(&self, spare: &mut Inbox) {
-        self.notified.store(false, Ordering::Release);
-        let mut inbox = lock(&self.inbox);
-        std::mem::swap(&mut inbox.posts, &mut spare.posts);
-        std::mem::swap(&mut inbox.wakes, &mut spare.wakes);
-        spare.stop = std::mem::take(&mut inbox.stop);
+    /// Moves the inbox's contents into `batch` (emptied buffers with capacity, so that steady
+    /// state allocates nothing). Call only after seeing `is_notified`.
+    pub(crate) fn take(&self, batch: &mut Batch) {
+        self.inbox.take(batch);
     }
 
     /// Refuses further posts and hands back the ones not yet taken, to be dropped on the loop thread.
     pub(crate) fn close(&self) -> Vec<Post> {
-        let mut inbox = lock(&self.inbox);
-        inbox.closed = true;
-        inbox.wakes = Vec::new();
-        std::mem::take(&mut inbox.posts)
+        self.inbox.close()
+    }
+
+    /// How many `Arc`s to this beyond the loop's own and `others` more (the blocking pool's): the
+    /// remote handles that could still post.
+    pub(crate) fn handles(self: &Arc<Self>, others: usize) -> usize {
+        Arc::strong_count(self).saturating_sub(1 + others)
     }
 }
 
@@ -162,22 +148,26 @@ impl Remote {
     where
         F: FnOnce(&Handle) + Send + 'static,
     {
-        let post: Post = Box::new(f);
-        if self.shared.send(|i| i.posts.push(post)) {
-            Ok(())
-        } else {
-            Err(PostError(()))
+        let shared = &self.shared;
+        match shared.inbox.post(Box::new(f), &shared.waker) {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                // Dropped here, outside the inbox's lock: its `Drop` is user code.
+                drop(refused);
+                Err(PostError(()))
+            }
         }
     }
 
-    /// Asks the loop to stop: `run` returns once the current turn is over.
+    /// Asks the loop to stop: `run` returns once the current turn is over. It has no effect on
+    /// `block_on`, which runs until its future completes.
     pub fn stop(&self) {
-        self.shared.send(|i| i.stop = true);
+        self.shared.inbox.stop(&self.shared.waker);
     }
 
     /// Whether the loop is still alive.
     pub fn is_alive(&self) -> bool {
-        !lock(&self.shared.inbox).closed
+        !self.shared.inbox.is_closed()
     }
 }
 

@@ -1,11 +1,13 @@
 //! The thread pool behind `spawn_blocking`: bounded, started lazily, idle threads retire.
+//!
+//! It knows nothing of the loop: a finished job calls the `notify` function it was built with (the
+//! runtime's, which wakes the loop), and a job that cannot be started is handed back rather than
+//! dropped under the pool's lock (a job holds the user's closure, whose `Drop` is user code).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-
-use crate::remote::RemoteShared;
 
 /// A job: runs the user's closure and delivers its result itself.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -30,8 +32,8 @@ pub(crate) struct Pool {
     work: Condvar,
     /// Jobs submitted and not finished; the loop stays alive while it is non-zero.
     in_flight: AtomicUsize,
-    /// To wake the loop when a job ends, so `run` can notice that nothing is left.
-    remote: Arc<RemoteShared>,
+    /// Wakes the loop when a job ends, so `run` can notice that nothing is left.
+    notify: Box<dyn Fn() + Send + Sync>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -40,7 +42,7 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Pool {
-    pub(crate) fn new(remote: Arc<RemoteShared>, max_threads: usize) -> Arc<Pool> {
+    pub(crate) fn new(notify: Box<dyn Fn() + Send + Sync>, max_threads: usize) -> Arc<Pool> {
         Arc::new(Pool {
             state: Mutex::new(State {
                 max_threads: max_threads.max(1),
@@ -48,7 +50,7 @@ impl Pool {
             }),
             work: Condvar::new(),
             in_flight: AtomicUsize::new(0),
-            remote,
+            notify,
         })
     }
 
@@ -64,8 +66,9 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// If a thread is needed and none can be started (and none exists to take the job later).
-    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
+    /// If a thread is needed and none can be started (and none exists to take the job later):
+    /// the OS error, and the job, handed back to be dropped with no lock held.
+    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), (std::io::Error, Job)> {
         let mut state = lock(&self.state);
         state.jobs.push_back(job);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -87,9 +90,12 @@ impl Pool {
             let mut state = lock(&self.state);
             state.threads -= 1;
             if state.threads == 0 {
-                state.jobs.pop_back();
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                return Err(e);
+                // Ours is the last job queued: nothing ran since it was pushed (no thread exists).
+                if let Some(job) = state.jobs.pop_back() {
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    drop(state);
+                    return Err((e, job));
+                }
             }
         }
         Ok(())
@@ -102,7 +108,7 @@ impl Pool {
                 drop(state);
                 job();
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                self.remote.wake_loop();
+                (self.notify)();
                 state = lock(&self.state);
                 continue;
             }

@@ -41,14 +41,20 @@ impl IoState {
         }
     }
 
-    /// The readiness known for `dir`, or `Pending` with the task's waker stored.
+    /// The readiness known for `dir`, or `Pending` with the task's waker stored (`clone` clones
+    /// it, see [`IoState::park`]).
     #[inline]
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<Ready> {
+    pub(crate) fn poll_ready(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        clone: impl FnOnce(&Waker) -> Waker,
+    ) -> Poll<Ready> {
         let ready = Ready::from_bits(self.readiness.get().bits() & dir.mask().bits());
         if !ready.is_empty() {
             return Poll::Ready(ready);
         }
-        self.park(dir, cx);
+        self.park(dir, cx.waker(), clone);
         Poll::Pending
     }
 
@@ -58,31 +64,39 @@ impl IoState {
         self.readiness.get().intersects(dir.mask())
     }
 
-    /// Stores the task's waker for `dir`. A different task already waiting is kept in `others` and
-    /// woken with it.
+    /// Stores the task's waker for `dir`; `clone` clones it (the runtime's, which copies one of
+    /// its own wakers inline). A different task already waiting is kept in `others` and woken
+    /// with it.
     #[inline]
-    pub(crate) fn park(&self, dir: Direction, cx: &mut Context<'_>) {
+    pub(crate) fn park(&self, dir: Direction, waker: &Waker, clone: impl FnOnce(&Waker) -> Waker) {
         let slot = self.slot(dir);
         // The common case: the last event took the waker out, so the slot is empty.
         match slot.take() {
-            None => slot.set(Some(crate::task::waker::clone_waker(cx.waker()))),
-            Some(old) => self.park_beside(slot, old, cx),
+            None => slot.set(Some(clone(waker))),
+            Some(old) => self.park_beside(slot, old, waker),
         }
     }
 
+    /// A foreign waker's `clone` and `drop` are user code: both run with no borrow of `others`.
     #[cold]
-    fn park_beside(&self, slot: &Cell<Option<Waker>>, old: Waker, cx: &mut Context<'_>) {
-        let waker = if old.will_wake(cx.waker()) {
-            old
-        } else {
+    fn park_beside(&self, slot: &Cell<Option<Waker>>, old: Waker, waker: &Waker) {
+        if old.will_wake(waker) {
+            slot.set(Some(old));
+            return;
+        }
+        let new = waker.clone();
+        let duplicate = {
             let mut others = self.others.borrow_mut();
-            if !others.iter().any(|o| o.will_wake(&old)) {
+            if others.iter().any(|o| o.will_wake(&old)) {
+                Some(old)
+            } else {
                 others.push(old);
                 self.has_others.set(true);
+                None
             }
-            cx.waker().clone()
         };
-        slot.set(Some(waker));
+        slot.set(Some(new));
+        drop(duplicate);
     }
 
     /// After `WouldBlock`: forget that `dir` is ready. A pending error was reported by the operation
@@ -138,16 +152,6 @@ impl IoState {
         if let Ok(mut others) = self.others.try_borrow_mut() {
             self.has_others.set(false);
             others.drain(..).for_each(wake);
-        }
-    }
-
-    /// The resource is gone: every waiting task should look again (and find it closed).
-    pub(crate) fn take_wakers(&self, wake: &mut Vec<Waker>) {
-        wake.extend(self.reader.take());
-        wake.extend(self.writer.take());
-        if let Ok(mut others) = self.others.try_borrow_mut() {
-            self.has_others.set(false);
-            wake.append(&mut others);
         }
     }
 }

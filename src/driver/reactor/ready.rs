@@ -154,13 +154,13 @@ impl fmt::Debug for Ready {
 /// What a watcher's callback receives: which watcher, and what is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoEvent {
-    pub(crate) watcher: super::WatcherId,
+    pub(crate) watcher: WatcherId,
     pub(crate) ready: Ready,
 }
 
 impl IoEvent {
     /// The watcher this event is for (to change its interest or remove it from its own callback).
-    pub fn watcher(&self) -> super::WatcherId {
+    pub fn watcher(&self) -> WatcherId {
         self.watcher
     }
 
@@ -178,4 +178,14 @@ impl IoEvent {
     pub fn is_writable(&self) -> bool {
         self.ready.is_writable()
     }
+}
+
+/// Identifies a watcher registered with [`Handle::watch`](crate::Handle::watch).
+///
+/// A stale id (the watcher was removed, even if its slot has been reused since) is recognised and
+/// ignored by every method that takes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WatcherId {
+    pub(crate) key: u32,
+    pub(crate) gen: u32,
 }

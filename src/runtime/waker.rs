@@ -9,8 +9,8 @@
 
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
-use crate::event_loop::current;
-use crate::remote::RemoteShared;
+use super::current;
+use super::remote::RemoteShared;
 
 pub(crate) const KEY_BITS: u32 = 28;
 pub(crate) const GEN_BITS: u32 = 20;
@@ -73,7 +73,13 @@ pub(crate) fn clone_waker(waker: &Waker) -> Waker {
 }
 
 fn clone(data: *const ()) -> RawWaker {
-    raw(data.addr())
+    let data = data.addr();
+    if unpack(data).1 == MAIN_KEY {
+        // Something keeps the `block_on` future's waker: it may wake it (see `nothing_can_wake`).
+        // The first clone is made where the future is polled, on the loop's thread.
+        current::with_current_core(|core| core.main_escaped.set(true));
+    }
+    raw(data)
 }
 
 fn drop(_: *const ()) {}
@@ -97,12 +103,25 @@ pub(crate) fn wake_data(data: usize) {
     }
 }
 
-/// A wake from a thread that is not running the task's loop: through the loop's inbox.
+/// A wake from a thread that is not running the task's loop: through the loop's inbox, by key
+/// alone (the inbox coalesces wakes per key; see `Tasks::schedule_key`).
 #[cold]
 fn wake_remote(index: u16, data: usize) {
     if let Some(remote) = RemoteShared::lookup(index) {
-        remote.wake_task(data);
+        let (_, key, _) = unpack(data);
+        if key == MAIN_KEY {
+            remote.wake_main();
+        } else {
+            remote.wake_task(key);
+        }
     }
+}
+
+/// The loop a waker belongs to, if it is one of evloop's own.
+#[inline]
+pub(crate) fn loop_index(waker: &Waker) -> Option<u16> {
+    std::ptr::eq(waker.vtable(), &VTABLE)
+        .then(|| (waker.data().addr() >> (KEY_BITS + GEN_BITS)) as u16)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::core::Core;
+use super::state::RunState;
 use super::Handle;
 
 /// The current loop's handle. Its destructor nulls `CURRENT_CORE` first, so that a waker woken later
@@ -82,8 +83,9 @@ pub(crate) fn unset(handle: &Handle) {
     }
 }
 
-/// While alive, `handle` is the current loop and is marked running; restores both on drop, also when
-/// unwinding out of a panic, and clears any stop request.
+/// While alive, `handle` is the current loop and is in run state `state`; restores both on drop,
+/// also when unwinding out of a panic (which also forgets a stop request: it ended the run it was
+/// made in).
 pub(crate) struct Enter {
     handle: Handle,
     previous: Option<Handle>,
@@ -92,15 +94,16 @@ pub(crate) struct Enter {
 impl Enter {
     /// Enters the loop, or returns the error to report if it is already running on this thread (a
     /// nested `run` or `block_on` from inside a callback or task).
-    pub(crate) fn new(handle: &Handle, what: &str) -> Result<Enter, String> {
-        if handle.core.running.get() {
+    pub(crate) fn new(handle: &Handle, what: &str, state: RunState) -> Result<Enter, String> {
+        let core = &handle.core;
+        if core.run.get().is_running() {
             return Err(format!(
                 "evloop: {what} was called while this event loop is already running (from inside a \
                  callback or task); a loop cannot be run re-entrantly: await the future or queue \
                  the work instead"
             ));
         }
-        handle.core.running.set(true);
+        core.run.set(state);
         let previous = replace(Some(handle.clone()));
         Ok(Enter {
             handle: handle.clone(),
@@ -111,10 +114,7 @@ impl Enter {
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        self.handle.core.running.set(false);
-        // A stop request ends the run it was made in, also one that unwinds (an error hook that
-        // resumes a panic): it must not make the next run return at once.
-        self.handle.core.stopping.set(false);
+        self.handle.core.run.set(RunState::Idle);
         let previous = self.previous.take();
         drop(replace(previous));
     }

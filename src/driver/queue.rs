@@ -9,11 +9,7 @@ use std::collections::VecDeque;
 
 use slab::Slab;
 
-use crate::event_loop::Handle;
-use crate::reactor::Ready;
-
-/// A boxed callback that runs once on the loop thread.
-pub(crate) type Callback = Box<dyn FnOnce(&Handle)>;
+use super::reactor::Ready;
 
 /// One unit of work in the queue. Kept to 16 bytes so that the queue is a flat ring buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,29 +25,25 @@ pub(crate) enum Entry {
 }
 
 /// A cancellable `call_soon` callback waiting for its turn.
-struct Pending {
+struct Pending<C> {
     id: u64,
-    callback: Callback,
+    callback: C,
 }
 
-/// The FIFO plus the storage of the callbacks it refers to.
-#[derive(Default)]
-pub(crate) struct Queue {
+/// The FIFO plus the storage of the callbacks it refers to. `C` is the callback type: the queue
+/// only stores it and hands it back, it never calls or drops one.
+pub(crate) struct Queue<C> {
     entries: VecDeque<Entry>,
-    callbacks: Slab<Pending>,
+    callbacks: Slab<Pending<C>>,
     next_id: u64,
-    /// The loop was dropped: new callbacks are refused (queueing them would keep the loop's state
-    /// alive through the `Handle` they capture).
-    closed: bool,
 }
 
-impl Queue {
+impl<C> Queue<C> {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Queue {
             entries: VecDeque::with_capacity(capacity),
             callbacks: Slab::with_capacity(capacity),
             next_id: 1,
-            closed: false,
         }
     }
 
@@ -73,23 +65,19 @@ impl Queue {
         self.entries.is_empty()
     }
 
-    /// Stores `callback` and queues it; returns its slab key and id for cancellation, or the
-    /// callback itself if the loop is gone (for the caller to drop with no borrow held).
-    pub(crate) fn push_callback(&mut self, callback: Callback) -> Result<(u32, u64), Callback> {
-        if self.closed {
-            return Err(callback);
-        }
+    /// Stores `callback` and queues it; returns its slab key and id for cancellation.
+    pub(crate) fn push_callback(&mut self, callback: C) -> (u32, u64) {
         let id = self.next_id;
         self.next_id += 1;
         let key = self.callbacks.insert(Pending { id, callback });
         let key = u32::try_from(key).expect("more than 4 billion queued callbacks");
         self.entries.push_back(Entry::Callback { key, id });
-        Ok((key, id))
+        (key, id)
     }
 
     /// Takes the callback an entry refers to, if it is still there: to run it, or to cancel it (the
     /// stale queue entry is then skipped when it comes up).
-    pub(crate) fn take_callback(&mut self, key: u32, id: u64) -> Option<Callback> {
+    pub(crate) fn take_callback(&mut self, key: u32, id: u64) -> Option<C> {
         let key = key as usize;
         match self.callbacks.get(key) {
             Some(p) if p.id == id => Some(self.callbacks.remove(key).callback),
@@ -97,12 +85,18 @@ impl Queue {
         }
     }
 
-    /// Empties the queue for good (the loop is being dropped), handing back the callbacks so the
-    /// caller can drop them with no borrow held.
-    pub(crate) fn clear(&mut self) -> Vec<Callback> {
-        self.closed = true;
+    /// Empties the queue, handing back the callbacks so the caller can drop them with no borrow
+    /// held.
+    pub(crate) fn clear(&mut self) -> Vec<C> {
         self.entries.clear();
         self.callbacks.drain().map(|p| p.callback).collect()
+    }
+
+    /// Gives back memory kept from a burst: the ring buffer keeps its peak capacity otherwise.
+    pub(crate) fn shrink(&mut self, keep: usize) {
+        if self.entries.capacity() > keep.max(4 * self.entries.len()) {
+            self.entries.shrink_to(keep.max(self.entries.len()));
+        }
     }
 }
 
@@ -118,13 +112,13 @@ mod tests {
     #[test]
     fn fifo_and_cancel() {
         let mut q = Queue::with_capacity(4);
-        let (k1, id1) = q.push_callback(Box::new(|_| {})).ok().unwrap();
-        let (k2, id2) = q.push_callback(Box::new(|_| {})).ok().unwrap();
+        let (k1, id1) = q.push_callback(1);
+        let (k2, id2) = q.push_callback(2);
         q.push(Entry::Task { key: 7, gen: 1 });
         assert!(q.take_callback(k1, id1).is_some());
         assert!(q.take_callback(k1, id1).is_none(), "cancel twice");
         // A new callback may reuse the slot; the old entry must not reach it.
-        let (k3, id3) = q.push_callback(Box::new(|_| {})).ok().unwrap();
+        let (k3, id3) = q.push_callback(3);
         assert_eq!(k3, k1);
         let first = q.pop().unwrap();
         assert_eq!(first, Entry::Callback { key: k1, id: id1 });
@@ -133,12 +127,8 @@ mod tests {
         assert!(q.take_callback(k2, id2).is_some());
         assert_eq!(q.pop(), Some(Entry::Task { key: 7, gen: 1 }));
         assert_eq!(q.pop(), Some(Entry::Callback { key: k3, id: id3 }));
-        assert!(q.take_callback(k3, id3).is_some());
+        assert_eq!(q.take_callback(k3, id3), Some(3));
         assert!(q.is_empty());
         assert_eq!(q.clear().len(), 0);
-        assert!(
-            q.push_callback(Box::new(|_| {})).is_err(),
-            "closed queue refuses work"
-        );
     }
 }

@@ -1,4 +1,4 @@
-//! Watchers: a source plus the callback that handles its readiness.
+//! `RawFdSource`: a raw descriptor as a `mio` source.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -6,44 +6,6 @@ use std::os::fd::RawFd;
 use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-
-use super::IoEvent;
-use crate::event_loop::Handle;
-
-/// Identifies a watcher registered with [`Handle::watch`].
-///
-/// A stale id (the watcher was removed, even if its slot has been reused since) is recognised and
-/// ignored by every method that takes one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WatcherId {
-    pub(crate) key: u32,
-    pub(crate) gen: u32,
-}
-
-/// A watcher with its types erased, so the reactor can store any of them.
-pub(crate) trait ErasedWatch {
-    fn dispatch(&mut self, handle: &Handle, event: IoEvent);
-    fn source(&mut self) -> &mut dyn Source;
-}
-
-pub(crate) struct Watch<S, F> {
-    pub(crate) source: S,
-    pub(crate) callback: F,
-}
-
-impl<S, F> ErasedWatch for Watch<S, F>
-where
-    S: Source,
-    F: FnMut(&Handle, &mut S, IoEvent),
-{
-    fn dispatch(&mut self, handle: &Handle, event: IoEvent) {
-        (self.callback)(handle, &mut self.source, event)
-    }
-
-    fn source(&mut self) -> &mut dyn Source {
-        &mut self.source
-    }
-}
 
 /// A raw file descriptor to watch, for descriptors that `mio` has no type for (pipes, eventfds,
 /// devices, sockets created elsewhere).

@@ -1,0 +1,21 @@
+//! Layer 1, the driver: plain containers that hold a loop's state and know nothing of the loop.
+//!
+//! Each one stores what it is given and hands back what it removes or replaces; none of them
+//! imports the runtime or the public modules, calls a callback, polls a future, wakes or drops a
+//! waker of unknown origin, or calls a `mio::event::Source` method (which may be user code). So no
+//! user code can run while one of them is borrowed: the runtime borrows them, takes out what is
+//! to run or to drop, ends the borrow, and only then runs or drops it.
+//!
+//! - [`queue`]: the message queue, one FIFO of small entries, and the callbacks it refers to.
+//! - [`timers`]: the timer heap and its slots.
+//! - [`reactor`]: the `mio` poller and the registrations, turned into queue entries and wakers.
+//! - [`tasks`]: the executor's slab of tasks and their `scheduled` flags.
+//! - [`inbox`]: what other threads post and wake, behind a mutex.
+//! - [`pool`]: the blocking thread pool.
+
+pub(crate) mod inbox;
+pub(crate) mod pool;
+pub(crate) mod queue;
+pub(crate) mod reactor;
+pub(crate) mod tasks;
+pub(crate) mod timers;

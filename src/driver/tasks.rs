@@ -1,0 +1,120 @@
+//! The executor's storage: live tasks in a slab, each with its `scheduled` flag.
+//!
+//! A wake sets the flag and queues the task, unless it was already set, so a task woken many times
+//! before it runs is polled once. Polling clones the task's `Rc` out of the slab (a non-atomic
+//! increment) so that no borrow is held while the future runs. The slab only stores tasks and
+//! hands them back: it never polls or drops one.
+
+use std::any::Any;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use slab::Slab;
+
+/// A panic payload, to be reported.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+/// A task as the loop sees it: something to poll and, at shutdown, to drop.
+pub(crate) trait RawTask {
+    /// Polls the future once. `Ready` means it is finished (completed, panicked or cancelled) and
+    /// its future dropped; what it carries are panics nobody else will observe (see
+    /// [`Finished`]).
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Finished>;
+    /// Drops the future in place, as the loop is dropped; returns a panic of its `Drop`.
+    fn shutdown(&self) -> Option<Panic>;
+}
+
+/// What a finished task leaves for the loop to report.
+#[derive(Default)]
+pub(crate) struct Finished {
+    /// The future panicked and its `JoinHandle` is gone (the task was detached).
+    pub(crate) unobserved: Option<Panic>,
+    /// Dropping the future, or a detached task's output, panicked.
+    pub(crate) in_drop: Option<Panic>,
+}
+
+struct Slot {
+    gen: u32,
+    scheduled: bool,
+    task: Rc<dyn RawTask>,
+}
+
+/// The live tasks of one loop.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    slots: Slab<Slot>,
+    next_gen: u32,
+}
+
+impl Tasks {
+    /// The key and generation the next task gets (`gen_mask` bounds the generation), so that the
+    /// task can be built knowing its own waker before it is inserted.
+    pub(crate) fn vacant(&self, gen_mask: u32) -> (usize, u32) {
+        (self.slots.vacant_key(), self.next_gen & gen_mask)
+    }
+
+    /// Stores a task under the key and generation `vacant` gave, already scheduled.
+    pub(crate) fn insert(&mut self, gen: u32, task: Rc<dyn RawTask>) -> u32 {
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let key = self.slots.insert(Slot {
+            gen,
+            scheduled: true,
+            task,
+        });
+        key as u32
+    }
+
+    /// Marks a task scheduled; true if it was not already (the caller then queues it).
+    #[inline]
+    pub(crate) fn schedule(&mut self, key: u32, gen: u32) -> bool {
+        match self.slots.get_mut(key as usize) {
+            Some(s) if s.gen == gen && !s.scheduled => {
+                s.scheduled = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// [`schedule`](Self::schedule) for whatever task lives at `key`, whatever its generation: a
+    /// wake from another thread is coalesced by key alone (a spurious wake-up at worst). Returns
+    /// the generation to queue it with.
+    pub(crate) fn schedule_key(&mut self, key: u32) -> Option<u32> {
+        match self.slots.get_mut(key as usize) {
+            Some(s) if !s.scheduled => {
+                s.scheduled = true;
+                Some(s.gen)
+            }
+            _ => None,
+        }
+    }
+
+    /// The task to poll for a queue entry, with its `scheduled` flag cleared.
+    #[inline]
+    pub(crate) fn start_poll(&mut self, key: u32, gen: u32) -> Option<Rc<dyn RawTask>> {
+        match self.slots.get_mut(key as usize) {
+            Some(s) if s.gen == gen => {
+                s.scheduled = false;
+                Some(s.task.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Removes a finished task; the caller drops it with no borrow held.
+    pub(crate) fn remove(&mut self, key: u32, gen: u32) -> Option<Rc<dyn RawTask>> {
+        match self.slots.get(key as usize) {
+            Some(s) if s.gen == gen => Some(self.slots.remove(key as usize).task),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Takes every task out, for the loop's drop.
+    pub(crate) fn drain(&mut self) -> Vec<Rc<dyn RawTask>> {
+        self.slots.drain().map(|s| s.task).collect()
+    }
+}

@@ -1,0 +1,337 @@
+//! The state one loop shares with all its handles, and the only code that borrows it.
+//!
+//! All of a loop's containers live in one [`Driver`] behind one `RefCell`. [`Core::with`] is the
+//! one way to reach them: it lends the driver to a closure that moves values in and out, and the
+//! closure hands back whatever user data it removed or replaced. That data is dropped after the
+//! borrow has ended, through [`Core::discard`] (see [`trash`](super::trash)); user code (a
+//! callback, a future's `poll`, a waker of unknown origin, a `Source` method) is called the same
+//! way, never from inside the closure. The containers of the driver cannot call user code
+//! themselves, so a borrow can never be re-entered: that is what makes the rule structural.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::error::LoopError;
+use super::remote::{Batch, RemoteShared};
+use super::state::{Life, RunState};
+use super::trash::{self, Panic};
+use super::watch::Watch;
+use super::{waker, Handle};
+use crate::driver::pool::Pool;
+use crate::driver::queue::{Entry, Queue};
+use crate::driver::reactor::Reactor;
+use crate::driver::tasks::Tasks;
+use crate::driver::timers::{self, TimerQueue};
+
+/// Entries a turn drains before the loop looks at I/O and timers again.
+pub(crate) const DRAIN_BUDGET: usize = 256;
+
+/// A callback that runs once on the loop thread.
+pub(crate) type Callback = Box<dyn FnOnce(&Handle)>;
+/// A periodic timer's callback.
+pub(crate) type EveryFn = dyn FnMut(&Handle);
+/// What a timer does when it comes due.
+pub(crate) type Action = timers::Action<Callback, EveryFn>;
+/// A callback posted from another thread.
+pub(crate) type Post = Box<dyn FnOnce(&Handle) + Send>;
+/// The error hook: shared so it can be called with no borrow held, even if it replaces itself.
+pub(crate) type ErrorHook = Rc<dyn Fn(&Handle, LoopError)>;
+
+/// Everything of a loop that is borrowed, in one place (see the module docs).
+pub(crate) struct Driver {
+    pub(crate) queue: Queue<Callback>,
+    pub(crate) timers: TimerQueue<Callback, EveryFn>,
+    pub(crate) reactor: Reactor<Watch>,
+    pub(crate) tasks: Tasks,
+    /// Wakers of other origins found while routing wake-ups: woken once the borrow has ended.
+    pub(crate) foreign: Vec<Waker>,
+}
+
+/// One loop: its driver, and the facts kept beside it in `Cell`s (no borrow to hold).
+pub(crate) struct Core {
+    /// Itself, for the handle that the error hook is given.
+    me: Weak<Core>,
+    driver: RefCell<Driver>,
+    /// Kept outside the driver, so that sources (re-, de-)register with no borrow held.
+    pub(crate) registry: mio::Registry,
+    pub(crate) remote: Arc<RemoteShared>,
+    /// The inbox's spare buffers, swapped with it each time it is emptied.
+    pub(crate) batch: RefCell<Batch>,
+    origin: Instant,
+    /// Nanoseconds since `origin`, read once per turn.
+    now: Cell<u64>,
+    /// `now` is from an earlier turn.
+    time_stale: Cell<bool>,
+    pub(crate) run: Cell<RunState>,
+    pub(crate) life: Cell<Life>,
+    /// `KeepAlive` guards alive.
+    keep_alive: Cell<usize>,
+    /// Operations the running task may still do before it must yield.
+    pub(crate) budget: Cell<u32>,
+    /// Queue entries dispatched since I/O was last polled.
+    pub(crate) since_io: Cell<usize>,
+    /// The `block_on` future's waker was cloned through its vtable (by a future, a channel or any
+    /// other code: the loop's own containers copy it inline), so something may hold it.
+    pub(crate) main_escaped: Cell<bool>,
+    /// [`LoopError::Stalled`] was reported in this `block_on`.
+    pub(crate) stall_reported: Cell<bool>,
+    error_hook: RefCell<Option<ErrorHook>>,
+    /// The blocking pool, started on first use.
+    pub(crate) blocking: RefCell<Option<Arc<Pool>>>,
+}
+
+impl Core {
+    pub(crate) fn new() -> std::io::Result<Rc<Core>> {
+        let (reactor, registry) = Reactor::new()?;
+        let remote = RemoteShared::new(&registry)?;
+        Ok(Rc::new_cyclic(|me| Core {
+            me: me.clone(),
+            driver: RefCell::new(Driver {
+                queue: Queue::with_capacity(1024),
+                timers: TimerQueue::default(),
+                reactor,
+                tasks: Tasks::default(),
+                foreign: Vec::with_capacity(64),
+            }),
+            registry,
+            remote,
+            batch: RefCell::new(Batch::default()),
+            origin: Instant::now(),
+            now: Cell::new(0),
+            time_stale: Cell::new(true),
+            run: Cell::new(RunState::Idle),
+            life: Cell::new(Life::Open),
+            keep_alive: Cell::new(0),
+            budget: Cell::new(crate::task::BUDGET),
+            since_io: Cell::new(0),
+            main_escaped: Cell::new(false),
+            stall_reported: Cell::new(false),
+            error_hook: RefCell::new(None),
+            blocking: RefCell::new(None),
+        }))
+    }
+
+    /// Lends the driver to `f`; the only borrow of loop state. `f` must not run user code: it moves
+    /// values in and out and returns what is to be run or dropped (see the module docs).
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Driver) -> R) -> R {
+        f(&mut self.driver.borrow_mut())
+    }
+
+    /// Drops user data that left a container, with no borrow held, iteratively and under
+    /// `catch_unwind`; a panic is reported to the error hook.
+    #[inline]
+    pub(crate) fn discard<T: 'static>(&self, value: T) {
+        if let Some(panics) = trash::dispose(value) {
+            self.report_drop_panics(panics);
+        }
+    }
+
+    #[cold]
+    pub(crate) fn report_drop_panics(&self, panics: Vec<Panic>) {
+        for p in panics {
+            self.report(LoopError::DropPanic(p));
+        }
+    }
+
+    /// Whether the loop still takes new work (it is neither being dropped nor dropped).
+    #[inline]
+    pub(crate) fn is_open(&self) -> bool {
+        self.life.get() == Life::Open
+    }
+
+    /// Converts an instant to the timer clock, saturating at both ends.
+    pub(crate) fn instant_to_ns(&self, at: Instant) -> u64 {
+        let d = at.saturating_duration_since(self.origin);
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn ns_to_instant(&self, ns: u64) -> Option<Instant> {
+        self.origin.checked_add(Duration::from_nanos(ns))
+    }
+
+    /// Reads the clock now.
+    pub(crate) fn clock_ns(&self) -> u64 {
+        self.instant_to_ns(Instant::now())
+    }
+
+    /// The time cached at the start of this turn (read now if it was marked stale). Never later
+    /// than the real time.
+    pub(crate) fn now_ns(&self) -> u64 {
+        if self.time_stale.get() {
+            self.update_time();
+        }
+        self.now.get()
+    }
+
+    pub(crate) fn update_time(&self) {
+        self.time_stale.set(false);
+        self.now.set(self.clock_ns());
+    }
+
+    /// A new turn began and nothing needed the time: read the clock on first use instead.
+    pub(crate) fn mark_time_stale(&self) {
+        self.time_stale.set(true);
+    }
+
+    /// A deadline `delay` after the present moment (the real clock, so a timer armed late in a long
+    /// turn still never fires early).
+    pub(crate) fn deadline_after(&self, delay: Duration) -> u64 {
+        match Instant::now().checked_add(delay) {
+            Some(at) => self.instant_to_ns(at),
+            None => timers::NEVER,
+        }
+    }
+
+    /// Queues task `key`/`gen` unless it is already queued. `MAIN_KEY` is the `block_on` future,
+    /// which queues like a task (so `yield_now` puts it behind everything already queued); a stale
+    /// waker of an earlier `block_on` is ignored.
+    #[inline]
+    pub(crate) fn schedule(&self, key: u32, gen: u32) {
+        self.with(|d| self.schedule_into(&mut d.queue, &mut d.tasks, key, gen));
+    }
+
+    /// Routes a waker that the reactor or the timers found while the driver is borrowed: this
+    /// loop's own wakers schedule their task on the spot (no vtable call, no thread-local); any
+    /// other waker goes to `foreign`, to be woken once no borrow is held.
+    #[inline]
+    pub(crate) fn route_waker(
+        &self,
+        queue: &mut Queue<Callback>,
+        tasks: &mut Tasks,
+        foreign: &mut Vec<Waker>,
+        w: Waker,
+    ) {
+        match waker::decode(&w) {
+            Some((index, key, gen)) if index == self.remote.index => {
+                self.schedule_into(queue, tasks, key, gen)
+            }
+            _ => foreign.push(w),
+        }
+    }
+
+    /// [`Core::schedule`] with the driver already borrowed.
+    #[inline]
+    pub(crate) fn schedule_into(
+        &self,
+        queue: &mut Queue<Callback>,
+        tasks: &mut Tasks,
+        key: u32,
+        gen: u32,
+    ) {
+        let queued = if key == waker::MAIN_KEY {
+            self.wake_main()
+        } else {
+            tasks.schedule(key, gen)
+        };
+        if queued {
+            queue.push(Entry::Task { key, gen });
+        }
+    }
+
+    /// The `block_on` future was woken: true if its entry is to be queued now.
+    fn wake_main(&self) -> bool {
+        let woken = self.run.get().main_woken();
+        if let Some(state) = woken {
+            self.run.set(state);
+        }
+        woken.is_some()
+    }
+
+    /// Wakes the foreign wakers collected while the driver was borrowed, with no borrow held (a
+    /// waker may run any code), then gives the buffer back. Almost always there are none.
+    #[inline]
+    pub(crate) fn wake_foreign(&self) {
+        if !self.with(|d| d.foreign.is_empty()) {
+            self.wake_foreign_now();
+        }
+    }
+
+    #[cold]
+    fn wake_foreign_now(&self) {
+        let mut wake = self.with(|d| std::mem::take(&mut d.foreign));
+        for w in wake.drain(..) {
+            let panic = super::guard::catch(|| w.wake());
+            self.report_panic(panic, LoopError::CallbackPanic);
+        }
+        self.with(|d| {
+            if d.foreign.is_empty() {
+                d.foreign = wake;
+            }
+        });
+    }
+
+    /// A `KeepAlive` guard was made (`+1`) or dropped (`-1`): the one place that counts them.
+    pub(crate) fn count_keep_alive(&self, up: bool) {
+        let n = self.keep_alive.get();
+        self.keep_alive.set(if up { n + 1 } else { n - 1 });
+    }
+
+    /// Whether something could still bring work: what `run` waits for.
+    pub(crate) fn is_alive(&self) -> bool {
+        // Cheapest and most often true first: a server is kept alive by its sockets.
+        if self
+            .with(|d| d.reactor.is_referenced() || !d.queue.is_empty() || d.timers.is_referenced())
+            || self.keep_alive.get() > 0
+        {
+            return true;
+        }
+        // The pool before the inbox: a job ends by waking its task through the inbox, and only
+        // then counts itself out, so a count of zero read first means the inbox shows its wake.
+        self.blocking_in_flight() || self.remote.is_notified()
+    }
+
+    fn blocking_in_flight(&self) -> bool {
+        self.blocking
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| p.in_flight() > 0)
+    }
+
+    /// Whether nothing can wake the `block_on` future: no queued work, no timer, no
+    /// registration, no keep-alive guard, no remote handle, no blocking job, and no clone of its
+    /// waker anywhere.
+    pub(crate) fn nothing_can_wake(&self) -> bool {
+        let pool = usize::from(self.blocking.borrow().is_some());
+        !self.main_escaped.get()
+            && self.with(|d| d.queue.is_empty() && d.timers.len() == 0 && d.reactor.len() == 0)
+            && self.keep_alive.get() == 0
+            && !self.blocking_in_flight()
+            && !self.remote.is_notified()
+            && self.remote.handles(pool) == 0
+    }
+
+    /// Replaces the error hook, handing back the old one (to be dropped with no borrow held).
+    pub(crate) fn replace_hook(&self, hook: Option<ErrorHook>) -> Option<ErrorHook> {
+        self.error_hook.replace(hook)
+    }
+
+    /// Hands `error` to the error hook (the default prints it), with no borrow held.
+    pub(crate) fn report_to(&self, handle: &Handle, error: LoopError) {
+        let hook = self.error_hook.borrow().clone();
+        match hook {
+            Some(hook) => hook(handle, error),
+            None => eprintln!("evloop: {error}"),
+        }
+    }
+
+    /// [`Core::report_to`] through a new handle to this loop.
+    pub(crate) fn report(&self, error: LoopError) {
+        match self.me.upgrade() {
+            Some(core) => self.report_to(&Handle { core }, error),
+            // The last handle is being dropped: nobody is left to set a hook for.
+            None => eprintln!("evloop: {error}"),
+        }
+    }
+
+    /// Reports a panic caught while running user code, if there was one.
+    #[inline]
+    pub(crate) fn report_panic(&self, panic: Option<Panic>, kind: fn(Panic) -> LoopError) {
+        if let Some(p) = panic {
+            self.report(kind(p));
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! One turn of the loop, phase by phase, and the dispatch of each queue entry.
+//!
+//! 1. `poll_io`: wait for readiness (no longer than the next timer, not at all if work is queued);
+//!    watcher events become queue entries, resource events wake their tasks. Skipped while work is
+//!    queued and fewer than [`DRAIN_BUDGET`] entries ran since the last poll.
+//! 2. `update_time`: read the clock once for the whole turn (only if a timer exists; otherwise
+//!    the cached time is marked stale and read again on first use).
+//! 3. `fire_due_timers`: due callback timers become queue entries, in deadline order; due sleeps
+//!    wake their tasks.
+//! 4. `take_remote`: posts and wake-ups from other threads join the queue.
+//! 5. `drain_queue`: run the entries that were queued when the drain began, at most
+//!    [`DRAIN_BUDGET`] of them; anything queued meanwhile waits for the next turn.
+//!
+//! Every entry is dispatched the same way: take what it names out of its container (one short
+//! borrow), run it with nothing borrowed under [`catch`], put back what stays (another short
+//! borrow), drop what leaves through [`Core::discard`], and only then report a panic, so that an
+//! error hook that resumes the unwind leaves the loop consistent.
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::core::{Core, DRAIN_BUDGET};
+use super::error::LoopError;
+use super::guard::catch;
+use super::state::RunState;
+use super::{waker, Handle};
+use crate::driver::queue::Entry;
+use crate::driver::reactor::{Finish, IoEvent, WatcherId};
+use crate::driver::timers::{Due, TimerId, NEVER};
+
+/// Whether a turn may sleep in the poller.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Sleep until an event or the next timer, if nothing is queued.
+    Block,
+    /// Never sleep.
+    NoWait,
+}
+
+impl Core {
+    pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
+        let queued = !self.with(|d| d.queue.is_empty()) || self.run.get() == RunState::BlockOnDue;
+        if !queued || self.since_io.get() >= DRAIN_BUDGET {
+            self.poll_io(self.poll_timeout(wait, queued))?;
+        }
+        // With no timers there is nothing to fire: the clock is read only when someone asks.
+        if self.with(|d| d.timers.len() > 0) {
+            self.update_time();
+            self.fire_due_timers();
+        } else {
+            self.mark_time_stale();
+        }
+        self.take_remote();
+        self.drain_queue(handle);
+        Ok(())
+    }
+
+    fn poll_timeout(&self, wait: Wait, queued: bool) -> Option<Duration> {
+        if wait == Wait::NoWait
+            || queued
+            || self.run.get().is_stopping()
+            || self.remote.is_notified()
+        {
+            return Some(Duration::ZERO);
+        }
+        let (next, unregistered) = self.with(|d| (d.timers.next_deadline(), d.reactor.len() == 0));
+        match next {
+            Some(NEVER) | None => {
+                if unregistered
+                    && self.run.get() == RunState::BlockOn
+                    && !self.stall_reported.get()
+                    && self.nothing_can_wake()
+                {
+                    self.stall_reported.set(true);
+                    self.report(LoopError::Stalled);
+                }
+                None
+            }
+            Some(deadline) => Some(Duration::from_nanos(
+                deadline.saturating_sub(self.clock_ns()),
+            )),
+        }
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.since_io.set(0);
+        let result = self.with(|d| {
+            let (tasks, foreign) = (&mut d.tasks, &mut d.foreign);
+            d.reactor.poll_io(timeout, &mut d.queue, |queue, w| {
+                self.route_waker(queue, tasks, foreign, w)
+            })
+        });
+        self.wake_foreign();
+        result
+    }
+
+    fn fire_due_timers(&self) {
+        let now = self.now_ns();
+        let fired = self.with(|d| {
+            if !d.timers.is_due(now) {
+                return false;
+            }
+            let (tasks, foreign) = (&mut d.tasks, &mut d.foreign);
+            d.timers.fire_due(now, &mut d.queue, |queue, w| {
+                self.route_waker(queue, tasks, foreign, w)
+            });
+            true
+        });
+        if fired {
+            self.wake_foreign();
+        }
+    }
+
+    fn take_remote(&self) {
+        if !self.remote.is_notified() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut *self.batch.borrow_mut());
+        self.remote.take(&mut batch);
+        if batch.stop {
+            self.run.set(self.run.get().stop());
+            batch.stop = false;
+        }
+        if std::mem::take(&mut batch.main) && self.wake_main_now() {
+            self.with(|d| {
+                d.queue.push(Entry::Task {
+                    key: waker::MAIN_KEY,
+                    gen: 0,
+                })
+            });
+        }
+        self.with(|d| {
+            for post in batch.posts.drain(..) {
+                d.queue.push_callback(post);
+            }
+            for key in batch.wakes.drain(..) {
+                if let Some(gen) = d.tasks.schedule_key(key) {
+                    d.queue.push(Entry::Task { key, gen });
+                }
+            }
+        });
+        *self.batch.borrow_mut() = batch;
+    }
+
+    fn wake_main_now(&self) -> bool {
+        match self.run.get().main_woken() {
+            Some(state) => {
+                self.run.set(state);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn drain_queue(&self, handle: &Handle) {
+        let n = self.with(|d| d.queue.len()).min(DRAIN_BUDGET);
+        for _ in 0..n {
+            let Some(entry) = self.with(|d| d.queue.pop()) else {
+                break;
+            };
+            self.since_io.set(self.since_io.get() + 1);
+            self.dispatch(handle, entry);
+            if !self.run.get().drain_goes_on() {
+                break;
+            }
+        }
+    }
+
+    fn dispatch(&self, handle: &Handle, entry: Entry) {
+        match entry {
+            Entry::Callback { key, id } => {
+                if let Some(cb) = self.with(|d| d.queue.take_callback(key, id)) {
+                    let panic = catch(|| cb(handle));
+                    self.report_panic(panic, LoopError::CallbackPanic);
+                }
+            }
+            Entry::Timer { key, id } => self.dispatch_timer(handle, key, id),
+            Entry::Io { key, gen, ready } => self.dispatch_io(handle, key, gen, ready),
+            Entry::Task {
+                key: waker::MAIN_KEY,
+                ..
+            } => {
+                // The `block_on` future's turn: the drain stops and `block_on` polls it.
+                if self.run.get() == RunState::BlockOnWoken {
+                    self.run.set(RunState::BlockOnDue);
+                }
+            }
+            Entry::Task { key, gen } => self.poll_task(key, gen),
+        }
+    }
+
+    fn dispatch_timer(&self, handle: &Handle, key: u32, id: u64) {
+        match self.with(|d| d.timers.take_due(key, id)) {
+            Some(Due::Once(cb)) => {
+                // The slot is empty now (its callback taken): nothing of the user's is in it.
+                let emptied = self.with(|d| d.timers.cancel(TimerId { key, id }));
+                debug_assert!(emptied.is_some());
+                let panic = catch(|| cb(handle));
+                self.report_panic(panic, LoopError::CallbackPanic);
+            }
+            Some(Due::Every(mut cb)) => {
+                // Re-arm before reporting a panic: a hook that resumes the unwind must not leave
+                // the timer live but never armed again.
+                let panic = catch(|| (cb.callback)(handle));
+                let now = self.now_ns();
+                if let Some(cancelled) = self.with(|d| d.timers.rearm_every(key, id, cb, now)) {
+                    self.discard(cancelled);
+                }
+                self.report_panic(panic, LoopError::CallbackPanic);
+            }
+            None => {}
+        }
+    }
+
+    fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: crate::Ready) {
+        let Some(mut watch) = self.with(|d| d.reactor.take_watch(key, gen)) else {
+            return;
+        };
+        let watcher = WatcherId { key, gen };
+        // Put the watcher back before reporting a panic: a hook that resumes the unwind must
+        // not leave its slot empty (never dispatched again, never removable).
+        let panic = catch(|| watch.dispatch(handle, IoEvent { watcher, ready }));
+        let result = match self.with(|d| d.reactor.finish(key, gen, watch)) {
+            Finish::Kept => Ok(()),
+            other => self.finish_watch(watcher, other),
+        };
+        self.report_panic(panic, LoopError::CallbackPanic);
+        if let Err(e) = result {
+            self.report(LoopError::Interest(watcher, e));
+        }
+    }
+
+    fn poll_task(&self, key: u32, gen: u32) {
+        let Some(task) = self.with(|d| d.tasks.start_poll(key, gen)) else {
+            return;
+        };
+        // Dropping one of our wakers does nothing: skip the vtable call.
+        let waker = ManuallyDrop::new(waker::waker(self.remote.index, key, gen));
+        let mut cx = Context::from_waker(&waker);
+        self.budget.set(crate::task::BUDGET);
+        // The future's own panics are caught in the task; this catches none but a bug's.
+        if let Poll::Ready(finished) = task.poll(&mut cx) {
+            let removed = self.with(|d| d.tasks.remove(key, gen));
+            drop(removed);
+            // The last reference may be the `JoinHandle`'s or ours: either drops no user data
+            // now (the future and a detached output are gone already).
+            drop(task);
+            if let Some(panic) = finished.in_drop {
+                self.report(LoopError::DropPanic(panic));
+            }
+            if let Some(panic) = finished.unobserved {
+                self.report(LoopError::TaskPanic(panic));
+            }
+        }
+    }
+}
