@@ -48,9 +48,14 @@
 //! notify: whoever added the pending entry is bound by the argument above to notify for it, and the
 //! entry is taken together with anything that would have been added.
 //!
-//! The flag carries no data (the mutex does), so it only needs coherence; the producers read it
-//! first and skip the read-modify-write when it is already set, which keeps a burst from bouncing
-//! its cache line between the producers.
+//! The flag carries no data (the mutex does), so the argument needs only its coherence. Every
+//! write to it is a swap, the loop's clear included: C++ would allow a plain store there, but
+//! loom 0.7 lets a plain store fall between the read and the write of a concurrent swap
+//! (tokio-rs/loom#254), which would make the model report a lost wake-up that cannot happen.
+//! The producers do not test the flag with a plain load before swapping either, tempting as that
+//! is in a burst: it is as correct, but loom tracks only the last access to an atomic to decide
+//! which interleavings to try, and the load would hide the loop's accesses from the producer's
+//! swap, so that the model would explore one interleaving where it should explore dozens.
 //!
 //! # Nothing user-provided runs under the lock
 //!
@@ -161,10 +166,7 @@ impl<P> Inbox<P> {
 
     /// Called after adding something, with the lock released (see the module docs).
     fn notify(&self, n: &impl Notify) {
-        // A plain load first: in a burst the flag is already set and the swap would only bounce
-        // the cache line. Reading `true` here is as good as the swap reading it: the ordering
-        // argument only relies on coherence, which a plain load has too.
-        if !self.notified.load(Ordering::Relaxed) && !self.notified.swap(true, Ordering::AcqRel) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
             n.notify();
         }
     }
@@ -235,7 +237,8 @@ impl<P> Inbox<P> {
             batch.posts.is_empty() && batch.wakes.is_empty(),
             "take into a batch that was not drained"
         );
-        self.notified.store(false, Ordering::Release);
+        // A swap where a store would do, for the loom model's sake (see the module docs).
+        self.notified.swap(false, Ordering::AcqRel);
         let (old_posts, old_wakes) = {
             let mut state = self.lock();
             let state = &mut *state;
