@@ -73,7 +73,7 @@ fn run(inbox: &Inbox<u32>, poller: &Poller, ops: &[Op]) -> Vec<u32> {
                     refused.push(p);
                 }
             }
-            Op::Wake(key) => inbox.wake_task(key, poller),
+            Op::Wake(key) => inbox.wake_task(key, 0, poller),
             Op::Main => inbox.wake_main(poller),
             Op::Stop => inbox.stop(poller),
         }
@@ -107,6 +107,7 @@ impl Seen {
         self.wakes.push(sorted);
         keys.clear();
         batch.wakes = keys;
+        batch.tags.clear();
         self.main |= batch.main;
         self.stop |= batch.stop;
         if batch.stop && self.stop_at.is_none() {
@@ -172,8 +173,8 @@ fn hand_off_loses_nothing() {
         assert!(!seen.stop);
 
         // Every take cleared the marks of the keys it took: the same key wakes again.
-        inbox.wake_task(1, &*poller);
-        inbox.wake_task(1, &*poller);
+        inbox.wake_task(1, 0, &*poller);
+        inbox.wake_task(1, 0, &*poller);
         assert!(inbox.is_notified());
         inbox.take(&mut batch);
         assert_eq!(batch.wakes, [1]);
@@ -252,7 +253,7 @@ fn close_racing_post_loses_nothing() {
 
         // Closed: nothing more gets in, nothing was kept.
         assert_eq!(inbox.post(9, &*poller), Err(9));
-        inbox.wake_task(5, &*poller);
+        inbox.wake_task(5, 0, &*poller);
         inbox.take(&mut batch);
         assert!(batch.is_empty());
         assert!(inbox.close().is_empty());

@@ -13,12 +13,16 @@
 //!
 //! # Memory is bounded by the tasks, not by the wakes
 //!
-//! Wakes are coalesced per key: a bitset under the mutex marks the keys already waiting, and a
-//! key already marked is not pushed again. Millions of wakes of one task between two turns leave
-//! one entry. The wake list is thus at most the number of distinct keys, and the bitset one bit per
-//! key up to the highest key ever woken, both bounded by the task slab. Dedup is by key only, not
-//! by generation: the loop schedules whatever task now lives at that key, which at worst is a
-//! spurious wake-up (allowed by the `Future` contract) and never a lost one.
+//! Wakes are coalesced per key: an index under the mutex maps each key already waiting to its
+//! entry, and a key already there is not pushed again. Millions of wakes of one task between two
+//! turns leave one entry. The wake list is thus at most the number of distinct keys, and the index
+//! one word per key up to the highest key ever woken, both bounded by the task slab.
+//!
+//! Each entry carries a tag (the task's generation), so that a stale waker of a finished task
+//! does not wake the task that took its slot. Two wakes of one key with different tags (a stale
+//! waker and the live one, between two takes) leave the entry tagged [`ANY_TAG`]: the loop then
+//! schedules whatever task lives at that key, a spurious wake-up at worst (allowed by the
+//! `Future` contract), never a lost one.
 //!
 //! Posts cannot be coalesced, but the buffers they leave behind shrink: at every [`Inbox::take`]
 //! the spare buffer handed back to the producers is freed if its capacity is far above what this
@@ -86,6 +90,9 @@ const SHRINK_FLOOR: usize = 1024;
 /// A spare buffer whose capacity is more than this many times what the batch needed is freed.
 const SHRINK_FACTOR: usize = 4;
 
+/// The tag of an entry woken with different tags: whatever lives at the key is to be woken.
+pub(crate) const ANY_TAG: u32 = u32::MAX;
+
 /// What the inbox calls to wake the loop's poller (the runtime implements it with `mio::Waker`).
 ///
 /// Called outside the inbox's lock, at most once per clear of `notified`.
@@ -103,8 +110,10 @@ pub(crate) struct Inbox<P> {
 struct State<P> {
     posts: Vec<P>,
     wakes: Vec<u32>,
-    /// One bit per key: set exactly while the key is in `wakes`.
-    pending: Vec<u64>,
+    /// The tag of each entry of `wakes`.
+    tags: Vec<u32>,
+    /// Per key, one more than its index in `wakes` while it is there, else 0.
+    pending: Vec<u32>,
     main: bool,
     stop: bool,
     closed: bool,
@@ -117,6 +126,8 @@ pub(crate) struct Batch<P> {
     pub(crate) posts: Vec<P>,
     /// Woken task keys, each at most once, in the order first woken.
     pub(crate) wakes: Vec<u32>,
+    /// The tag each key was woken with, or [`ANY_TAG`] (see the module docs).
+    pub(crate) tags: Vec<u32>,
     /// The `block_on` future was woken.
     pub(crate) main: bool,
     /// Someone asked the loop to stop.
@@ -128,6 +139,7 @@ impl<P> Batch<P> {
         Batch {
             posts: Vec::new(),
             wakes: Vec::new(),
+            tags: Vec::new(),
             main: false,
             stop: false,
         }
@@ -150,6 +162,7 @@ impl<P> Inbox<P> {
             state: Mutex::new(State {
                 posts: Vec::new(),
                 wakes: Vec::new(),
+                tags: Vec::new(),
                 pending: Vec::new(),
                 main: false,
                 stop: false,
@@ -185,12 +198,13 @@ impl<P> Inbox<P> {
         Ok(())
     }
 
-    /// Wakes task `key` (below 2^28). A key already waiting is not pushed again.
-    pub(crate) fn wake_task(&self, key: u32, n: &impl Notify) {
+    /// Wakes task `key` (below 2^28) of generation `tag`. A key already waiting is not pushed
+    /// again (see the module docs for the tag).
+    pub(crate) fn wake_task(&self, key: u32, tag: u32, n: &impl Notify) {
         debug_assert!(key < 1 << KEY_BITS, "task key {key} out of range");
         let added = {
             let mut state = self.lock();
-            !state.closed && state.mark(key)
+            !state.closed && state.mark(key, tag)
         };
         if added {
             self.notify(n);
@@ -234,35 +248,36 @@ impl<P> Inbox<P> {
     /// or notifies again (see the module docs).
     pub(crate) fn take(&self, batch: &mut Batch<P>) {
         debug_assert!(
-            batch.posts.is_empty() && batch.wakes.is_empty(),
+            batch.posts.is_empty() && batch.wakes.is_empty() && batch.tags.is_empty(),
             "take into a batch that was not drained"
         );
         // A swap where a store would do, for the loom model's sake (see the module docs).
         self.notified.swap(false, Ordering::AcqRel);
-        let (old_posts, old_wakes) = {
+        let (old_posts, old_wakes, old_tags) = {
             let mut state = self.lock();
             let state = &mut *state;
             mem::swap(&mut state.posts, &mut batch.posts);
             mem::swap(&mut state.wakes, &mut batch.wakes);
+            mem::swap(&mut state.tags, &mut batch.tags);
             batch.main = mem::take(&mut state.main);
             batch.stop = mem::take(&mut state.stop);
             for &key in &batch.wakes {
-                let (word, bit) = bit_of(key);
-                state.pending[word] &= !bit;
+                state.pending[key as usize] = 0;
             }
             (
                 shrink(&mut state.posts, batch.posts.len()),
                 shrink(&mut state.wakes, batch.wakes.len()),
+                shrink(&mut state.tags, batch.tags.len()),
             )
         };
         // Freed outside the lock: the buffers are empty, but returning a large one is a syscall.
-        drop((old_posts, old_wakes));
+        drop((old_posts, old_wakes, old_tags));
     }
 
     /// Refuses further posts and wakes and returns the untaken posts, for the caller to drop on
     /// the loop thread, outside the lock.
     pub(crate) fn close(&self) -> Vec<P> {
-        let (posts, wakes, pending) = {
+        let (posts, wakes, tags, pending) = {
             let mut state = self.lock();
             state.closed = true;
             state.main = false;
@@ -270,10 +285,11 @@ impl<P> Inbox<P> {
             (
                 mem::take(&mut state.posts),
                 mem::take(&mut state.wakes),
+                mem::take(&mut state.tags),
                 mem::take(&mut state.pending),
             )
         };
-        drop((wakes, pending));
+        drop((wakes, tags, pending));
         posts
     }
 
@@ -289,24 +305,30 @@ impl<P> Default for Inbox<P> {
 }
 
 impl<P> State<P> {
-    /// Marks `key` as waiting and queues it; false if it already was.
-    fn mark(&mut self, key: u32) -> bool {
-        let (word, bit) = bit_of(key);
-        if word >= self.pending.len() {
+    /// Marks `key` as waiting with `tag` and queues it; false if it already was (its entry's
+    /// tag becomes [`ANY_TAG`] if `tag` differs).
+    fn mark(&mut self, key: u32, tag: u32) -> bool {
+        let k = key as usize;
+        if k >= self.pending.len() {
             // Grown lazily to the highest key woken so far: bounded by the task slab.
-            self.pending.resize(word + 1, 0);
+            self.pending.resize(k + 1, 0);
         }
-        if self.pending[word] & bit != 0 {
-            return false;
+        match self.pending[k] {
+            0 => {
+                self.wakes.push(key);
+                self.tags.push(tag);
+                self.pending[k] = self.wakes.len() as u32;
+                true
+            }
+            at => {
+                let t = &mut self.tags[at as usize - 1];
+                if *t != tag {
+                    *t = ANY_TAG;
+                }
+                false
+            }
         }
-        self.pending[word] |= bit;
-        self.wakes.push(key);
-        true
     }
-}
-
-fn bit_of(key: u32) -> (usize, u64) {
-    ((key / 64) as usize, 1 << (key % 64))
 }
 
 /// Takes `spare` (empty) out for freeing if a burst left it far larger than `needed`; the
@@ -349,14 +371,14 @@ mod tests {
         let inbox = Inbox::<()>::new();
         let n = Count::default();
         for _ in 0..8_000_000 {
-            inbox.wake_task(12, &n);
+            inbox.wake_task(12, 0, &n);
         }
         assert_eq!(n.get(), 1, "one poller wake-up for the whole burst");
         {
             let state = inbox.lock();
             assert_eq!(state.wakes, [12]);
             assert!(state.wakes.capacity() <= 16, "{}", state.wakes.capacity());
-            assert_eq!(state.pending.len(), 1);
+            assert_eq!(state.pending.len(), 13);
         }
         let batch = taken(&inbox);
         assert_eq!(batch.wakes, [12]);
@@ -368,15 +390,16 @@ mod tests {
         let inbox = Inbox::<()>::new();
         let n = Count::default();
         for key in [5, 900, 5, 0, 900, 63, 64, 0] {
-            inbox.wake_task(key, &n);
+            inbox.wake_task(key, 0, &n);
         }
         let mut batch = taken(&inbox);
         assert_eq!(batch.wakes, [5, 900, 0, 63, 64]);
         assert!(!batch.main && !batch.stop && batch.posts.is_empty());
         // Taking cleared the marks: the same keys wake again.
         batch.wakes.clear();
-        inbox.wake_task(900, &n);
-        inbox.wake_task(5, &n);
+        batch.tags.clear();
+        inbox.wake_task(900, 0, &n);
+        inbox.wake_task(5, 0, &n);
         inbox.take(&mut batch);
         assert_eq!(batch.wakes, [900, 5]);
         assert_eq!(n.get(), 2);
@@ -387,8 +410,8 @@ mod tests {
         let inbox = Inbox::<()>::new();
         let n = Count::default();
         let top = (1 << KEY_BITS) - 1;
-        inbox.wake_task(top, &n);
-        inbox.wake_task(top, &n);
+        inbox.wake_task(top, 0, &n);
+        inbox.wake_task(top, 0, &n);
         assert_eq!(taken(&inbox).wakes, [top]);
     }
 
@@ -434,12 +457,13 @@ mod tests {
         let n = Count::default();
         inbox.post(1, &n).unwrap();
         inbox.post(2, &n).unwrap();
-        inbox.wake_task(3, &n);
+        inbox.wake_task(3, 0, &n);
         assert_eq!(n.get(), 1);
         let mut batch = taken(&inbox);
         assert_eq!(batch.posts, [1, 2]);
         batch.posts.clear();
         batch.wakes.clear();
+        batch.tags.clear();
         inbox.post(3, &n).unwrap();
         assert_eq!(n.get(), 2);
     }
@@ -450,7 +474,7 @@ mod tests {
         let n = Count::default();
         inbox.post(String::from("taken"), &n).unwrap();
         inbox.post(String::from("untaken"), &n).unwrap();
-        inbox.wake_task(7, &n);
+        inbox.wake_task(7, 0, &n);
         assert!(!inbox.is_closed());
         assert_eq!(inbox.close(), ["taken", "untaken"]);
         assert!(inbox.is_closed());
@@ -458,7 +482,7 @@ mod tests {
             inbox.post(String::from("late"), &n),
             Err(String::from("late"))
         );
-        inbox.wake_task(8, &n);
+        inbox.wake_task(8, 0, &n);
         inbox.wake_main(&n);
         inbox.stop(&n);
         let batch = taken(&inbox);
@@ -473,21 +497,23 @@ mod tests {
         let mut batch = Batch::new();
         for i in 0..100_000u32 {
             inbox.post(i, &n).unwrap();
-            inbox.wake_task(i, &n);
+            inbox.wake_task(i, 0, &n);
         }
         inbox.take(&mut batch);
         assert_eq!(batch.posts.len(), 100_000);
         assert_eq!(batch.wakes.len(), 100_000);
         batch.posts.clear();
         batch.wakes.clear();
+        batch.tags.clear();
         // The burst is over: each buffer is freed at the first take that finds it in the inbox.
         for _ in 0..2 {
             inbox.post(0, &n).unwrap();
-            inbox.wake_task(0, &n);
+            inbox.wake_task(0, 0, &n);
             inbox.take(&mut batch);
             assert_eq!((batch.posts.len(), batch.wakes.len()), (1, 1));
             batch.posts.clear();
             batch.wakes.clear();
+            batch.tags.clear();
         }
         let state = inbox.lock();
         assert!(state.posts.capacity() <= SHRINK_FLOOR);
@@ -533,7 +559,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..PER {
                         inbox.post(t * PER + i, &*n).unwrap();
-                        inbox.wake_task(t, &*n);
+                        inbox.wake_task(t, 0, &*n);
                     }
                 })
             })
@@ -560,6 +586,7 @@ mod tests {
             assert!(keys.windows(2).all(|w| w[0] < w[1]), "a key twice");
             keys.clear();
             batch.wakes = keys;
+        batch.tags.clear();
         }
         for p in producers {
             p.join().unwrap();

@@ -76,9 +76,9 @@ impl Tasks {
         }
     }
 
-    /// [`schedule`](Self::schedule) for whatever task lives at `key`, whatever its generation: a
-    /// wake from another thread is coalesced by key alone (a spurious wake-up at worst). Returns
-    /// the generation to queue it with.
+    /// [`schedule`](Self::schedule) for whatever task lives at `key`, whatever its generation
+    /// (wakes from other threads of two generations were coalesced: a spurious wake-up at worst).
+    /// Returns the generation to queue it with.
     pub(crate) fn schedule_key(&mut self, key: u32) -> Option<u32> {
         match self.slots.get_mut(key as usize) {
             Some(s) if !s.scheduled => {

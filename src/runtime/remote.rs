@@ -75,9 +75,9 @@ impl RemoteShared {
         self.inbox.wake_loop(&self.waker);
     }
 
-    /// A wake of task `key` from another thread (coalesced per key).
-    pub(crate) fn wake_task(&self, key: u32) {
-        self.inbox.wake_task(key, &self.waker);
+    /// A wake of task `key`/`gen` from another thread (coalesced per key).
+    pub(crate) fn wake_task(&self, key: u32, gen: u32) {
+        self.inbox.wake_task(key, gen, &self.waker);
     }
 
     /// A wake of the `block_on` future from another thread.

@@ -26,6 +26,7 @@ use super::error::LoopError;
 use super::guard::catch;
 use super::state::RunState;
 use super::{waker, Handle};
+use crate::driver::inbox::ANY_TAG;
 use crate::driver::queue::Entry;
 use crate::driver::reactor::{Finish, IoEvent, WatcherId};
 use crate::driver::timers::{Due, TimerId, NEVER};
@@ -135,9 +136,14 @@ impl Core {
             for post in batch.posts.drain(..) {
                 d.queue.push_callback(post);
             }
-            for key in batch.wakes.drain(..) {
-                if let Some(gen) = d.tasks.schedule_key(key) {
-                    d.queue.push(Entry::Task { key, gen });
+            for (key, tag) in batch.wakes.drain(..).zip(batch.tags.drain(..)) {
+                if tag == ANY_TAG {
+                    // A stale waker and the live one were both woken: wake whoever lives there.
+                    if let Some(gen) = d.tasks.schedule_key(key) {
+                        d.queue.push(Entry::Task { key, gen });
+                    }
+                } else if d.tasks.schedule(key, tag) {
+                    d.queue.push(Entry::Task { key, gen: tag });
                 }
             }
         });

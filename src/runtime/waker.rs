@@ -103,16 +103,16 @@ pub(crate) fn wake_data(data: usize) {
     }
 }
 
-/// A wake from a thread that is not running the task's loop: through the loop's inbox, by key
-/// alone (the inbox coalesces wakes per key; see `Tasks::schedule_key`).
+/// A wake from a thread that is not running the task's loop: through the loop's inbox, which
+/// coalesces wakes per task.
 #[cold]
 fn wake_remote(index: u16, data: usize) {
     if let Some(remote) = RemoteShared::lookup(index) {
-        let (_, key, _) = unpack(data);
+        let (_, key, gen) = unpack(data);
         if key == MAIN_KEY {
             remote.wake_main();
         } else {
-            remote.wake_task(key);
+            remote.wake_task(key, gen);
         }
     }
 }
