@@ -57,15 +57,23 @@ pub use semaphore::{
 
 /// Spends one unit of the running task's cooperative budget, before handing out a value that was
 /// ready. Outside a loop (a future polled by some other executor) there is no budget to spend.
+///
+/// For a poll that holds no borrow of its state; one that does uses [`spend_budget`].
 #[inline]
-pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
-    // The budget is spent under the fast pointer; the waker (which may be anyone's) runs after.
-    let spent = crate::event_loop::current::with_current_core(crate::task::spend_budget);
-    if spent == Some(false) {
-        cx.waker().wake_by_ref();
-        return Poll::Pending;
+pub(crate) fn poll_budget(cx: &Context<'_>) -> Poll<()> {
+    if spend_budget() {
+        return Poll::Ready(());
     }
-    Poll::Ready(())
+    cx.waker().wake_by_ref();
+    Poll::Pending
+}
+
+/// Spends one unit of the running task's cooperative budget, as [`poll_budget`] does, but leaves
+/// the waking to the caller: false if the budget is used up, and the task must yield. The caller
+/// then releases its borrow, wakes `cx.waker()` (which may be anyone's) and returns `Pending`.
+#[inline]
+pub(crate) fn spend_budget() -> bool {
+    crate::event_loop::current::with_current_core(crate::task::spend_budget) != Some(false)
 }
 
 /// Stores the waker of the latest poll, cloning only if it would wake a different task.

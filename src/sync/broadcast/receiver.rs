@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::{Ring, Shared, TryRecvError};
-use crate::sync::poll_budget;
+use crate::sync::spend_budget;
 
 /// Receives every value sent on a broadcast channel after it subscribed; see
 /// [`channel`](super::channel).
@@ -196,7 +196,9 @@ impl<T: Clone> Future for Recv<'_, T> {
                 Err(super::RecvError::Lagged(n))
             }
             Look::Ready => {
-                if poll_budget(cx).is_pending() {
+                if !spend_budget() {
+                    drop(ring);
+                    cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
                 Ok(take(&mut rx.next, &mut ring))

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::{Chan, State, TryRecvError};
-use crate::sync::{poll_budget, wake};
+use crate::sync::{spend_budget, wake};
 
 /// Receives the values of a channel made by [`channel`](super::channel) or
 /// [`unbounded_channel`](super::unbounded_channel), in the order they were sent.
@@ -62,7 +62,9 @@ impl<T> Receiver<T> {
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut st = self.chan.state.borrow_mut();
         if !st.buf.is_empty() {
-            if poll_budget(cx).is_pending() {
+            if !spend_budget() {
+                drop(st);
+                cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             let Some((value, waker)) = st.pop() else {
