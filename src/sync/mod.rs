@@ -146,7 +146,9 @@ impl<'a> NewWaker<'a> {
     }
 }
 
-/// Stores the waker of the latest poll, cloning only if it would wake a different task.
+/// Stores the waker of the latest poll in a `Cell`, cloning only if it would wake a different
+/// task. No borrow is held, but the clone and the drop of the waker replaced may run user code
+/// that changes the primitive's state: callers look at it again afterwards.
 #[inline]
 pub(crate) fn set_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
     let old = slot.take();
