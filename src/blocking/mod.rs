@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use crate::event_loop::Handle;
+use crate::sync::{NeedsClone, NewWaker};
 use crate::task::JoinError;
 
 mod pool;
@@ -104,20 +105,24 @@ impl<T> Future for BlockingHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(r) = slot.result.take() {
-            return Poll::Ready(r);
+        // A foreign waker is cloned and dropped with the slot unlocked: its code may wait for the
+        // job, which locks the slot to leave its result.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(r) = slot.result.take() {
+                return Poll::Ready(r);
+            }
+            if let Some(e) = slot.failed.take() {
+                return Poll::Ready(Err(JoinError::Panic(Box::new(format!(
+                    "evloop: could not start a blocking thread: {e}"
+                )))));
+            }
+            match new.store(&mut slot.waker) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(slot),
+            }
         }
-        if let Some(e) = slot.failed.take() {
-            return Poll::Ready(Err(JoinError::Panic(Box::new(format!(
-                "evloop: could not start a blocking thread: {e}"
-            )))));
-        }
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 }
 
