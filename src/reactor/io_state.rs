@@ -72,16 +72,23 @@ impl IoState {
 
     #[cold]
     fn park_beside(&self, slot: &Cell<Option<Waker>>, old: Waker, cx: &mut Context<'_>) {
-        let waker = if old.will_wake(cx.waker()) {
-            old
+        if old.will_wake(cx.waker()) {
+            slot.set(Some(old));
+            return;
+        }
+        // Cloned before `others` is borrowed, and `old` dropped (if it waits there already) after:
+        // a foreign waker's clone and drop are user code, which may park on this very resource.
+        let waker = crate::task::waker::clone_waker(cx.waker());
+        let mut others = self.others.borrow_mut();
+        let duplicate = if others.iter().any(|o| o.will_wake(&old)) {
+            Some(old)
         } else {
-            let mut others = self.others.borrow_mut();
-            if !others.iter().any(|o| o.will_wake(&old)) {
-                others.push(old);
-                self.has_others.set(true);
-            }
-            cx.waker().clone()
+            others.push(old);
+            self.has_others.set(true);
+            None
         };
+        drop(others);
+        drop(duplicate);
         slot.set(Some(waker));
     }
 
