@@ -17,6 +17,7 @@ use crate::driver::pool::{Pool, DEFAULT_MAX_THREADS};
 use crate::event_loop::handle::refused;
 use crate::event_loop::Handle;
 use crate::runtime::submit::Refused;
+use crate::sync::{NeedsClone, NewWaker};
 use crate::task::JoinError;
 
 /// Where a job leaves its result and finds the waker of the task awaiting it.
@@ -123,33 +124,22 @@ impl<T> Future for BlockingHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = lock(&self.slot);
-        if let Some(r) = slot.result.take() {
-            return Poll::Ready(r);
-        }
-        if let Some(e) = slot.failed.take() {
-            return Poll::Ready(Err(JoinError::ThreadSpawn(e)));
-        }
-        if slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            return Poll::Pending;
-        }
-        // A foreign waker's clone and drop are user code: neither runs under the lock.
-        drop(slot);
-        let new = cx.waker().clone();
-        let (old, finished) = {
+        // A foreign waker is cloned and dropped with the slot unlocked: its code may wait for the
+        // job, which locks the slot to leave its result.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
             let mut slot = lock(&self.slot);
-            if slot.result.is_some() || slot.failed.is_some() {
-                (Some(new), true)
-            } else {
-                (slot.waker.replace(new), false)
+            if let Some(r) = slot.result.take() {
+                return Poll::Ready(r);
             }
-        };
-        drop(old);
-        if finished {
-            // Finished meanwhile: poll again rather than wait for a wake that came already.
-            cx.waker().wake_by_ref();
+            if let Some(e) = slot.failed.take() {
+                return Poll::Ready(Err(JoinError::ThreadSpawn(e)));
+            }
+            match new.store(&mut slot.waker) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(slot),
+            }
         }
-        Poll::Pending
     }
 }
 

@@ -145,6 +145,8 @@ impl<P> Batch<P> {
         }
     }
 
+    /// Whether the batch holds nothing (the models and tests check a take with it).
+    #[cfg_attr(not(any(test, loom)), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
         self.posts.is_empty() && self.wakes.is_empty() && !self.main && !self.stop
     }

@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{AlreadySettled, PromiseError, Resolver};
 use crate::event_loop::KeepAlive;
+use crate::sync::{NeedsClone, NewWaker};
 
 struct Slot<T, E> {
     outcome: Option<Result<T, E>>,
@@ -158,23 +159,31 @@ impl<T, E> Future for Bridge<T, E> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slot = lock(&self.slot);
-        if let Some(outcome) = slot.outcome.take() {
-            drop(slot);
-            let _ = self
-                .resolver
-                .settle(outcome.map_err(PromiseError::Rejected));
-            return Poll::Ready(());
+        // The bridge is a task of its own, so its waker is evloop's (copied under the lock, running
+        // nothing); `NewWaker` would clone any other with the slot unlocked.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut slot = lock(&self.slot);
+            if let Some(outcome) = slot.outcome.take() {
+                drop(slot);
+                let _ = self
+                    .resolver
+                    .settle(outcome.map_err(PromiseError::Rejected));
+                return Poll::Ready(());
+            }
+            if slot.dropped {
+                // Dropping the resolver with the task rejects the promise with `Dropped`.
+                return Poll::Ready(());
+            }
+            // Registered before looking at the promise, so a cancellation in between is not missed
+            // (it is on this thread anyway).
+            match new.store(&mut slot.waker) {
+                Ok(()) => break,
+                Err(NeedsClone) => new.clone_after(slot),
+            }
         }
-        if slot.dropped {
-            // Dropping the resolver with the task rejects the promise with `Dropped`.
-            return Poll::Ready(());
-        }
-        // Registered before looking at the promise, so a cancellation in between is not missed
-        // (it is on this thread anyway).
-        let old = slot.waker.replace(cx.waker().clone());
-        drop(slot);
-        drop(old);
+        // The waker replaced, if any, is dropped with the slot unlocked.
+        drop(new);
         if self.resolver.state().poll_settled(cx).is_ready() {
             // Cancelled or timed out: stop waiting, and tell the other thread.
             return Poll::Ready(());

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::wait_list::WaitList;
-use super::wake;
+use super::{wake, NeedsClone, NewWaker};
 
 /// Wakes tasks waiting in [`Notify::notified`], without carrying a value.
 ///
@@ -148,21 +148,31 @@ impl Future for Notified<'_> {
         if this.done {
             return Poll::Ready(());
         }
-        let mut st = this.notify.state.borrow_mut();
-        if let Some(key) = this.key {
-            if st.waiters.is_linked(key) {
-                st.waiters.set_waker(key, cx.waker());
-                return Poll::Pending;
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut st = this.notify.state.borrow_mut();
+            let waiting = match this.key {
+                Some(key) if st.waiters.is_linked(key) => st.waiters.set_waker(key, &mut new),
+                Some(key) => {
+                    // Woken by a notification.
+                    st.waiters.remove_unlinked(key);
+                    this.key = None;
+                    break;
+                }
+                // `notify_waiters` was called after this future was created.
+                None if st.generation != this.generation => break,
+                None if st.permit => {
+                    st.permit = false;
+                    break;
+                }
+                None => new.take().map(|waker| {
+                    this.key = Some(st.waiters.push_back(waker, Mark::Waiting));
+                }),
+            };
+            match waiting {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(st),
             }
-            st.waiters.remove(key);
-            this.key = None;
-        } else if st.generation != this.generation {
-            // `notify_waiters` was called after this future was created.
-        } else if st.permit {
-            st.permit = false;
-        } else {
-            this.key = Some(st.waiters.push_back(cx.waker(), Mark::Waiting));
-            return Poll::Pending;
         }
         this.done = true;
         Poll::Ready(())
@@ -174,7 +184,9 @@ impl Drop for Notified<'_> {
         let Some(key) = self.key.take() else {
             return;
         };
-        let mark = self.notify.state.borrow_mut().waiters.remove(key);
+        let (mark, waker) = self.notify.state.borrow_mut().waiters.remove(key);
+        // Dropped with no borrow held, as a waker may be a foreign one that uses this `Notify`.
+        drop(waker);
         if mark == Mark::One {
             self.notify.notify_one();
         }

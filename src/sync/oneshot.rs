@@ -62,6 +62,19 @@ struct Inner<T> {
     rx_closed: Cell<bool>,
 }
 
+impl<T> Inner<T> {
+    /// What the receiver completes with now, if anything.
+    fn poll_value(&self) -> Poll<Result<T, RecvError>> {
+        if let Some(v) = self.value.take() {
+            Poll::Ready(Ok(v))
+        } else if self.tx_gone.get() {
+            Poll::Ready(Err(RecvError(())))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 /// Sends the value; see [`channel`].
 pub struct Sender<T> {
     inner: Rc<Inner<T>>,
@@ -133,6 +146,11 @@ impl<T> Sender<T> {
             return Poll::Ready(());
         }
         set_waker(&self.inner.tx_waker, cx.waker());
+        // Look again: a foreign waker's clone, run just now while no waker was stored, may have
+        // closed the receiver, waking no one.
+        if self.inner.rx_closed.get() {
+            return Poll::Ready(());
+        }
         Poll::Pending
     }
 }
@@ -171,15 +189,13 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &self.inner;
-        if let Some(v) = inner.value.take() {
-            return Poll::Ready(Ok(v));
+        if let Poll::Ready(out) = self.inner.poll_value() {
+            return Poll::Ready(out);
         }
-        if inner.tx_gone.get() {
-            return Poll::Ready(Err(RecvError(())));
-        }
-        set_waker(&inner.rx_waker, cx.waker());
-        Poll::Pending
+        set_waker(&self.inner.rx_waker, cx.waker());
+        // Look again: a foreign waker's clone, run just now while no waker was stored, may have sent
+        // the value or dropped the sender, waking no one.
+        self.inner.poll_value()
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use super::mpsc::{SendError, TryRecvError};
-use super::poll_budget;
+use super::{poll_budget, NeedsClone, NewWaker};
 
 /// Creates a channel from any number of threads into a task on the loop: a [`RemoteSender`],
 /// which is `Send + Sync + Clone`, and a [`RemoteReceiver`] for the task. Unbounded: sending never
@@ -90,8 +90,8 @@ struct Inner<T> {
 
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // No user code runs under the lock (values are moved in and out, never dropped there), so a
-        // poisoned lock still holds consistent data.
+        // No user code runs under the lock (values and wakers are moved in and out, never dropped,
+        // cloned or woken there), so a poisoned lock still holds consistent data.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -175,23 +175,21 @@ impl<T> RemoteReceiver<T> {
 
     /// Polls for the next value; see [`RemoteReceiver::recv`].
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if self.local.is_empty() {
+        let mut new = NewWaker::new(cx.waker());
+        while self.local.is_empty() {
             let mut inner = self.shared.lock();
-            if inner.queue.is_empty() {
-                if inner.closed || inner.senders == 0 {
-                    return Poll::Ready(None);
-                }
-                if !inner
-                    .waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    inner.waker = Some(cx.waker().clone());
-                }
-                return Poll::Pending;
+            if !inner.queue.is_empty() {
+                // Both buffers keep their capacity: the senders get back the empty one.
+                std::mem::swap(&mut inner.queue, &mut self.local);
+                break;
             }
-            // Both buffers keep their capacity: the senders get back the empty one.
-            std::mem::swap(&mut inner.queue, &mut self.local);
+            if inner.closed || inner.senders == 0 {
+                return Poll::Ready(None);
+            }
+            match new.store(&mut inner.waker) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(inner),
+            }
         }
         if poll_budget(cx).is_pending() {
             return Poll::Pending;

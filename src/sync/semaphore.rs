@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::wait_list::WaitList;
-use super::wake;
+use super::{wake, NeedsClone, NewWaker};
 
 /// A pool of permits. [`Semaphore::acquire`] waits for a permit and returns a [`Permit`] that gives
 /// it back when dropped.
@@ -310,48 +310,60 @@ impl Wait {
 
     fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
         assert!(!self.done, "evloop: Acquire polled after completion");
-        let mut st = sem.state.borrow_mut();
-        if let Some(key) = self.key {
-            if st.waiters.is_linked(key) {
-                st.waiters.set_waker(key, cx.waker());
-                return Poll::Pending;
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut st = sem.state.borrow_mut();
+            let waiting = match self.key {
+                Some(key) if st.waiters.is_linked(key) => st.waiters.set_waker(key, &mut new),
+                Some(key) => {
+                    self.key = None;
+                    self.done = true;
+                    let want = st.waiters.remove_unlinked(key);
+                    if want.given == want.wanted {
+                        return Poll::Ready(Ok(()));
+                    }
+                    // Unlinked short of its permits: the semaphore was closed. Return what it
+                    // gathered.
+                    drop(st);
+                    sem.release(want.given);
+                    return Poll::Ready(Err(AcquireError(())));
+                }
+                None if st.closed => {
+                    self.done = true;
+                    return Poll::Ready(Err(AcquireError(())));
+                }
+                None if self.wanted == 0
+                    || (st.waiters.is_empty() && st.permits >= self.wanted) =>
+                {
+                    st.permits -= self.wanted;
+                    self.done = true;
+                    return Poll::Ready(Ok(()));
+                }
+                // Take what the pool has (only possible when nobody waits: see `State::permits`)
+                // and wait for the rest.
+                None => new.take().map(|waker| {
+                    let given = std::mem::take(&mut st.permits);
+                    let want = Want {
+                        wanted: self.wanted,
+                        given,
+                    };
+                    self.key = Some(st.waiters.push_back(waker, want));
+                }),
+            };
+            match waiting {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(st),
             }
-            self.key = None;
-            self.done = true;
-            let want = st.waiters.remove(key);
-            if want.given == want.wanted {
-                return Poll::Ready(Ok(()));
-            }
-            // Unlinked short of its permits: the semaphore was closed. Return what it gathered.
-            drop(st);
-            sem.release(want.given);
-            return Poll::Ready(Err(AcquireError(())));
         }
-        if st.closed {
-            self.done = true;
-            return Poll::Ready(Err(AcquireError(())));
-        }
-        if self.wanted == 0 || (st.waiters.is_empty() && st.permits >= self.wanted) {
-            st.permits -= self.wanted;
-            self.done = true;
-            return Poll::Ready(Ok(()));
-        }
-        // Take what the pool has (only possible when nobody waits: see `State::permits`) and wait
-        // for the rest.
-        let given = std::mem::take(&mut st.permits);
-        let want = Want {
-            wanted: self.wanted,
-            given,
-        };
-        self.key = Some(st.waiters.push_back(cx.waker(), want));
-        Poll::Pending
     }
 
     /// Leaves the queue, giving back whatever was gathered (all of it, if the permits were handed
     /// over but this future never took them).
     fn cancel(&mut self, sem: &Semaphore) {
         if let Some(key) = self.key.take() {
-            let want = sem.state.borrow_mut().waiters.remove(key);
+            let (want, waker) = sem.state.borrow_mut().waiters.remove(key);
+            // Dropped with no borrow held, as a waker may be a foreign one that uses this semaphore.
+            drop(waker);
             sem.release(want.given);
         }
     }

@@ -8,10 +8,16 @@
 //!
 //! Slots live in a slab and are linked through their keys, so pushing, unlinking any waiter and
 //! removing it are O(1) and, once the slab has grown to the peak number of waiters, allocate nothing.
+//!
+//! The list never clones, wakes or drops a waker itself: it is given clones, and hands back every
+//! waker it lets go of, for the primitive to wake or drop once its state is no longer borrowed (a
+//! foreign waker's code may use the primitive; see [`NewWaker`]).
 
 use std::task::Waker;
 
 use slab::Slab;
+
+use super::{NeedsClone, NewWaker};
 
 const NIL: usize = usize::MAX;
 
@@ -47,12 +53,12 @@ impl<T> WaitList<T> {
     }
 
     /// Links a new waiter at the back and returns its key.
-    pub(crate) fn push_back(&mut self, waker: &Waker, data: T) -> usize {
+    pub(crate) fn push_back(&mut self, waker: Waker, data: T) -> usize {
         let key = self.nodes.insert(Node {
             prev: self.tail,
             next: NIL,
             linked: true,
-            waker: Some(waker.clone()),
+            waker: Some(waker),
             data,
         });
         self.link_tail(key);
@@ -81,12 +87,14 @@ impl<T> WaitList<T> {
         &mut self.nodes[key].data
     }
 
-    /// Records the waker of the latest poll, cloning only if it would wake a different task.
-    pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
-        let slot = &mut self.nodes[key].waker;
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
+    /// Records the waker of a linked waiter's latest poll, if it would wake a different task; see
+    /// [`NewWaker::store`].
+    pub(crate) fn set_waker(
+        &mut self,
+        key: usize,
+        new: &mut NewWaker<'_>,
+    ) -> Result<(), NeedsClone> {
+        new.store(&mut self.nodes[key].waker)
     }
 
     /// Unlinks a waiter, keeping its slot for its future, and returns the waker to wake (once no
@@ -112,9 +120,16 @@ impl<T> WaitList<T> {
         waker
     }
 
-    /// Frees a waiter's slot (unlinking it if needed) and returns its data.
-    pub(crate) fn remove(&mut self, key: usize) -> T {
-        self.unlink(key);
+    /// Frees a waiter's slot (unlinking it if needed) and returns its data, and its waker if it was
+    /// still linked, to drop once no borrow of the primitive's state is held.
+    pub(crate) fn remove(&mut self, key: usize) -> (T, Option<Waker>) {
+        let waker = self.unlink(key);
+        (self.nodes.remove(key).data, waker)
+    }
+
+    /// Frees the slot of a waiter that was unlinked (its waker went with it) and returns its data.
+    pub(crate) fn remove_unlinked(&mut self, key: usize) -> T {
+        debug_assert!(!self.nodes[key].linked, "evloop: waiter still linked");
         self.nodes.remove(key).data
     }
 
@@ -145,24 +160,32 @@ impl<T> WaitList<T> {
 
 /// Waiters that are woken whenever their condition may have changed, and check it again.
 impl WaitList<()> {
-    /// Links the waiter whose slot `key` holds (if any) with `waker`: refreshes its waker if it is
-    /// still linked, or links it again at the back if it was woken but must keep waiting.
-    pub(crate) fn wait(&mut self, key: &mut Option<usize>, waker: &Waker) {
+    /// Links the waiter whose slot `key` holds (if any) with the polling task's waker: refreshes
+    /// its waker if it is still linked, or links it again at the back if it was woken but must
+    /// keep waiting. On [`NeedsClone`] nothing changed.
+    pub(crate) fn wait(
+        &mut self,
+        key: &mut Option<usize>,
+        new: &mut NewWaker<'_>,
+    ) -> Result<(), NeedsClone> {
         match *key {
-            Some(k) if self.is_linked(k) => self.set_waker(k, waker),
+            Some(k) if self.is_linked(k) => return self.set_waker(k, new),
             Some(k) => {
-                self.remove(k);
+                let waker = new.take()?;
+                self.remove_unlinked(k);
                 *key = Some(self.push_back(waker, ()));
             }
-            None => *key = Some(self.push_back(waker, ())),
+            None => *key = Some(self.push_back(new.take()?, ())),
         }
+        Ok(())
     }
 
     /// Frees the waiter's slot, if it has one (its wait is over, or its future was dropped).
-    pub(crate) fn cancel(&mut self, key: &mut Option<usize>) {
-        if let Some(k) = key.take() {
-            self.remove(k);
-        }
+    /// Returns its waker if it was still linked, to drop once no borrow is held.
+    #[must_use = "the waker must be dropped once no borrow is held"]
+    pub(crate) fn cancel(&mut self, key: &mut Option<usize>) -> Option<Waker> {
+        let k = key.take()?;
+        self.remove(k).1
     }
 }
 
@@ -192,26 +215,32 @@ mod tests {
     fn fifo_with_unlinks_anywhere() {
         let w = &Waker::from(Arc::new(Noop));
         let mut list = WaitList::new();
-        let keys: Vec<usize> = (0..5).map(|i| list.push_back(w, i)).collect();
+        let keys: Vec<usize> = (0..5).map(|i| list.push_back(w.clone(), i)).collect();
         assert_eq!(order(&list), [0, 1, 2, 3, 4]);
         assert!(list.unlink(keys[2]).is_some());
         assert!(list.unlink(keys[2]).is_none(), "already unlinked");
-        assert_eq!(list.remove(keys[0]), 0);
-        assert_eq!(list.remove(keys[4]), 4);
+        let (data, waker) = list.remove(keys[0]);
+        assert_eq!(data, 0);
+        assert!(waker.is_some(), "a linked waiter's waker comes back");
+        assert_eq!(list.remove(keys[4]).0, 4);
         assert_eq!(order(&list), [1, 3]);
         assert_eq!(list.front(), Some(keys[1]));
         // The unlinked slot still belongs to its future until removed.
         assert_eq!(*list.data_mut(keys[2]), 2);
         assert!(!list.is_linked(keys[2]));
-        let k5 = list.push_back(w, 5);
+        let k5 = list.push_back(w.clone(), 5);
         assert_ne!(k5, keys[2], "a held slot is never reused");
         let wakers = list.unlink_all(|d| *d += 10);
         assert_eq!(wakers.len(), 3);
         assert!(list.is_empty());
         assert_eq!(*list.data_mut(keys[1]), 11);
         list.recycle(wakers);
-        for k in [keys[1], keys[2], keys[3], k5] {
-            list.remove(k);
+        assert_eq!(list.remove_unlinked(keys[2]), 2);
+        for k in [keys[1], keys[3], k5] {
+            assert!(
+                list.remove(k).1.is_none(),
+                "unlinked: its waker went with it"
+            );
         }
         assert_eq!(list.nodes.len(), 0);
     }

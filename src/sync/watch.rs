@@ -25,6 +25,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::wait_list::WaitList;
+use super::{NeedsClone, NewWaker};
 
 /// Creates a watch channel holding `init`, with one receiver; more subscribe with
 /// [`Sender::subscribe`] or by cloning a receiver.
@@ -316,23 +317,26 @@ impl<T> Future for Changed<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let shared = &this.rx.shared;
-        let version = shared.version.get();
-        let out = if version != this.rx.seen {
-            this.rx.seen = version;
-            Ok(())
-        } else if !shared.sender_alive.get() {
-            Err(RecvError(()))
-        } else {
-            shared
-                .waiters
-                .borrow_mut()
-                .changed
-                .wait(&mut this.key, cx.waker());
-            return Poll::Pending;
+        let mut new = NewWaker::new(cx.waker());
+        let out = loop {
+            let version = shared.version.get();
+            if version != this.rx.seen {
+                this.rx.seen = version;
+                break Ok(());
+            }
+            if !shared.sender_alive.get() {
+                break Err(RecvError(()));
+            }
+            let mut waiters = shared.waiters.borrow_mut();
+            match waiters.changed.wait(&mut this.key, &mut new) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(waiters),
+            }
         };
         if this.key.is_some() {
-            let shared = &this.rx.shared;
-            shared.waiters.borrow_mut().changed.cancel(&mut this.key);
+            // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
+            let waker = shared.waiters.borrow_mut().changed.cancel(&mut this.key);
+            drop(waker);
         }
         Poll::Ready(out)
     }
@@ -342,7 +346,8 @@ impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
         if self.key.is_some() {
             let shared = &self.rx.shared;
-            shared.waiters.borrow_mut().changed.cancel(&mut self.key);
+            let waker = shared.waiters.borrow_mut().changed.cancel(&mut self.key);
+            drop(waker);
         }
     }
 }
@@ -358,24 +363,33 @@ impl<T> Future for Closed<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let mut waiters = this.shared.waiters.borrow_mut();
-        if this.shared.receivers.get() == 0 {
-            waiters.closed.cancel(&mut this.key);
-            return Poll::Ready(());
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut waiters = this.shared.waiters.borrow_mut();
+            if this.shared.receivers.get() == 0 {
+                let waker = waiters.closed.cancel(&mut this.key);
+                drop(waiters);
+                drop(waker);
+                return Poll::Ready(());
+            }
+            match waiters.closed.wait(&mut this.key, &mut new) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(waiters),
+            }
         }
-        waiters.closed.wait(&mut this.key, cx.waker());
-        Poll::Pending
     }
 }
 
 impl<T> Drop for Closed<'_, T> {
     fn drop(&mut self) {
         if self.key.is_some() {
-            self.shared
+            let waker = self
+                .shared
                 .waiters
                 .borrow_mut()
                 .closed
                 .cancel(&mut self.key);
+            drop(waker);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::{Ring, Shared, TryRecvError};
-use crate::sync::poll_budget;
+use crate::sync::{spend_budget, NeedsClone, NewWaker};
 
 /// Receives every value sent on a broadcast channel after it subscribed; see
 /// [`channel`](super::channel).
@@ -189,34 +189,51 @@ impl<T: Clone> Future for Recv<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let rx = &mut *this.rx;
-        let mut ring = rx.shared.ring.borrow_mut();
-        let out = match look(rx.next, &rx.shared, &ring) {
-            Look::Lagged(n) => {
-                rx.next += n;
-                Err(super::RecvError::Lagged(n))
-            }
-            Look::Ready => {
-                if poll_budget(cx).is_pending() {
-                    return Poll::Pending;
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut ring = rx.shared.ring.borrow_mut();
+            let out = match look(rx.next, &rx.shared, &ring) {
+                Look::Lagged(n) => {
+                    rx.next += n;
+                    Err(super::RecvError::Lagged(n))
                 }
-                Ok(take(&mut rx.next, &mut ring))
-            }
-            Look::Closed => Err(super::RecvError::Closed),
-            Look::Empty => {
-                ring.waiters.wait(&mut this.key, cx.waker());
-                return Poll::Pending;
-            }
-        };
-        ring.waiters.cancel(&mut this.key);
-        Poll::Ready(out)
+                Look::Ready => {
+                    if !spend_budget() {
+                        drop(ring);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Ok(take(&mut rx.next, &mut ring))
+                }
+                Look::Closed => Err(super::RecvError::Closed),
+                Look::Empty => match ring.waiters.wait(&mut this.key, &mut new) {
+                    Ok(()) => return Poll::Pending,
+                    Err(NeedsClone) => {
+                        new.clone_after(ring);
+                        continue;
+                    }
+                },
+            };
+            let waker = ring.waiters.cancel(&mut this.key);
+            drop(ring);
+            drop(waker);
+            return Poll::Ready(out);
+        }
     }
 }
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if self.key.is_some() {
-            let mut ring = self.rx.shared.ring.borrow_mut();
-            ring.waiters.cancel(&mut self.key);
+            // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
+            let waker = self
+                .rx
+                .shared
+                .ring
+                .borrow_mut()
+                .waiters
+                .cancel(&mut self.key);
+            drop(waker);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::{Chan, SendError, TrySendError};
-use crate::sync::wake;
+use crate::sync::{wake, NeedsClone, NewWaker};
 
 /// Sends values into a channel made by [`channel`](super::channel); clone it for more producers.
 ///
@@ -132,43 +132,64 @@ impl<T> Future for SendFuture<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut st = this.chan.state.borrow_mut();
-        if let Some(key) = this.key {
-            if st.send_waiters.is_linked(key) {
-                st.send_waiters.set_waker(key, cx.waker());
-                return Poll::Pending;
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut st = this.chan.state.borrow_mut();
+            let waiting = match this.key {
+                Some(key) if st.send_waiters.is_linked(key) => {
+                    st.send_waiters.set_waker(key, &mut new)
+                }
+                Some(key) => {
+                    this.key = None;
+                    // Unlinked either by the receiver, which moved the value into the buffer, or
+                    // by closing, which left it here for us to give back.
+                    return Poll::Ready(match st.send_waiters.remove_unlinked(key) {
+                        None => Ok(()),
+                        Some(v) => Err(SendError(v)),
+                    });
+                }
+                None => {
+                    let value = this
+                        .value
+                        .take()
+                        .expect("evloop: mpsc send future polled after completion");
+                    if st.closed {
+                        return Poll::Ready(Err(SendError(value)));
+                    }
+                    if st.buf.len() < st.bound && st.send_waiters.is_empty() {
+                        st.buf.push_back(value);
+                        let waker = st.rx_waker.take();
+                        drop(st);
+                        wake(waker);
+                        return Poll::Ready(Ok(()));
+                    }
+                    match new.take() {
+                        Ok(waker) => {
+                            this.key = Some(st.send_waiters.push_back(waker, Some(value)));
+                            Ok(())
+                        }
+                        Err(NeedsClone) => {
+                            this.value = Some(value); // for the poll that starts over
+                            Err(NeedsClone)
+                        }
+                    }
+                }
+            };
+            match waiting {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(st),
             }
-            this.key = None;
-            // Unlinked either by the receiver, which moved the value into the buffer, or by
-            // closing, which left it here for us to give back.
-            return Poll::Ready(match st.send_waiters.remove(key) {
-                None => Ok(()),
-                Some(v) => Err(SendError(v)),
-            });
         }
-        let value = this
-            .value
-            .take()
-            .expect("evloop: mpsc send future polled after completion");
-        if st.closed {
-            return Poll::Ready(Err(SendError(value)));
-        }
-        if st.buf.len() < st.bound && st.send_waiters.is_empty() {
-            st.buf.push_back(value);
-            let waker = st.rx_waker.take();
-            drop(st);
-            wake(waker);
-            return Poll::Ready(Ok(()));
-        }
-        this.key = Some(st.send_waiters.push_back(cx.waker(), Some(value)));
-        Poll::Pending
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let withdrawn = self.chan.state.borrow_mut().send_waiters.remove(key);
+            // Both dropped with no borrow held: the value's destructor, or a foreign waker's, may
+            // use the channel.
+            let (withdrawn, waker) = self.chan.state.borrow_mut().send_waiters.remove(key);
+            drop(waker);
             drop(withdrawn);
         }
     }

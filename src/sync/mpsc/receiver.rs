@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::{Chan, State, TryRecvError};
-use crate::sync::{poll_budget, wake};
+use crate::sync::{spend_budget, wake, NeedsClone, NewWaker};
 
 /// Receives the values of a channel made by [`channel`](super::channel) or
 /// [`unbounded_channel`](super::unbounded_channel), in the order they were sent.
@@ -60,29 +60,30 @@ impl<T> Receiver<T> {
 
     /// Polls for the next value; see [`Receiver::recv`].
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut st = self.chan.state.borrow_mut();
-        if !st.buf.is_empty() {
-            if poll_budget(cx).is_pending() {
-                return Poll::Pending;
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut st = self.chan.state.borrow_mut();
+            if !st.buf.is_empty() {
+                if !spend_budget() {
+                    drop(st);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                let Some((value, waker)) = st.pop() else {
+                    unreachable!("the buffer is not empty")
+                };
+                drop(st);
+                wake(waker);
+                return Poll::Ready(Some(value));
             }
-            let Some((value, waker)) = st.pop() else {
-                unreachable!("the buffer is not empty")
-            };
-            drop(st);
-            wake(waker);
-            return Poll::Ready(Some(value));
+            if st.closed || self.chan.senders.get() == 0 {
+                return Poll::Ready(None);
+            }
+            match new.store(&mut st.rx_waker) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(st),
+            }
         }
-        if st.closed || self.chan.senders.get() == 0 {
-            return Poll::Ready(None);
-        }
-        if !st
-            .rx_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            st.rx_waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
     }
 
     /// Takes the next value if one is buffered, without waiting.
