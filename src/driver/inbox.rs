@@ -145,6 +145,14 @@ impl<P> Batch<P> {
         }
     }
 
+    /// Frees buffers a burst left large, for a loop about to wait: otherwise a drained batch keeps
+    /// its capacity until two more takes have passed it through the inbox.
+    pub(crate) fn shrink_if_idle(&mut self) {
+        drop(shrink(&mut self.posts, 0));
+        drop(shrink(&mut self.wakes, 0));
+        drop(shrink(&mut self.tags, 0));
+    }
+
     /// Whether the batch holds nothing (the models and tests check a take with it).
     #[cfg_attr(not(any(test, loom)), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {

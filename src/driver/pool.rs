@@ -83,19 +83,32 @@ impl Pool {
         state.threads += 1;
         drop(state);
         let pool = self.clone();
+        #[cfg(test)]
+        if tests::FAIL_SPAWN.with(|f| f.get()) {
+            drop(pool);
+            return self.spawn_failed(std::io::Error::other("injected: no more threads"));
+        }
         let spawned = std::thread::Builder::new()
             .name("evloop-blocking".into())
             .spawn(move || pool.worker());
-        if let Err(e) = spawned {
-            let mut state = lock(&self.state);
-            state.threads -= 1;
-            if state.threads == 0 {
-                // Ours is the last job queued: nothing ran since it was pushed (no thread exists).
-                if let Some(job) = state.jobs.pop_back() {
-                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
-                    drop(state);
-                    return Err((e, job));
-                }
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(e) => self.spawn_failed(e),
+        }
+    }
+
+    /// A thread could not be started for the job just queued: if no thread exists to take it
+    /// later, take it back out and hand it back with the error.
+    fn spawn_failed(&self, e: std::io::Error) -> Result<(), (std::io::Error, Job)> {
+        let mut state = lock(&self.state);
+        state.threads -= 1;
+        if state.threads == 0 {
+            // Ours is the last job queued: nothing ran since it was pushed (no thread exists), and
+            // only the loop thread submits.
+            if let Some(job) = state.jobs.pop_back() {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                drop(state);
+                return Err((e, job));
             }
         }
         Ok(())
@@ -133,5 +146,65 @@ impl Pool {
     pub(crate) fn shutdown(&self) {
         lock(&self.state).shutdown = true;
         self.work.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::Pool;
+
+    thread_local! {
+        /// Makes the next thread start fail, as the OS does when it runs out of threads.
+        pub(super) static FAIL_SPAWN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// A job whose thread cannot start comes back to the caller with the error, so that the
+    /// user's closure is dropped outside the pool's lock: here its `Drop` takes that lock, which
+    /// deadlocked when the job was dropped inside it.
+    #[test]
+    fn a_job_that_cannot_start_is_handed_back_unlocked() {
+        struct UsesPool(Arc<Mutex<Option<Arc<Pool>>>>, Arc<AtomicBool>);
+        impl Drop for UsesPool {
+            fn drop(&mut self) {
+                if let Some(pool) = self.0.lock().unwrap().as_ref() {
+                    pool.set_max_threads(2); // locks the pool's state
+                }
+                self.1.store(true, Ordering::SeqCst);
+            }
+        }
+        let pool = Pool::new(Box::new(|| {}), 4);
+        let shared = Arc::new(Mutex::new(Some(pool.clone())));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = UsesPool(shared.clone(), dropped.clone());
+        FAIL_SPAWN.with(|f| f.set(true));
+        let result = pool.submit(Box::new(move || drop(guard)));
+        FAIL_SPAWN.with(|f| f.set(false));
+        let (err, job) = result.err().expect("the start failed");
+        assert!(err.to_string().contains("injected"));
+        assert_eq!(pool.in_flight(), 0, "the job is not counted in flight");
+        assert!(!dropped.load(Ordering::SeqCst), "handed back, not dropped");
+        drop(job);
+        assert!(dropped.load(Ordering::SeqCst));
+        shared.lock().unwrap().take();
+    }
+
+    /// Through the public API: the handle yields `ThreadSpawn` with the OS error, not a panic.
+    #[test]
+    fn a_failed_thread_start_is_not_reported_as_a_panic() {
+        let lp = crate::EventLoop::new().unwrap();
+        FAIL_SPAWN.with(|f| f.set(true));
+        let job = lp.spawn_blocking(|| 1);
+        FAIL_SPAWN.with(|f| f.set(false));
+        let err = lp.block_on(job).expect_err("no thread could run it");
+        assert!(!err.is_panic(), "{err:?}");
+        assert!(
+            matches!(&err, crate::JoinError::ThreadSpawn(e) if e.to_string().contains("injected")),
+            "{err:?}"
+        );
+        assert!(!lp.is_alive(), "nothing is left in flight");
     }
 }

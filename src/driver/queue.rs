@@ -92,10 +92,18 @@ impl<C> Queue<C> {
         self.callbacks.drain().map(|p| p.callback).collect()
     }
 
-    /// Gives back memory kept from a burst: the ring buffer keeps its peak capacity otherwise.
-    pub(crate) fn shrink(&mut self, keep: usize) {
-        if self.entries.capacity() > keep.max(4 * self.entries.len()) {
-            self.entries.shrink_to(keep.max(self.entries.len()));
+    /// Gives back memory kept from a burst, once the queue is empty: the ring buffer and the
+    /// callbacks' slab keep their peak capacity otherwise. Keeps `keep` entries of each.
+    pub(crate) fn shrink_if_idle(&mut self, keep: usize) {
+        if !self.entries.is_empty() || !self.callbacks.is_empty() {
+            return;
+        }
+        if self.entries.capacity() > keep {
+            self.entries.shrink_to(keep);
+        }
+        if self.callbacks.capacity() > keep {
+            // Empty, so no key is live: a new slab loses nothing.
+            self.callbacks = Slab::with_capacity(keep);
         }
     }
 }

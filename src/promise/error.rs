@@ -119,12 +119,15 @@ impl<E: Error + 'static> Error for PromiseError<E> {
 }
 
 impl From<PromiseError<io::Error>> for io::Error {
-    /// The rejection itself, or an error of kind `Interrupted` (cancelled), `TimedOut` or
+    /// The rejection itself, or an error of kind `Other` (cancelled), `TimedOut` or
     /// `BrokenPipe` (resolver dropped).
+    ///
+    /// Not `Interrupted` for a cancellation: std's `read_exact`, `write_all` and `io::copy`, and
+    /// most retry loops, take `Interrupted` to mean "try again".
     fn from(e: PromiseError<io::Error>) -> io::Error {
         match e {
             PromiseError::Rejected(e) => e,
-            PromiseError::Cancelled => io::Error::new(io::ErrorKind::Interrupted, "cancelled"),
+            PromiseError::Cancelled => io::Error::other("promise was cancelled"),
             PromiseError::TimedOut => io::Error::new(io::ErrorKind::TimedOut, "timed out"),
             PromiseError::Dropped => io::Error::new(
                 io::ErrorKind::BrokenPipe,

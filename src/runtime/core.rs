@@ -29,6 +29,9 @@ use crate::driver::timers::{self, TimerQueue};
 /// Entries a turn drains before the loop looks at I/O and timers again.
 pub(crate) const DRAIN_BUDGET: usize = 256;
 
+/// Queue entries (and callbacks) a loop keeps room for, however large a burst grew the queue.
+pub(crate) const QUEUE_CAPACITY: usize = 1024;
+
 /// A callback that runs once on the loop thread.
 pub(crate) type Callback = Box<dyn FnOnce(&Handle)>;
 /// A periodic timer's callback.
@@ -90,7 +93,7 @@ impl Core {
         Ok(Rc::new_cyclic(|me| Core {
             me: me.clone(),
             driver: RefCell::new(Driver {
-                queue: Queue::with_capacity(1024),
+                queue: Queue::with_capacity(QUEUE_CAPACITY),
                 timers: TimerQueue::default(),
                 reactor,
                 tasks: Tasks::default(),
@@ -281,7 +284,12 @@ impl Core {
         }
         // The pool before the inbox: a job ends by waking its task through the inbox, and only
         // then counts itself out, so a count of zero read first means the inbox shows its wake.
-        self.blocking_in_flight() || self.remote.is_notified()
+        if self.blocking_in_flight() {
+            return true;
+        }
+        #[cfg(test)]
+        super::tests::pause_between_alive_reads();
+        self.remote.is_notified()
     }
 
     fn blocking_in_flight(&self) -> bool {

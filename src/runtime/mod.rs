@@ -31,6 +31,9 @@ pub(crate) mod turn;
 pub(crate) mod waker;
 pub(crate) mod watch;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use self::core::Core;
 pub(crate) use error::payload_str;
 pub use error::LoopError;

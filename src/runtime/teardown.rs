@@ -59,7 +59,7 @@ impl Core {
         }
         let hook = self.replace_hook(None);
         let hook_drop = trash::scope(move || drop(hook));
-        self.with(|d| d.queue.shrink(0));
+        self.with(|d| d.queue.shrink_if_idle(0));
         current::unset(handle);
         self.life.set(Life::Closed);
         let resumed = resumed.or_else(|| hook_drop.into_iter().next());

@@ -78,6 +78,13 @@ fn outermost(f: impl FnOnce()) -> Vec<Panic> {
     while let Some(next) = PARKED.with(|p| p.borrow_mut().pop()) {
         catch(move || drop(next));
     }
+    // A long chain parked many values: give the room back.
+    PARKED.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.capacity() > 1024 {
+            *p = Vec::new();
+        }
+    });
     PANICS.with(|p| std::mem::take(&mut *p.borrow_mut()))
 }
 

@@ -21,7 +21,7 @@ use std::mem::ManuallyDrop;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::core::{Core, DRAIN_BUDGET};
+use super::core::{Core, DRAIN_BUDGET, QUEUE_CAPACITY};
 use super::error::LoopError;
 use super::guard::catch;
 use super::state::RunState;
@@ -43,6 +43,11 @@ pub(crate) enum Wait {
 impl Core {
     pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
         let queued = !self.with(|d| d.queue.is_empty()) || self.run.get() == RunState::BlockOnDue;
+        if !queued {
+            // About to wait: give back what a burst grew (a check of two capacities otherwise).
+            self.with(|d| d.queue.shrink_if_idle(QUEUE_CAPACITY));
+            self.batch.borrow_mut().shrink_if_idle();
+        }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
             self.poll_io(self.poll_timeout(wait, queued))?;
         }
