@@ -72,6 +72,23 @@
 //! 5. **Drain the queue**: the entries queued when the drain began, at most 256, each run with no
 //!    loop state borrowed. See [`event_loop`] for the details.
 //!
+//! ## Layers: user code never runs while loop state is borrowed
+//!
+//! The crate is built in three layers, and the rule that no callback, future, waker or `Drop` of
+//! user data runs while loop state is borrowed follows from how they fit together:
+//!
+//! 1. **The driver** (`src/driver/`): plain containers, the message queue, the timer heap, the
+//!    reactor's registrations, the task slab, the cross-thread inbox and the blocking pool. They
+//!    know nothing of the loop: they import nothing from the layers above, call no user code, and
+//!    hand back whatever they remove or replace instead of dropping it.
+//! 2. **The runtime** (`src/runtime/`): owns one loop's containers behind a single `RefCell` and
+//!    is the only code that borrows it, in short borrows that move values in and out. It runs the
+//!    turn; it calls user code only with nothing borrowed and under `catch_unwind`, puts loop state
+//!    back in order, then reports a panic to the error hook; it drops user data that left a
+//!    container at one point, flat (a long chain of drops does not recurse) and under
+//!    `catch_unwind`. The run state and the loop's life (open, closing, closed) are one enum each.
+//! 3. **The public modules** listed below, which reach loop state only through the runtime.
+//!
 //! ## Modules
 //!
 //! - [`event_loop`]: [`EventLoop`], [`Handle`], run modes, the error hook.

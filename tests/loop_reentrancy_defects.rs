@@ -71,8 +71,11 @@ impl mio::event::Source for LoopUsingSource {
     fn register(&mut self, r: &mio::Registry, t: mio::Token, i: Interest) -> io::Result<()> {
         // Opens a socket and watches it, and arms a timer, from inside the registration.
         let sock = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
-        self.inner
-            .set(Some(self.handle.watch(sock, Interest::READABLE, |_, _, _| {})?));
+        self.inner.set(Some(self.handle.watch(
+            sock,
+            Interest::READABLE,
+            |_, _, _| {},
+        )?));
         self.handle.call_later(Duration::from_millis(1), |_| {});
         util::bump(&self.calls);
         self.fd.register(r, t, i)
@@ -149,7 +152,6 @@ fn defect_3_a_sleep_drops_a_replaced_foreign_waker_with_nothing_borrowed() {
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
 }
 
-
 /// A future that completes at once and panics when dropped.
 struct PanicsOnDrop(&'static str);
 
@@ -179,7 +181,9 @@ fn defect_4_a_panic_in_a_finished_tasks_drop_is_reported_and_the_task_removed() 
     assert_eq!(lp.block_on(joined).ok(), Some(()));
     let seen = seen.borrow();
     assert_eq!(seen.len(), 2, "{seen:?}");
-    assert!(seen.iter().all(|s| s.contains("dropping user data panicked")));
+    assert!(seen
+        .iter()
+        .all(|s| s.contains("dropping user data panicked")));
 }
 
 /// 5. A panic while the loop's drop drops a task does not skip the rest of the teardown: the loop
@@ -233,7 +237,10 @@ fn defect_6_a_long_promise_chain_is_dropped_without_recursion() {
             end.take()
         })
         .unwrap();
-    assert_eq!(t.join().expect("no stack overflow"), None::<Result<usize, PromiseError<()>>>);
+    assert_eq!(
+        t.join().expect("no stack overflow"),
+        None::<Result<usize, PromiseError<()>>>
+    );
     // And the other way round: a chain whose resolver is dropped while the loop lives settles,
     // link by link, with `Dropped`.
     let t = std::thread::Builder::new()
@@ -249,7 +256,10 @@ fn defect_6_a_long_promise_chain_is_dropped_without_recursion() {
             lp.block_on(p)
         })
         .unwrap();
-    assert_eq!(t.join().expect("no stack overflow"), Err(PromiseError::Dropped));
+    assert_eq!(
+        t.join().expect("no stack overflow"),
+        Err(PromiseError::Dropped)
+    );
 }
 
 /// 8. `spawn_blocking` on the handle of a dropped loop refuses the job like every other method,
@@ -313,7 +323,10 @@ fn defect_12b_a_socket_awaited_from_another_loop_is_an_error() {
     let err = second
         .block_on(listener.accept())
         .expect_err("an error, not a hang");
-    assert!(err.to_string().contains("registered with event loop"), "{err}");
+    assert!(
+        err.to_string().contains("registered with event loop"),
+        "{err}"
+    );
     // In its own loop it works.
     let addr = listener.local_addr().unwrap();
     let client = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());

@@ -73,7 +73,10 @@ fn wakes_are_coalesced_and_buffers_shrink_after_a_burst() {
     .join()
     .unwrap();
     let grown = PEAK.load(SeqCst).saturating_sub(before);
-    assert!(grown < MIB, "2,000,000 wakes of one task took {grown} bytes");
+    assert!(
+        grown < MIB,
+        "2,000,000 wakes of one task took {grown} bytes"
+    );
     lp.run_nowait().unwrap();
     assert_eq!(polls.load(SeqCst), 2, "the burst polled the task once");
 
@@ -87,7 +90,11 @@ fn wakes_are_coalesced_and_buffers_shrink_after_a_burst() {
     })
     .join()
     .unwrap();
-    assert!(live() > base + MIB, "the posts are queued: {} bytes", live() - base);
+    assert!(
+        live() > base + MIB,
+        "the posts are queued: {} bytes",
+        live() - base
+    );
     for _ in 0..1000 {
         lp.run_nowait().unwrap();
     }

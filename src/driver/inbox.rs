@@ -596,7 +596,7 @@ mod tests {
             assert!(keys.windows(2).all(|w| w[0] < w[1]), "a key twice");
             keys.clear();
             batch.wakes = keys;
-        batch.tags.clear();
+            batch.tags.clear();
         }
         for p in producers {
             p.join().unwrap();

@@ -183,7 +183,9 @@ mod tests {
         FAIL_SPAWN.with(|f| f.set(true));
         let result = pool.submit(Box::new(move || drop(guard)));
         FAIL_SPAWN.with(|f| f.set(false));
-        let (err, job) = result.err().expect("the start failed");
+        let Err((err, job)) = result else {
+            panic!("the start failed");
+        };
         assert!(err.to_string().contains("injected"));
         assert_eq!(pool.in_flight(), 0, "the job is not counted in flight");
         assert!(!dropped.load(Ordering::SeqCst), "handed back, not dropped");

@@ -11,7 +11,7 @@ use mio::{Interest, Registry, Token};
 /// devices, sockets created elsewhere).
 ///
 /// It does not own the descriptor: the caller keeps it open while it is watched, and closes it only
-/// after [`Handle::unwatch`]. Edge-triggered rules apply as for every watcher.
+/// after [`Handle::unwatch`](crate::Handle::unwatch). Edge-triggered rules apply as for every watcher.
 ///
 /// ```
 /// use evloop::{EventLoop, RawFdSource};

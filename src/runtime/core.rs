@@ -3,9 +3,9 @@
 //! All of a loop's containers live in one [`Driver`] behind one `RefCell`. [`Core::with`] is the
 //! one way to reach them: it lends the driver to a closure that moves values in and out, and the
 //! closure hands back whatever user data it removed or replaced. That data is dropped after the
-//! borrow has ended, through [`Core::discard`] (see [`trash`](super::trash)); user code (a
-//! callback, a future's `poll`, a waker of unknown origin, a `Source` method) is called the same
-//! way, never from inside the closure. The containers of the driver cannot call user code
+//! borrow has ended, through [`Core::discard`] (see the runtime's `trash`); user code (a callback,
+//! a future's `poll`, a waker of unknown origin, a `Source` method) is called the same way, never
+//! from inside the closure. The containers of the driver cannot call user code
 //! themselves, so a borrow can never be re-entered: that is what makes the rule structural.
 
 use std::cell::{Cell, RefCell};
