@@ -36,3 +36,29 @@ fn run_does_not_return_while_a_finished_jobs_wake_is_in_the_inbox() {
     }
     ALIVE_PAUSE.with(|p| p.set(None));
 }
+
+/// Through the public API: the handle yields `ThreadSpawn` with the OS error, not a panic.
+#[test]
+fn a_failed_thread_start_is_not_reported_as_a_panic() {
+    let lp = crate::EventLoop::new().unwrap();
+    crate::driver::pool::tests::FAIL_SPAWN.with(|f| f.set(true));
+    let job = lp.spawn_blocking(|| 1);
+    crate::driver::pool::tests::FAIL_SPAWN.with(|f| f.set(false));
+    let err = lp.block_on(job).expect_err("no thread could run it");
+    assert!(!err.is_panic(), "{err:?}");
+    assert!(
+        matches!(&err, crate::JoinError::ThreadSpawn(e) if e.to_string().contains("injected")),
+        "{err:?}"
+    );
+    assert!(!lp.is_alive(), "nothing is left in flight");
+}
+
+/// A sleeping task pays for one timer slot and one heap entry: keep the slot of the loop's own
+/// callback types from growing unnoticed.
+#[test]
+fn a_timer_slot_of_the_loops_callbacks_stays_32_bytes() {
+    assert_eq!(
+        crate::driver::timers::slot_size::<super::core::Callback, super::core::EveryFn>(),
+        32
+    );
+}

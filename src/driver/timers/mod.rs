@@ -54,6 +54,12 @@ impl<O, P: ?Sized> Slot<O, P> {
     };
 }
 
+/// The size of a timer slot for callback types `O` and `P`, for the size guards.
+#[cfg(test)]
+pub(crate) fn slot_size<O, P: ?Sized>() -> usize {
+    std::mem::size_of::<Slot<O, P>>()
+}
+
 /// `(deadline, sequence, key)`, min-first.
 type HeapEntry = Reverse<(u64, u32, u32)>;
 
