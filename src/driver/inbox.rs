@@ -145,6 +145,11 @@ impl<P> Batch<P> {
         }
     }
 
+    /// Whether a burst left the buffers large (see [`Batch::shrink_if_idle`]).
+    pub(crate) fn is_large(&self) -> bool {
+        self.posts.capacity().max(self.wakes.capacity()) > SHRINK_FLOOR
+    }
+
     /// Frees buffers a burst left large, for a loop about to wait: otherwise a drained batch keeps
     /// its capacity until two more takes have passed it through the inbox.
     pub(crate) fn shrink_if_idle(&mut self) {

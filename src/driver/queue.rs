@@ -94,7 +94,15 @@ impl<C> Queue<C> {
 
     /// Gives back memory kept from a burst, once the queue is empty: the ring buffer and the
     /// callbacks' slab keep their peak capacity otherwise. Keeps `keep` entries of each.
+    #[inline]
     pub(crate) fn shrink_if_idle(&mut self, keep: usize) {
+        if self.entries.capacity() > keep || self.callbacks.capacity() > keep {
+            self.shrink_now(keep);
+        }
+    }
+
+    #[cold]
+    fn shrink_now(&mut self, keep: usize) {
         if !self.entries.is_empty() || !self.callbacks.is_empty() {
             return;
         }

@@ -24,13 +24,46 @@ pub(crate) trait RawTask {
     fn shutdown(&self) -> Option<Panic>;
 }
 
-/// What a finished task leaves for the loop to report.
+/// What a finished task leaves for the loop to report: panics nobody else will observe. Almost
+/// always there are none, so they are boxed and a finished poll returns one word.
 #[derive(Default)]
-pub(crate) struct Finished {
+pub(crate) struct Finished(Option<Box<Reports>>);
+
+#[derive(Default)]
+struct Reports {
     /// The future panicked and its `JoinHandle` is gone (the task was detached).
-    pub(crate) unobserved: Option<Panic>,
+    unobserved: Option<Panic>,
     /// Dropping the future, or a detached task's output, panicked.
-    pub(crate) in_drop: Option<Panic>,
+    in_drop: Option<Panic>,
+}
+
+impl Finished {
+    pub(crate) fn new(unobserved: Option<Panic>, in_drop: Option<Panic>) -> Finished {
+        if unobserved.is_none() && in_drop.is_none() {
+            return Finished(None);
+        }
+        Finished(Some(Box::new(Reports {
+            unobserved,
+            in_drop,
+        })))
+    }
+
+    /// Adds a panic of a drop (or of waking the task's joiner), unless one is there already.
+    pub(crate) fn add_drop_panic(&mut self, p: Panic) {
+        self.0
+            .get_or_insert_with(Box::default)
+            .in_drop
+            .get_or_insert(p);
+    }
+
+    /// The detached task's panic, and a drop's.
+    #[inline]
+    pub(crate) fn into_panics(self) -> (Option<Panic>, Option<Panic>) {
+        match self.0 {
+            None => (None, None),
+            Some(r) => (r.unobserved, r.in_drop),
+        }
+    }
 }
 
 struct Slot {

@@ -63,6 +63,8 @@ pub(crate) struct Core {
     pub(crate) remote: Arc<RemoteShared>,
     /// The inbox's spare buffers, swapped with it each time it is emptied.
     pub(crate) batch: RefCell<Batch>,
+    /// A burst left `batch`'s buffers large: shrink them when the loop is next idle.
+    pub(crate) batch_large: Cell<bool>,
     origin: Instant,
     /// Nanoseconds since `origin`, read once per turn.
     now: Cell<u64>,
@@ -102,6 +104,7 @@ impl Core {
             registry,
             remote,
             batch: RefCell::new(Batch::default()),
+            batch_large: Cell::new(false),
             origin: Instant::now(),
             now: Cell::new(0),
             time_stale: Cell::new(true),

@@ -46,7 +46,9 @@ impl Core {
         if !queued {
             // About to wait: give back what a burst grew (a check of two capacities otherwise).
             self.with(|d| d.queue.shrink_if_idle(QUEUE_CAPACITY));
-            self.batch.borrow_mut().shrink_if_idle();
+            if self.batch_large.replace(false) {
+                self.batch.borrow_mut().shrink_if_idle();
+            }
         }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
             self.poll_io(self.poll_timeout(wait, queued))?;
@@ -152,6 +154,7 @@ impl Core {
                 }
             }
         });
+        self.batch_large.set(batch.is_large());
         *self.batch.borrow_mut() = batch;
     }
 
@@ -258,10 +261,11 @@ impl Core {
             // The last reference may be the `JoinHandle`'s or ours: either drops no user data
             // now (the future and a detached output are gone already).
             drop(task);
-            if let Some(panic) = finished.in_drop {
+            let (unobserved, in_drop) = finished.into_panics();
+            if let Some(panic) = in_drop {
                 self.report(LoopError::DropPanic(panic));
             }
-            if let Some(panic) = finished.unobserved {
+            if let Some(panic) = unobserved {
                 self.report(LoopError::TaskPanic(panic));
             }
         }

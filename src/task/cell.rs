@@ -93,22 +93,15 @@ impl<F: Future> TaskCell<F> {
         if self.flag(DETACHED) {
             // Nobody will read the output: drop it now; a panic payload goes to the loop.
             return match result {
-                Err(JoinError::Panic(p)) => Finished {
-                    unobserved: Some(p),
-                    in_drop,
-                },
-                other => Finished {
-                    unobserved: None,
-                    in_drop: in_drop
-                        .or_else(|| catch_unwind(AssertUnwindSafe(|| drop(other))).err()),
-                },
+                Err(JoinError::Panic(p)) => Finished::new(Some(p), in_drop),
+                other => Finished::new(
+                    None,
+                    in_drop.or_else(|| catch_unwind(AssertUnwindSafe(|| drop(other))).err()),
+                ),
             };
         }
         *stage = Stage::Finished(result);
-        Finished {
-            unobserved: None,
-            in_drop,
-        }
+        Finished::new(None, in_drop)
     }
 }
 
@@ -135,7 +128,7 @@ impl<F: Future> RawTask for TaskCell<F> {
             return Poll::Pending;
         };
         if let Some(p) = self.wake_joiner() {
-            finished.in_drop.get_or_insert(p);
+            finished.add_drop_panic(p);
         }
         Poll::Ready(finished)
     }

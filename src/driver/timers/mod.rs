@@ -256,6 +256,7 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
     }
 
     /// The earliest deadline of a live timer, dropping dead entries found on the way.
+    #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<u64> {
         while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
             if self.is_live(seq, key) {
