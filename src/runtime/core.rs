@@ -29,6 +29,10 @@ use crate::driver::timers::{self, TimerQueue};
 /// Entries a turn drains before the loop looks at I/O and timers again.
 pub(crate) const DRAIN_BUDGET: usize = 256;
 
+/// Operations a task may complete in one poll before it is made to yield (its cooperative
+/// budget, spent by socket operations and channel receives).
+pub(crate) const BUDGET: u32 = 128;
+
 /// Queue entries (and callbacks) a loop keeps room for, however large a burst grew the queue.
 pub(crate) const QUEUE_CAPACITY: usize = 1024;
 
@@ -111,7 +115,7 @@ impl Core {
             run: Cell::new(RunState::Idle),
             life: Cell::new(Life::Open),
             keep_alive: Cell::new(0),
-            budget: Cell::new(crate::task::BUDGET),
+            budget: Cell::new(BUDGET),
             since_io: Cell::new(0),
             main_escaped: Cell::new(false),
             stall_reported: Cell::new(false),

@@ -28,7 +28,7 @@ use super::state::RunState;
 use super::{waker, Handle};
 use crate::driver::inbox::ANY_TAG;
 use crate::driver::queue::Entry;
-use crate::driver::reactor::{Finish, IoEvent, WatcherId};
+use crate::driver::reactor::{Finish, IoEvent, Ready, WatcherId};
 use crate::driver::timers::{Due, TimerId, NEVER};
 
 /// Whether a turn may sleep in the poller.
@@ -228,7 +228,7 @@ impl Core {
         }
     }
 
-    fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: crate::Ready) {
+    fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: Ready) {
         let Some(mut watch) = self.with(|d| d.reactor.take_watch(key, gen)) else {
             return;
         };
@@ -253,7 +253,7 @@ impl Core {
         // Dropping one of our wakers does nothing: skip the vtable call.
         let waker = ManuallyDrop::new(waker::waker(self.remote.index, key, gen));
         let mut cx = Context::from_waker(&waker);
-        self.budget.set(crate::task::BUDGET);
+        self.budget.set(super::core::BUDGET);
         // The future's own panics are caught in the task; this catches none but a bug's.
         if let Poll::Ready(finished) = task.poll(&mut cx) {
             let removed = self.with(|d| d.tasks.remove(key, gen));

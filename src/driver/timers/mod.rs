@@ -151,7 +151,7 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         let slot = &mut self.slots[key];
         slot.id = id;
         slot.action = action;
-        self.referenced += usize::from(referenced);
+        self.count_ref(false, referenced);
         self.arm(key32, deadline);
         TimerId { key: key32, id }
     }
@@ -187,13 +187,11 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
     /// it (a closed loop arms no timer, so reuses no key).
     pub(crate) fn remove(&mut self, key: u32) -> Option<Action<O, P>> {
         let slot = self.slots.get_mut(key as usize)?;
-        if slot.action.keep_alive() {
-            self.referenced -= 1;
-        }
-        if slot.action.armed() != 0 {
+        let action = std::mem::replace(&mut slot.action, Action::EMPTY);
+        self.count_ref(action.keep_alive(), false);
+        if action.armed() != 0 {
             self.dead += 1;
         }
-        let action = std::mem::replace(&mut slot.action, Action::EMPTY);
         // Nothing left to drop, and forgetting it spares `Slab::remove` copying the slot out,
         // which stalls store forwarding just like the copy in `insert`.
         std::mem::forget(self.slots.remove(key as usize));
@@ -221,12 +219,19 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             return false;
         };
         let was = slot.action.replace_keep_alive(keep);
-        match (was, keep) {
+        self.count_ref(was, keep);
+        true
+    }
+
+    /// A timer's keep-alive mark changed from `was` to `now` (a new timer was not, a removed one
+    /// is no more): the one place that counts the timers keeping the loop alive.
+    #[inline]
+    fn count_ref(&mut self, was: bool, now: bool) {
+        match (was, now) {
             (false, true) => self.referenced += 1,
             (true, false) => self.referenced -= 1,
             _ => {}
         }
-        true
     }
 
     /// Moves the deadline of a live timer, by key like [`remove`](Self::remove) (used by
