@@ -43,15 +43,17 @@ use std::cell::Cell;
 use std::task::{Context, Poll, Waker};
 
 pub mod broadcast;
+mod cancel;
 pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
 mod remote;
 mod semaphore;
-mod wait_list;
+pub(crate) mod wait_list;
 pub mod watch;
 
+pub use cancel::{CancellationToken, DropGuard, WaitForCancellation};
 pub use mutex::{Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use remote::{remote_channel, RemoteReceiver, RemoteSender};

@@ -37,6 +37,12 @@ struct Node<T> {
     data: T,
 }
 
+impl<T> Default for WaitList<T> {
+    fn default() -> Self {
+        WaitList::new()
+    }
+}
+
 impl<T> WaitList<T> {
     pub(crate) const fn new() -> Self {
         WaitList {

@@ -8,8 +8,10 @@
 mod cell;
 mod coop;
 mod join;
+mod tracker;
 
 pub(crate) use cell::TaskCell;
 pub use coop::yield_now;
 pub(crate) use coop::{poll_proceed, spend_budget, BUDGET};
 pub use join::{JoinError, JoinHandle};
+pub use tracker::{TaskTracker, TaskTrackerToken, TaskTrackerWait};

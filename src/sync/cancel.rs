@@ -1,0 +1,236 @@
+//! `CancellationToken`: a shared "stop now" signal, awaitable, in a tree of tokens.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
+
+use super::wait_list::WaitList;
+use super::{NeedsClone, NewWaker};
+
+/// Tells tasks to stop: cheap to clone, awaitable, and hierarchical (tokio-util's
+/// `CancellationToken`, for one loop thread).
+///
+/// [`cancel`](Self::cancel) marks the token and every clone of it cancelled for good, wakes every
+/// task awaiting [`cancelled`](Self::cancelled), and cancels the token's children
+/// ([`child_token`](Self::child_token)), and theirs. Cancelling a child does not cancel its parent.
+/// A token is not `Send`: it lives on its loop's thread.
+///
+/// The usual shape of a graceful shutdown: the accept loop and each connection take a child of one
+/// token, a signal cancels the root, and a [`TaskTracker`](crate::task::TaskTracker) waits for the
+/// connections to finish.
+///
+/// ```
+/// use evloop::sync::CancellationToken;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let shutdown = CancellationToken::new();
+///     let worker = evloop::spawn({
+///         let stop = shutdown.child_token();
+///         async move {
+///             let mut ticks = 0;
+///             while stop
+///                 .run_until_cancelled(evloop::time::sleep(Duration::from_millis(1)))
+///                 .await
+///                 .is_some()
+///             {
+///                 ticks += 1;
+///             }
+///             ticks
+///         }
+///     });
+///     evloop::time::sleep(Duration::from_millis(5)).await;
+///     shutdown.cancel();
+///     assert!(worker.await.unwrap() >= 1);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct CancellationToken {
+    node: Rc<Node>,
+}
+
+struct Node {
+    cancelled: Cell<bool>,
+    waiters: RefCell<WaitList<()>>,
+    /// Live children are cancelled with this token; dead ones are pruned as more are added.
+    children: RefCell<Vec<Weak<Node>>>,
+}
+
+impl Node {
+    fn new(cancelled: bool) -> Rc<Node> {
+        Rc::new(Node {
+            cancelled: Cell::new(cancelled),
+            waiters: RefCell::new(WaitList::new()),
+            children: RefCell::new(Vec::new()),
+        })
+    }
+}
+
+impl Default for CancellationToken {
+    fn default() -> Self {
+        CancellationToken::new()
+    }
+}
+
+impl CancellationToken {
+    /// A token that is not cancelled.
+    pub fn new() -> CancellationToken {
+        CancellationToken {
+            node: Node::new(false),
+        }
+    }
+
+    /// A token cancelled with this one (and with its parents), which can also be cancelled alone.
+    /// A child of a cancelled token is born cancelled.
+    pub fn child_token(&self) -> CancellationToken {
+        let child = Node::new(self.node.cancelled.get());
+        if !child.cancelled.get() {
+            let mut children = self.node.children.borrow_mut();
+            if children.len() == children.capacity() {
+                // Before growing: drop the links of children that are gone, so that a long-lived
+                // token handing out short-lived children stays small.
+                children.retain(|c| c.strong_count() > 0);
+            }
+            children.push(Rc::downgrade(&child));
+        }
+        CancellationToken { node: child }
+    }
+
+    /// Cancels this token and its children: wakes every task awaiting them. Cancelling twice does
+    /// nothing more.
+    pub fn cancel(&self) {
+        let mut wakers = Vec::new();
+        let mut stack = vec![self.node.clone()];
+        // A loop, not recursion: a deep tree of tokens cannot overflow the stack.
+        while let Some(node) = stack.pop() {
+            if node.cancelled.replace(true) {
+                continue;
+            }
+            wakers.append(&mut node.waiters.borrow_mut().unlink_all(|_| {}));
+            let children = std::mem::take(&mut *node.children.borrow_mut());
+            stack.extend(children.iter().filter_map(Weak::upgrade));
+        }
+        // With nothing borrowed: a waker may be anyone's.
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Whether the token was cancelled (by itself or a parent).
+    pub fn is_cancelled(&self) -> bool {
+        self.node.cancelled.get()
+    }
+
+    /// Completes once the token is cancelled (at once if it is already).
+    pub fn cancelled(&self) -> WaitForCancellation {
+        self.clone().cancelled_owned()
+    }
+
+    /// [`cancelled`](Self::cancelled), taking the token.
+    pub fn cancelled_owned(self) -> WaitForCancellation {
+        WaitForCancellation {
+            node: self.node,
+            key: None,
+        }
+    }
+
+    /// Runs `future` until it completes (`Some(output)`) or the token is cancelled (`None`, and the
+    /// future is dropped). A token cancelled already does not poll the future at all.
+    pub async fn run_until_cancelled<F: Future>(&self, future: F) -> Option<F::Output> {
+        let mut cancelled = pin!(self.cancelled());
+        let mut future = pin!(future);
+        poll_fn(|cx| {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            future.as_mut().poll(cx).map(Some)
+        })
+        .await
+    }
+
+    /// A guard that cancels the token when it is dropped (unless [`disarm`](DropGuard::disarm)ed).
+    pub fn drop_guard(self) -> DropGuard {
+        DropGuard { token: Some(self) }
+    }
+}
+
+impl fmt::Debug for CancellationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancellationToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// The future of [`CancellationToken::cancelled`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct WaitForCancellation {
+    node: Rc<Node>,
+    /// The waiter's slot in the token's list, once it waited.
+    key: Option<usize>,
+}
+
+impl Future for WaitForCancellation {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut waiters = this.node.waiters.borrow_mut();
+            if this.node.cancelled.get() {
+                let old = waiters.cancel(&mut this.key);
+                drop(waiters);
+                drop(old);
+                return Poll::Ready(());
+            }
+            match waiters.wait(&mut this.key, &mut new) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(waiters),
+            }
+        }
+    }
+}
+
+impl Drop for WaitForCancellation {
+    fn drop(&mut self) {
+        let old = self.node.waiters.borrow_mut().cancel(&mut self.key);
+        drop(old);
+    }
+}
+
+impl fmt::Debug for WaitForCancellation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCancellation")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cancels its token when dropped; see [`CancellationToken::drop_guard`].
+#[derive(Debug)]
+pub struct DropGuard {
+    token: Option<CancellationToken>,
+}
+
+impl DropGuard {
+    /// Gives the token back without cancelling it.
+    pub fn disarm(mut self) -> CancellationToken {
+        self.token
+            .take()
+            .expect("a guard holds its token until dropped")
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}

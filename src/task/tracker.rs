@@ -1,0 +1,233 @@
+//! `TaskTracker`: counts the tasks of one job (a server's connections), and waits for them all.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::JoinHandle;
+use crate::event_loop::Handle;
+use crate::sync::wait_list::WaitList;
+use crate::sync::{NeedsClone, NewWaker};
+
+/// Tracks tasks, and waits until they have all finished once it is closed (tokio-util's
+/// `TaskTracker`, for one loop thread).
+///
+/// Tasks spawned through it (or futures wrapped with [`track_future`](Self::track_future)) count
+/// as tracked until they complete or are dropped. [`wait`](Self::wait) completes once the tracker
+/// is [`close`](Self::close)d and no tracked task is left. Closing only means "no more are
+/// expected": tracking more after it still works (and delays `wait`). Cloning is cheap; clones
+/// share the count. It is not `Send`.
+///
+/// With a [`CancellationToken`](crate::sync::CancellationToken), it makes a graceful shutdown:
+///
+/// ```
+/// use evloop::sync::CancellationToken;
+/// use evloop::task::TaskTracker;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tracker, shutdown) = (TaskTracker::new(), CancellationToken::new());
+///     for i in 0..3u64 {
+///         let stop = shutdown.child_token();
+///         tracker.spawn(async move {
+///             // Work that notices the shutdown, or finishes on its own.
+///             stop.run_until_cancelled(evloop::time::sleep(Duration::from_millis(i))).await;
+///         });
+///     }
+///     tracker.close();
+///     let grace = evloop::time::timeout(Duration::from_secs(5), tracker.wait());
+///     if grace.await.is_err() {
+///         shutdown.cancel(); // the grace period is over: cancel what is left
+///         tracker.wait().await;
+///     }
+///     assert!(tracker.is_empty());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct TaskTracker {
+    inner: Rc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tracked: Cell<usize>,
+    closed: Cell<bool>,
+    waiters: RefCell<WaitList<()>>,
+}
+
+impl Inner {
+    fn is_done(&self) -> bool {
+        self.closed.get() && self.tracked.get() == 0
+    }
+
+    /// Wakes the tasks in `wait` if the tracker is done, with nothing borrowed when they wake.
+    fn wake_if_done(&self) {
+        if self.is_done() {
+            let wakers = self.waiters.borrow_mut().unlink_all(|_| {});
+            for w in wakers {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl TaskTracker {
+    /// An open tracker with no tasks.
+    pub fn new() -> TaskTracker {
+        TaskTracker::default()
+    }
+
+    /// Spawns `future` on the current loop, tracked.
+    ///
+    /// # Panics
+    ///
+    /// If this thread has no event loop, or as [`Handle::spawn`] does.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        Handle::current().spawn(self.track_future(future))
+    }
+
+    /// Spawns `future` on `handle`'s loop, tracked.
+    ///
+    /// # Panics
+    ///
+    /// As [`Handle::spawn`] does.
+    #[track_caller]
+    pub fn spawn_on<F>(&self, future: F, handle: &Handle) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        handle.spawn(self.track_future(future))
+    }
+
+    /// Wraps `future` so that it counts as tracked until it completes or is dropped.
+    pub fn track_future<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
+        let token = self.token();
+        async move {
+            let _token = token;
+            future.await
+        }
+    }
+
+    /// A token that counts as one tracked task while it lives.
+    pub fn token(&self) -> TaskTrackerToken {
+        self.inner.tracked.set(self.inner.tracked.get() + 1);
+        TaskTrackerToken {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Marks the tracker closed; returns whether it was open. `wait` completes once no tracked
+    /// task is left.
+    pub fn close(&self) -> bool {
+        let was_open = !self.inner.closed.replace(true);
+        self.inner.wake_if_done();
+        was_open
+    }
+
+    /// Opens a closed tracker again; returns whether it was closed.
+    pub fn reopen(&self) -> bool {
+        self.inner.closed.replace(false)
+    }
+
+    /// Whether the tracker is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Number of tracked tasks alive.
+    pub fn len(&self) -> usize {
+        self.inner.tracked.get()
+    }
+
+    /// Whether no tracked task is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Completes once the tracker is closed and no tracked task is left.
+    pub fn wait(&self) -> TaskTrackerWait {
+        TaskTrackerWait {
+            inner: self.inner.clone(),
+            key: None,
+        }
+    }
+}
+
+impl fmt::Debug for TaskTracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskTracker")
+            .field("len", &self.len())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Counts as a tracked task while it lives; see [`TaskTracker::token`].
+pub struct TaskTrackerToken {
+    inner: Rc<Inner>,
+}
+
+impl Drop for TaskTrackerToken {
+    fn drop(&mut self) {
+        self.inner.tracked.set(self.inner.tracked.get() - 1);
+        self.inner.wake_if_done();
+    }
+}
+
+impl fmt::Debug for TaskTrackerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskTrackerToken").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`TaskTracker::wait`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct TaskTrackerWait {
+    inner: Rc<Inner>,
+    key: Option<usize>,
+}
+
+impl Future for TaskTrackerWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut waiters = this.inner.waiters.borrow_mut();
+            if this.inner.is_done() {
+                let old = waiters.cancel(&mut this.key);
+                drop(waiters);
+                drop(old);
+                return Poll::Ready(());
+            }
+            match waiters.wait(&mut this.key, &mut new) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(waiters),
+            }
+        }
+    }
+}
+
+impl Drop for TaskTrackerWait {
+    fn drop(&mut self) {
+        let old = self.inner.waiters.borrow_mut().cancel(&mut self.key);
+        drop(old);
+    }
+}
+
+impl fmt::Debug for TaskTrackerWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskTrackerWait").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,149 @@
+//! `CancellationToken`: cancel wakes every waiter, children follow their parents, and nothing is
+//! borrowed while a waker runs.
+
+mod util;
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use evloop::sync::CancellationToken;
+use evloop::EventLoop;
+
+#[test]
+fn cancel_wakes_every_waiter_and_every_clone_sees_it() {
+    let lp = EventLoop::new().unwrap();
+    let token = CancellationToken::new();
+    let woken = Rc::new(Cell::new(0));
+    for _ in 0..10 {
+        let (t, w) = (token.clone(), woken.clone());
+        lp.spawn(async move {
+            t.cancelled().await;
+            w.set(w.get() + 1);
+        });
+    }
+    lp.run_nowait().unwrap();
+    assert_eq!(woken.get(), 0);
+    assert!(!token.is_cancelled());
+    token.clone().cancel();
+    assert!(token.is_cancelled());
+    lp.run().unwrap();
+    assert_eq!(woken.get(), 10);
+    // Cancelled already: completes at once, and cancelling again changes nothing.
+    token.cancel();
+    lp.block_on(token.cancelled());
+}
+
+#[test]
+fn children_follow_their_parent_and_not_the_other_way() {
+    let root = CancellationToken::new();
+    let child = root.child_token();
+    let grandchild = child.child_token();
+    let sibling = root.child_token();
+    child.cancel();
+    assert!(child.is_cancelled() && grandchild.is_cancelled());
+    assert!(!root.is_cancelled() && !sibling.is_cancelled());
+    root.cancel();
+    assert!(sibling.is_cancelled());
+    assert!(
+        root.child_token().is_cancelled(),
+        "a child of a cancelled token"
+    );
+}
+
+#[test]
+fn a_deep_chain_of_tokens_cancels_without_recursion() {
+    let root = CancellationToken::new();
+    let mut last = root.clone();
+    let mut all = Vec::new();
+    for _ in 0..200_000 {
+        last = last.child_token();
+        all.push(last.clone());
+    }
+    root.cancel();
+    assert!(all.iter().all(CancellationToken::is_cancelled));
+}
+
+#[test]
+fn run_until_cancelled_and_drop_guards() {
+    let lp = EventLoop::new().unwrap();
+    let token = CancellationToken::new();
+    assert_eq!(lp.block_on(token.run_until_cancelled(async { 5 })), Some(5));
+    let t = token.clone();
+    lp.call_later(Duration::from_millis(2), move |_| t.cancel());
+    let never = std::future::pending::<()>();
+    assert_eq!(lp.block_on(token.run_until_cancelled(never)), None);
+    // A cancelled token does not poll the future at all.
+    let polled = Cell::new(false);
+    let out = lp.block_on(token.run_until_cancelled(poll_fn(|_| {
+        polled.set(true);
+        Poll::Ready(())
+    })));
+    assert_eq!(out, None);
+    assert!(!polled.get());
+
+    let guarded = CancellationToken::new();
+    drop(guarded.clone().drop_guard());
+    assert!(guarded.is_cancelled());
+    let kept = CancellationToken::new();
+    let back = kept.clone().drop_guard().disarm();
+    drop(back);
+    assert!(!kept.is_cancelled());
+}
+
+#[test]
+fn a_dropped_waiter_leaves_nothing_behind() {
+    let lp = EventLoop::new().unwrap();
+    let token = CancellationToken::new();
+    lp.block_on(async {
+        for _ in 0..1000 {
+            let wait = token.cancelled();
+            let _ = evloop::time::timeout(Duration::ZERO, wait).await;
+        }
+    });
+    let t = token.clone();
+    let task = lp.spawn(async move { t.cancelled().await });
+    lp.run_nowait().unwrap();
+    token.cancel();
+    lp.block_on(task).unwrap();
+}
+
+/// A waker whose `wake` cancels the token's children and makes new ones: the token is not borrowed
+/// then.
+struct ReentrantWaker(CancellationToken);
+
+impl Wake for ReentrantWaker {
+    fn wake(self: Arc<Self>) {
+        let child = self.0.child_token();
+        child.cancel();
+        self.0.cancel();
+    }
+}
+
+// The test keeps the token and its wakers on one thread.
+struct OnOneThread(CancellationToken);
+// SAFETY: only ever used on the test thread.
+unsafe impl Send for OnOneThread {}
+// SAFETY: as above.
+unsafe impl Sync for OnOneThread {}
+
+impl Wake for OnOneThread {
+    fn wake(self: Arc<Self>) {
+        Arc::new(ReentrantWaker(self.0.clone())).wake();
+    }
+}
+
+#[test]
+fn a_foreign_waker_may_use_the_token_when_woken() {
+    let token = CancellationToken::new();
+    let mut wait = pin!(token.cancelled());
+    let waker = Waker::from(Arc::new(OnOneThread(token.clone())));
+    let mut cx = Context::from_waker(&waker);
+    assert!(wait.as_mut().poll(&mut cx).is_pending());
+    token.cancel();
+    assert!(wait.as_mut().poll(&mut cx).is_ready());
+}
