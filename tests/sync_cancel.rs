@@ -112,9 +112,13 @@ fn a_dropped_waiter_leaves_nothing_behind() {
     lp.block_on(task).unwrap();
 }
 
-/// A waker whose `wake` cancels the token's children and makes new ones: the token is not borrowed
-/// then.
+/// A foreign waker whose `wake` makes and cancels a child of the token and cancels the token: the
+/// token is not borrowed then. (The token is not `Send`; the test keeps it on one thread.)
 struct ReentrantWaker(CancellationToken);
+// SAFETY: only ever used on the test thread.
+unsafe impl Send for ReentrantWaker {}
+// SAFETY: as above.
+unsafe impl Sync for ReentrantWaker {}
 
 impl Wake for ReentrantWaker {
     fn wake(self: Arc<Self>) {
@@ -124,24 +128,11 @@ impl Wake for ReentrantWaker {
     }
 }
 
-// The test keeps the token and its wakers on one thread.
-struct OnOneThread(CancellationToken);
-// SAFETY: only ever used on the test thread.
-unsafe impl Send for OnOneThread {}
-// SAFETY: as above.
-unsafe impl Sync for OnOneThread {}
-
-impl Wake for OnOneThread {
-    fn wake(self: Arc<Self>) {
-        Arc::new(ReentrantWaker(self.0.clone())).wake();
-    }
-}
-
 #[test]
 fn a_foreign_waker_may_use_the_token_when_woken() {
     let token = CancellationToken::new();
     let mut wait = pin!(token.cancelled());
-    let waker = Waker::from(Arc::new(OnOneThread(token.clone())));
+    let waker = Waker::from(Arc::new(ReentrantWaker(token.clone())));
     let mut cx = Context::from_waker(&waker);
     assert!(wait.as_mut().poll(&mut cx).is_pending());
     token.cancel();
