@@ -153,7 +153,6 @@ impl EventLoop {
             Err(e) => panic!("{e}"),
         };
         let core = &self.handle.core;
-        core.main_escaped.set(false);
         core.stall_reported.set(false);
         let mut future = pin!(future);
         let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);

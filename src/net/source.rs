@@ -139,21 +139,46 @@ impl<S: Source> IoSource<S> {
     /// wait for ever (this loop may never run again while it waits): that is an error instead.
     #[inline(always)]
     fn park<R>(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
-        if let Some(index) = waker::loop_index(cx.waker()) {
-            if index != self.handle.core.remote.index {
-                return Poll::Ready(Err(wrong_loop(self.handle.core.remote.index, index)));
-            }
+        if let Err(e) = self.check_loop(cx) {
+            return Poll::Ready(Err(e));
         }
         self.state.park(dir, cx.waker(), waker::clone_waker);
         Poll::Pending
     }
 
+    /// Whether the task polling this socket can be woken by its loop: its waker is one of this
+    /// loop's, or (a waker of some combinator, or another executor's) no other loop is running
+    /// on this thread.
+    #[inline(always)]
+    fn check_loop(&self, cx: &Context<'_>) -> io::Result<()> {
+        let mine = self.handle.core.remote.index;
+        let theirs = match waker::loop_index(cx.waker()) {
+            Some(index) => index,
+            None => return self.check_running_loop(),
+        };
+        if theirs == mine {
+            Ok(())
+        } else {
+            Err(wrong_loop(mine, theirs))
+        }
+    }
+
+    #[cold]
+    fn check_running_loop(&self) -> io::Result<()> {
+        let mine = self.handle.core.remote.index;
+        let running = crate::runtime::current::with_current_core(|c| {
+            (c.run.get().is_running() && c.remote.index != mine).then_some(c.remote.index)
+        });
+        match running.flatten() {
+            Some(theirs) => Err(wrong_loop(mine, theirs)),
+            None => Ok(()),
+        }
+    }
+
     /// Waits until the reactor reports `dir` ready (without doing any operation).
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(index) = waker::loop_index(cx.waker()) {
-            if index != self.handle.core.remote.index {
-                return Poll::Ready(Err(wrong_loop(self.handle.core.remote.index, index)));
-            }
+        if let Err(e) = self.check_loop(cx) {
+            return Poll::Ready(Err(e));
         }
         self.state
             .poll_ready(dir, cx, waker::clone_waker)

@@ -24,9 +24,13 @@ use std::task::{Context, Poll, Waker};
 
 use super::{AlreadySettled, PromiseError};
 use crate::event_loop::{Handle, LoopError};
+use crate::sync::{NeedsClone, NewWaker};
 
 /// What a promise completes with.
 pub(crate) type Outcome<T, E> = Result<T, PromiseError<E>>;
+
+type Borrowed<'a, T, E> = std::cell::RefMut<'a, Inner<T, E>>;
+type TakeResult<'a, T, E> = Result<Poll<Outcome<T, E>>, (NeedsClone, Borrowed<'a, T, E>)>;
 
 type Observer<T, E> = Box<dyn FnOnce(&Outcome<T, E>)>;
 pub(crate) type Callback<T, E> = Box<dyn FnOnce(Outcome<T, E>)>;
@@ -364,7 +368,25 @@ impl<T, E> State<T, E> {
     ///
     /// If the outcome was already taken.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Outcome<T, E>> {
-        let mut s = self.inner.borrow_mut();
+        // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let s = self.inner.borrow_mut();
+            match self.try_take(s, &mut new) {
+                Ok(poll) => return poll,
+                // A foreign waker: cloned with the state free, then look again.
+                Err((NeedsClone, s)) => new.clone_after(s),
+            }
+        }
+    }
+
+    /// [`State::poll_take`] under the borrow `s`: the outcome or `Pending`, or the borrow back with
+    /// [`NeedsClone`] for a foreign waker.
+    fn try_take<'a>(
+        &'a self,
+        mut s: Borrowed<'a, T, E>,
+        new: &mut NewWaker<'_>,
+    ) -> TakeResult<'a, T, E> {
         if matches!(s.stage, Stage::Ready(_)) && s.observers.is_empty() && !s.queued {
             let Stage::Ready(outcome) = mem::replace(&mut s.stage, Stage::Taken) else {
                 unreachable!("matched above");
@@ -373,22 +395,23 @@ impl<T, E> State<T, E> {
             let old = mem::replace(&mut s.consumer, Consumer::None);
             drop(s);
             drop(old);
-            return Poll::Ready(outcome);
+            return Ok(Poll::Ready(outcome));
         }
         if matches!(s.stage, Stage::Taken) {
             drop(s);
             panic!("evloop: Promise polled after it completed");
         }
-        let old = match &s.consumer {
-            Consumer::Waker(w) if w.will_wake(cx.waker()) => None,
-            _ => Some(mem::replace(
-                &mut s.consumer,
-                Consumer::Waker(cx.waker().clone()),
-            )),
+        if matches!(&s.consumer, Consumer::Waker(w) if w.will_wake(new.waker())) {
+            return Ok(Poll::Pending);
+        }
+        let waker = match new.take() {
+            Ok(w) => w,
+            Err(NeedsClone) => return Err((NeedsClone, s)),
         };
+        let old = mem::replace(&mut s.consumer, Consumer::Waker(waker));
         drop(s);
         drop(old);
-        Poll::Pending
+        Ok(Poll::Pending)
     }
 
     /// The `Promise` handle was dropped: forget an awaiting task's waker, and report an unobserved
@@ -442,13 +465,17 @@ impl<T, E> State<T, E> {
     /// Ready once the promise is settled (by anyone); otherwise registers `cx`'s waker to be woken
     /// when it is cancelled.
     pub(crate) fn poll_settled(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut s = self.inner.borrow_mut();
-        if !matches!(s.stage, Stage::Pending) {
-            return Poll::Ready(());
+        // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
+        let mut new = NewWaker::new(cx.waker());
+        loop {
+            let mut s = self.inner.borrow_mut();
+            if !matches!(s.stage, Stage::Pending) {
+                return Poll::Ready(());
+            }
+            match new.store(&mut s.resolver_waker) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => new.clone_after(s),
+            }
         }
-        let old = s.resolver_waker.replace(cx.waker().clone());
-        drop(s);
-        drop(old);
-        Poll::Pending
     }
 }

@@ -82,9 +82,10 @@ pub(crate) struct Core {
     pub(crate) budget: Cell<u32>,
     /// Queue entries dispatched since I/O was last polled.
     pub(crate) since_io: Cell<usize>,
-    /// The `block_on` future's waker was cloned through its vtable (by a future, a channel or any
-    /// other code: the loop's own containers copy it inline), so something may hold it.
-    pub(crate) main_escaped: Cell<bool>,
+    /// A waker of this loop was stored somewhere other than the loop's own containers (cloned
+    /// through its vtable by any code, or kept by a channel): something may still wake a task or
+    /// `block_on`. Sticky: nobody can tell when such a waker is gone.
+    pub(crate) wakers_escaped: Cell<bool>,
     /// [`LoopError::Stalled`] was reported in this `block_on`.
     pub(crate) stall_reported: Cell<bool>,
     error_hook: RefCell<Option<ErrorHook>>,
@@ -117,7 +118,7 @@ impl Core {
             keep_alive: Cell::new(0),
             budget: Cell::new(BUDGET),
             since_io: Cell::new(0),
-            main_escaped: Cell::new(false),
+            wakers_escaped: Cell::new(false),
             stall_reported: Cell::new(false),
             error_hook: RefCell::new(None),
             blocking: RefCell::new(None),
@@ -263,15 +264,20 @@ impl Core {
     #[cold]
     fn wake_foreign_now(&self) {
         let mut wake = self.with(|d| std::mem::take(&mut d.foreign));
-        for w in wake.drain(..) {
-            let panic = super::guard::catch(|| w.wake());
-            self.report_panic(panic, LoopError::CallbackPanic);
-        }
+        // Every waker is woken before any panic is reported: a hook that resumes the unwind must
+        // not leave the rest unwoken.
+        let panics: Vec<Panic> = wake
+            .drain(..)
+            .filter_map(|w| super::guard::catch(|| w.wake()))
+            .collect();
         self.with(|d| {
             if d.foreign.is_empty() {
                 d.foreign = wake;
             }
         });
+        for p in panics {
+            self.report(LoopError::CallbackPanic(p));
+        }
     }
 
     /// A `KeepAlive` guard was made (`+1`) or dropped (`-1`): the one place that counts them.
@@ -307,11 +313,11 @@ impl Core {
     }
 
     /// Whether nothing can wake the `block_on` future: no queued work, no timer, no
-    /// registration, no keep-alive guard, no remote handle, no blocking job, and no clone of its
-    /// waker anywhere.
+    /// registration, no keep-alive guard, no remote handle, no blocking job, and no waker of this
+    /// loop ever stored outside its own containers. Conservative: when in doubt, something can.
     pub(crate) fn nothing_can_wake(&self) -> bool {
         let pool = usize::from(self.blocking.borrow().is_some());
-        !self.main_escaped.get()
+        !self.wakers_escaped.get()
             && self.with(|d| d.queue.is_empty() && d.timers.len() == 0 && d.reactor.len() == 0)
             && self.keep_alive.get() == 0
             && !self.blocking_in_flight()

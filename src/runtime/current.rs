@@ -115,7 +115,8 @@ impl Enter {
 impl Drop for Enter {
     fn drop(&mut self) {
         self.handle.core.run.set(RunState::Idle);
-        let previous = self.previous.take();
+        // A loop dropped while this one ran (from one of its callbacks) is not current again.
+        let previous = self.previous.take().filter(|h| h.core.is_open());
         drop(replace(previous));
     }
 }

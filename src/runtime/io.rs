@@ -4,7 +4,8 @@
 //! user type implements as it likes (it may open a socket, arm a timer, or watch another source
 //! from there). So none of them runs while the driver is borrowed: the reactor reserves or lends a
 //! slot in one borrow, the source is (re-, de-)registered with none, and the slot is filled or
-//! given back in another.
+//! given back in another. A panic of one of these methods is caught, the slot put back in order,
+//! and the panic continued in the call that made it (or reported, from the loop's own dispatch).
 
 use std::io;
 use std::rc::Rc;
@@ -12,9 +13,20 @@ use std::rc::Rc;
 use mio::event::Source;
 use mio::Interest;
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
 use super::core::Core;
+use super::guard::catch;
+use super::trash::Panic;
 use super::watch::Watch;
 use crate::driver::reactor::{Finish, IoKey, IoState, SetInterest, Unwatch, WatcherId};
+
+/// Continues a panic of a source's method in the user's own call, once the loop is consistent.
+fn resume(panic: Option<Panic>) {
+    if let Some(p) = panic {
+        resume_unwind(p);
+    }
+}
 
 /// The error for work given to a loop that is being dropped or was dropped.
 pub(crate) fn closed() -> io::Error {
@@ -36,31 +48,54 @@ impl Core {
                 return Err(e);
             }
         };
-        if let Err(e) = self.registry.register(watch.source(), token, interest) {
+        let registered = catch_unwind(AssertUnwindSafe(|| {
+            self.registry.register(watch.source(), token, interest)
+        }));
+        if !matches!(registered, Ok(Ok(()))) {
             self.with(|d| d.reactor.unreserve(id.key, id.gen));
             self.discard(watch);
-            return Err(e);
+            return registered.unwrap_or_else(|p| resume_unwind(p)).map(|()| id);
         }
         let finish = self.with(|d| d.reactor.fill(id, watch));
-        self.finish_watch(id, finish)?;
-        Ok(id)
+        let (result, panic) = self.finish_watch(id, finish);
+        if result.is_err() || panic.is_some() {
+            // The caller gets no id: the watcher must not stay behind, unreachable.
+            self.unwatch(id);
+        }
+        resume(panic);
+        result.map(|()| id)
     }
 
     /// Completes giving a lent watch back: deregisters and drops a removed one, re-registers one
-    /// whose interest changed meanwhile (again until it stays), all with no borrow held.
-    pub(crate) fn finish_watch(&self, id: WatcherId, mut finish: Finish<Watch>) -> io::Result<()> {
+    /// whose interest changed meanwhile (again until it stays), all with no borrow held. A panic of
+    /// the source's methods is caught and handed back, with the watch back in its slot (or
+    /// dropped, if it was removed).
+    pub(crate) fn finish_watch(
+        &self,
+        id: WatcherId,
+        mut finish: Finish<Watch>,
+    ) -> (io::Result<()>, Option<Panic>) {
         let mut result = Ok(());
+        let mut panic = None;
         loop {
             match finish {
-                Finish::Kept => return result,
+                Finish::Kept => return (result, panic),
                 Finish::Removed(mut w) => {
-                    let _ = self.registry.deregister(w.source());
+                    if let Some(p) = catch(|| drop(self.registry.deregister(w.source()))) {
+                        panic.get_or_insert(p);
+                    }
                     self.discard(w);
-                    return result;
+                    return (result, panic);
                 }
                 Finish::Reregister(mut w, token, interest) => {
-                    if let Err(e) = self.registry.reregister(w.source(), token, interest) {
-                        result = Err(e);
+                    match catch_unwind(AssertUnwindSafe(|| {
+                        self.registry.reregister(w.source(), token, interest)
+                    })) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => result = Err(e),
+                        Err(p) => {
+                            panic.get_or_insert(p);
+                        }
                     }
                     finish = self.with(|d| d.reactor.finish(id.key, id.gen, w));
                 }
@@ -76,9 +111,13 @@ impl Core {
             }
             SetInterest::Deferred => Ok(()),
             SetInterest::Lent(mut w, token) => {
-                let result = self.registry.reregister(w.source(), token, interest);
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    self.registry.reregister(w.source(), token, interest)
+                }));
                 let finish = self.with(|d| d.reactor.finish(id.key, id.gen, w));
-                let later = self.finish_watch(id, finish);
+                let (later, panic) = self.finish_watch(id, finish);
+                let result = result.unwrap_or_else(|p| resume_unwind(p));
+                resume(panic);
                 result.and(later)
             }
         }
@@ -90,9 +129,9 @@ impl Core {
         match self.with(|d| d.reactor.unwatch(id)) {
             Unwatch::NotFound => false,
             Unwatch::Deferred => true,
-            Unwatch::Removed(mut w) => {
-                let _ = self.registry.deregister(w.source());
-                self.discard(w);
+            Unwatch::Removed(w) => {
+                let (_, panic) = self.finish_watch(id, Finish::Removed(w));
+                resume(panic);
                 true
             }
         }

@@ -160,7 +160,9 @@ impl Remote {
     }
 
     /// Asks the loop to stop: `run` returns once the current turn is over. It has no effect on
-    /// `block_on`, which runs until its future completes.
+    /// `block_on`, which runs until its future completes (the request is then used up). Sent while
+    /// the loop is not running, it is kept, like asyncio's `stop` before `run_forever`: the next
+    /// run returns after its first turn, so a stop that races with the start of a run is not lost.
     pub fn stop(&self) {
         self.shared.inbox.stop(&self.shared.waker);
     }

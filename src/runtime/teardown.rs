@@ -36,7 +36,10 @@ impl Core {
             self.discard(timers);
             let (mut watches, states) = self.with(|d| d.reactor.clear());
             for w in &mut watches {
-                let _ = self.registry.deregister(w.source());
+                // A user source's `deregister` may panic: the others are still deregistered.
+                if let Some(p) = catch(|| drop(self.registry.deregister(w.source()))) {
+                    panics.push(p);
+                }
             }
             self.discard(watches);
             self.discard(states);

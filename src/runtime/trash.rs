@@ -7,29 +7,32 @@
 //! a chain... Each nested `dispose` only parks its value on a thread-local list, and the outermost
 //! one drops the list's values one by one, so the stack stays flat however long the chain (a
 //! recursive drop of 200,000 promise links would overflow it).
+//!
+//! During thread teardown the list may be gone already (a thread-local `EventLoop` dropped after
+//! it): then each value is dropped in place, still under `catch_unwind`.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A panic payload.
 pub(crate) type Panic = Box<dyn Any + Send>;
 
-thread_local! {
-    /// A `dispose` is dropping values on this thread: nested ones park theirs here.
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    static PARKED: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
-    /// Panics of the drops under way, for the outermost `dispose` to return.
-    static PANICS: RefCell<Vec<Panic>> = const { RefCell::new(Vec::new()) };
+/// The drops under way on this thread.
+struct Trash {
+    /// A `dispose` is dropping values: nested ones park theirs in `parked`.
+    active: bool,
+    parked: Vec<Box<dyn Any>>,
 }
 
-/// Clears `ACTIVE` however the outermost `dispose` ends.
-struct Active;
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        let _ = ACTIVE.try_with(|a| a.set(false));
-    }
+thread_local! {
+    static TRASH: RefCell<Trash> = const {
+        RefCell::new(Trash {
+            active: false,
+            parked: Vec::new(),
+        })
+    };
 }
 
 /// Drops `value` (see the module docs). Returns the panics of its drop and of the drops it
@@ -37,59 +40,80 @@ impl Drop for Active {
 /// its panics to the outermost one.
 #[inline]
 pub(crate) fn dispose<T: 'static>(value: T) -> Option<Vec<Panic>> {
-    if !std::mem::needs_drop::<T>() {
+    if !mem::needs_drop::<T>() {
         return None;
     }
     dispose_now(value)
 }
 
 fn dispose_now<T: 'static>(value: T) -> Option<Vec<Panic>> {
-    // During thread teardown the lists are gone: drop in place, which is all that is left to do.
-    let Ok(nested) = ACTIVE.try_with(|a| a.get()) else {
-        drop(value);
-        return None;
-    };
-    if nested {
-        let parked = PARKED.try_with(|p| p.borrow_mut().push(Box::new(value)));
-        debug_assert!(parked.is_ok());
+    let mut value = Some(value);
+    let parked = TRASH.try_with(|t| {
+        let mut t = t.borrow_mut();
+        if t.active {
+            // Boxing runs no user code; the value is dropped by the outermost `dispose`.
+            t.parked.push(Box::new(value.take()));
+        }
+        !t.active || value.is_none()
+    });
+    if parked.is_ok() && value.is_none() {
         return None;
     }
     let panics = outermost(move || drop(value));
     (!panics.is_empty()).then_some(panics)
 }
 
-/// Runs `f` as the outermost `dispose` would, so that every drop inside it is flat (the loop's
-/// own teardown). Returns the panics of `f` and of the drops it made through `dispose`; nested in
-/// a `dispose` or a `scope`, it just runs `f` and leaves the panics to the outer one.
+/// Runs `f` as the outermost drop, apart from any drop under way (whose parked values wait until
+/// `f` and everything it parked are dropped): the loop's own teardown, so that it completes while
+/// the loop is still closing. Returns the panics of `f` and of the drops it made.
 pub(crate) fn scope(f: impl FnOnce()) -> Vec<Panic> {
-    match ACTIVE.try_with(|a| a.get()) {
-        Ok(false) => outermost(f),
-        _ => {
-            catch(f);
-            Vec::new()
-        }
+    let outer = TRASH.try_with(|t| {
+        let mut t = t.borrow_mut();
+        (mem::replace(&mut t.active, false), mem::take(&mut t.parked))
+    });
+    let panics = outermost(f);
+    if let Ok((active, mut parked)) = outer {
+        let _ = TRASH.try_with(|t| {
+            let mut t = t.borrow_mut();
+            t.active = active;
+            // Empty: the scope dropped everything it parked.
+            parked.append(&mut t.parked);
+            t.parked = parked;
+        });
     }
+    panics
 }
 
+/// Marks this thread as dropping, runs `f`, then drops what `f`'s drops parked, one by one.
 fn outermost(f: impl FnOnce()) -> Vec<Panic> {
-    ACTIVE.with(|a| a.set(true));
-    let _active = Active;
-    catch(f);
-    while let Some(next) = PARKED.with(|p| p.borrow_mut().pop()) {
-        catch(move || drop(next));
+    /// Clears `active` however `outermost` ends.
+    struct Active;
+    impl Drop for Active {
+        fn drop(&mut self) {
+            let _ = TRASH.try_with(|t| t.borrow_mut().active = false);
+        }
+    }
+    let mut panics = Vec::new();
+    let active = TRASH.try_with(|t| t.borrow_mut().active = true).is_ok();
+    let _active = active.then_some(Active);
+    panics.extend(catch(f));
+    while let Some(next) = TRASH
+        .try_with(|t| t.borrow_mut().parked.pop())
+        .ok()
+        .flatten()
+    {
+        panics.extend(catch(move || drop(next)));
     }
     // A long chain parked many values: give the room back.
-    PARKED.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.capacity() > 1024 {
-            *p = Vec::new();
+    let _ = TRASH.try_with(|t| {
+        let mut t = t.borrow_mut();
+        if t.parked.capacity() > 1024 {
+            t.parked = Vec::new();
         }
     });
-    PANICS.with(|p| std::mem::take(&mut *p.borrow_mut()))
+    panics
 }
 
-fn catch(f: impl FnOnce()) {
-    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
-        let _ = PANICS.try_with(|list| list.borrow_mut().push(p));
-    }
+fn catch(f: impl FnOnce()) -> Option<Panic> {
+    catch_unwind(AssertUnwindSafe(f)).err()
 }

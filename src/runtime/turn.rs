@@ -176,6 +176,8 @@ impl Core {
             };
             self.since_io.set(self.since_io.get() + 1);
             self.dispatch(handle, entry);
+            // After the entry: a stop taken with the remote work still lets this turn dispatch
+            // one (a stop before `run` is "run one turn", as asyncio's).
             if !self.run.get().drain_goes_on() {
                 break;
             }
@@ -236,11 +238,12 @@ impl Core {
         // Put the watcher back before reporting a panic: a hook that resumes the unwind must
         // not leave its slot empty (never dispatched again, never removable).
         let panic = catch(|| watch.dispatch(handle, IoEvent { watcher, ready }));
-        let result = match self.with(|d| d.reactor.finish(key, gen, watch)) {
-            Finish::Kept => Ok(()),
+        let (result, source_panic) = match self.with(|d| d.reactor.finish(key, gen, watch)) {
+            Finish::Kept => (Ok(()), None),
             other => self.finish_watch(watcher, other),
         };
         self.report_panic(panic, LoopError::CallbackPanic);
+        self.report_panic(source_panic, LoopError::CallbackPanic);
         if let Err(e) = result {
             self.report(LoopError::Interest(watcher, e));
         }

@@ -74,12 +74,22 @@ pub(crate) fn clone_waker(waker: &Waker) -> Waker {
 
 fn clone(data: *const ()) -> RawWaker {
     let data = data.addr();
-    if unpack(data).1 == MAIN_KEY {
-        // Something keeps the `block_on` future's waker: it may wake it (see `nothing_can_wake`).
-        // The first clone is made where the future is polled, on the loop's thread.
-        current::with_current_core(|core| core.main_escaped.set(true));
-    }
+    note_escape(data);
     raw(data)
+}
+
+/// A waker with this data is being kept by code other than the loop's own containers: from now on
+/// the loop cannot tell that nothing will wake its tasks (see `Core::nothing_can_wake`). Only
+/// noted on the loop's thread, where the first clone of a waker is made (a waker reaches another
+/// thread as a clone).
+#[inline]
+pub(crate) fn note_escape(data: usize) {
+    let index = unpack(data).0;
+    current::with_current_core(|core| {
+        if core.remote.index == index {
+            core.wakers_escaped.set(true);
+        }
+    });
 }
 
 fn drop(_: *const ()) {}

@@ -115,12 +115,20 @@ impl<'a> NewWaker<'a> {
         }
     }
 
+    /// The polling task's waker.
+    #[inline]
+    pub(crate) fn waker(&self) -> &Waker {
+        self.waker
+    }
+
     /// A clone of the waker to store, if one can be had under a borrow.
     #[inline]
     pub(crate) fn take(&mut self) -> Result<Waker, NeedsClone> {
         if let Some(clone) = self.clone.take() {
             Ok(clone)
         } else if crate::runtime::waker::decode(self.waker).is_some() {
+            // Kept by a primitive, which code anywhere may use to wake the task.
+            crate::runtime::waker::note_escape(self.waker.data().addr());
             Ok(crate::runtime::waker::clone_waker(self.waker))
         } else {
             Err(NeedsClone)

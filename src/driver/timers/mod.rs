@@ -241,8 +241,16 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             return false;
         };
         let was_armed = slot.action.armed() != 0;
-        if let Action::Wake { fired, .. } = &mut slot.action {
+        let mut recount = false;
+        if let Action::Wake {
+            fired, keep_alive, ..
+        } = &mut slot.action
+        {
+            recount = *fired && !std::mem::replace(keep_alive, true);
             *fired = false;
+        }
+        if recount {
+            self.count_ref(false, true);
         }
         self.arm(key, deadline);
         // Counted after arming: a renumbering while arming keeps the old entry, still live then.
@@ -298,9 +306,18 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             }
             let slot = &mut self.slots[key as usize];
             slot.action.set_armed(0);
+            let mut fired_sleep = false;
             match &mut slot.action {
-                Action::Wake { waker, fired, .. } => {
+                Action::Wake {
+                    waker,
+                    fired,
+                    keep_alive,
+                    ..
+                } => {
                     *fired = true;
+                    // A fired sleep waits for its task, which may never poll it again: it no
+                    // longer keeps the loop alive (a reset counts it again).
+                    fired_sleep = std::mem::replace(keep_alive, false);
                     if let Some(w) = waker.take() {
                         wake(queue, w);
                     }
@@ -313,6 +330,9 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
                     queue.push(Entry::Timer { key, id: slot.id });
                 }
                 Action::Once { .. } => queue.push(Entry::Timer { key, id: slot.id }),
+            }
+            if fired_sleep {
+                self.count_ref(true, false);
             }
         }
     }
