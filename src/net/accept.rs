@@ -7,8 +7,8 @@
 //! pending until a connection can be accepted, and the already-open connections are served
 //! meanwhile. The policy is libuv's, plus a timer:
 //!
-//! 1. **A reserve descriptor.** The first listener opens `/dev/null` (`O_CLOEXEC`) and keeps it, one
-//!    per process. On `EMFILE`/`ENFILE` the reserve is closed, the connections waiting in the
+//! 1. **A reserve descriptor.** The first listener opens `/dev/null` (`O_CLOEXEC`) and keeps it,
+//!    one per process. On `EMFILE`/`ENFILE` the reserve is closed, the connections waiting in the
 //!    backlog are accepted and closed at once (shed: the peer sees its connection closed instead of
 //!    hanging in the backlog), and the reserve is reopened.
 //! 2. **A back-off.** Then the listener waits [`BACKOFF`] on a loop timer (not spinning) before it

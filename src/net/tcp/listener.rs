@@ -41,13 +41,14 @@ use crate::net::sys;
 /// [`accept`](TcpListener::accept) never returns `EMFILE`, `ENFILE`, `ENOBUFS` or `ENOMEM`, and
 /// never spins on them: while the process (or the system) is out of descriptors or memory, the
 /// accept future stays pending, the connections already open go on being served, and accepting
-/// resumes once a descriptor is free. Out of descriptors, the connections waiting in the backlog are
-/// shed: accepted and closed at once, so their peers see the connection closed instead of hanging
-/// (the first listener keeps one reserve descriptor per process, on `/dev/null`, to make room for
-/// that, as libuv does). Then the listener retries after 100 ms on a loop timer, so the process
-/// stays idle while exhausted. A connection that failed before it was taken (`ECONNABORTED`,
-/// `ECONNRESET`, `EPROTO`) is skipped. The same holds for [`incoming`](TcpListener::incoming) and
-/// for [`UnixListener`](crate::net::UnixListener).
+/// resumes once a descriptor is free. Out of descriptors, the connections waiting in the backlog
+/// are shed: accepted and closed at once, so their peers see the connection closed instead of
+/// hanging (the first listener keeps one reserve descriptor per process, on `/dev/null`, to make
+/// room for that, as libuv does). Then the listener retries after 100 ms on a loop timer, so the
+/// process stays idle while exhausted; out of memory or buffers (`ENOMEM`, `ENOBUFS`) it only
+/// waits. A connection that failed before it was taken (`ECONNABORTED`, `ECONNRESET`, `EPROTO`) is
+/// skipped. The same holds for [`incoming`](TcpListener::incoming) and for
+/// [`UnixListener`](crate::net::UnixListener).
 pub struct TcpListener {
     io: IoSource<mio::net::TcpListener>,
     accept: AcceptState,
@@ -101,7 +102,8 @@ impl TcpListener {
     ///
     /// What `accept(2)` reports, except the errors above and a connection that failed before it was
     /// taken (both handled here); so an error is not a transient one: the listener itself is
-    /// broken. Or registering the new socket failed.
+    /// broken. Or registering the new socket with the poller failed (the socket is then closed;
+    /// for want of memory, `ENOMEM` or `ENOSPC`, the listener backs off instead).
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }

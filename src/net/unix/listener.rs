@@ -50,12 +50,14 @@ impl UnixListener {
     }
 
     /// Accepts a connection. Out of descriptors or memory, it waits (and sheds the connections it
-    /// cannot take) instead of failing: see [`TcpListener`](crate::net::TcpListener#out-of-descriptors).
+    /// cannot take) instead of failing: see
+    /// [`TcpListener`](crate::net::TcpListener#out-of-descriptors).
     ///
     /// # Errors
     ///
     /// What `accept(2)` reports, except the errors above and a connection that failed before it was
-    /// taken (both handled here), or registering the new socket failed.
+    /// taken (both handled here), or registering the new socket with the poller failed for another
+    /// reason than memory (as [`TcpListener::accept`](crate::net::TcpListener::accept)).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
