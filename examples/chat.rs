@@ -46,16 +46,10 @@ fn main() -> io::Result<()> {
         let (room, _) = broadcast::channel(ROOM_CAPACITY);
         common::announce(listener.local_addr()?)?;
         loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    evloop::spawn(client(stream, room.clone()));
-                }
-                Err(e) if common::must_back_off(&e) => {
-                    eprintln!("accept failed: {e}; pausing accepts");
-                    evloop::time::sleep(common::ACCEPT_BACKOFF).await;
-                }
-                Err(_) => {}
-            }
+            // Out of descriptors, `accept` waits (shedding the connections it cannot take) instead
+            // of failing: an error here means the listener itself is broken.
+            let (stream, _peer) = listener.accept().await?;
+            evloop::spawn(client(stream, room.clone()));
         }
     })
 }

@@ -51,13 +51,9 @@ fn main() -> io::Result<()> {
 
 async fn serve(listener: TcpListener) {
     let service = Rc::new(Service::default());
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                evloop::spawn(answer(stream, service.clone()));
-            }
-            Err(_) => sleep(Duration::from_millis(100)).await, // out of descriptors: back off
-        }
+    // Out of descriptors, `accept` waits by itself: an error means the listener is broken.
+    while let Ok((stream, _)) = listener.accept().await {
+        evloop::spawn(answer(stream, service.clone()));
     }
 }
 

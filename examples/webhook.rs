@@ -44,19 +44,14 @@ fn main() -> io::Result<()> {
 
 async fn service(listener: TcpListener) {
     let mut next_id = 1;
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                evloop::spawn(async move {
-                    if let Err(e) = handle_request(stream, next_id).await {
-                        println!("service: job {next_id}: {e}");
-                    }
-                });
-                next_id += 1;
+    // Out of descriptors, `accept` waits by itself: an error means the listener is broken.
+    while let Ok((stream, _)) = listener.accept().await {
+        evloop::spawn(async move {
+            if let Err(e) = handle_request(stream, next_id).await {
+                println!("service: job {next_id}: {e}");
             }
-            // Out of descriptors, most likely: give connections time to close.
-            Err(_) => sleep(Duration::from_millis(100)).await,
-        }
+        });
+        next_id += 1;
     }
 }
 

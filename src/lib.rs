@@ -34,6 +34,8 @@
 //! async fn serve() -> std::io::Result<()> {
 //!     let listener = TcpListener::bind("127.0.0.1:7878")?;
 //!     loop {
+//!         // Out of file descriptors, `accept` waits instead of failing (see `TcpListener`), so
+//!         // `?` ends the server only if the listener itself is broken.
 //!         let (mut stream, _) = listener.accept().await?;
 //!         evloop::spawn(async move {
 //!             let mut buf = [0; 4096];

@@ -1,5 +1,10 @@
-//! What every example server shares: the `--addr` flag, the `listening on` line, and how to treat
-//! accept errors.
+//! What every example server shares: the `--addr` flag, the `listening on` line, and, for the
+//! servers on a raw `mio` or tokio listener, how to treat accept errors.
+//!
+//! The servers on evloop's `TcpListener` need no accept back-off of their own: out of descriptors
+//! or memory, its `accept` waits and sheds connections by itself (see its docs). The callback
+//! server (`echo_callbacks`) and the benchmark peers (`echo_mio`, `echo_tokio`) accept on their own
+//! listeners, so they back off by hand with what is below.
 
 // Each example uses only part of this module.
 #![allow(dead_code)]
@@ -12,7 +17,8 @@ use std::time::Duration;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
 
 /// How long to pause accepting after the process ran out of descriptors (or memory): long enough to
-/// let connections close, short enough that clients barely notice.
+/// let connections close, short enough that clients barely notice. (evloop's listeners pause as
+/// long.)
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`) and `--help`. On bad input prints the problem

@@ -8,6 +8,7 @@
 //! Sockets must be created on a thread with an [`EventLoop`](crate::EventLoop) and used by tasks of
 //! that loop.
 
+mod accept;
 mod source;
 mod split;
 mod stream;

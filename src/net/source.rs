@@ -58,6 +58,11 @@ impl<S: Source> IoSource<S> {
         &self.source
     }
 
+    /// The loop the source is registered with.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     /// Runs `op` when `dir` may be ready, waiting for readiness only after it returns `WouldBlock`.
     pub(crate) fn poll_op<R>(
         &self,

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use super::TcpStream;
-use crate::driver::reactor::Direction;
+use crate::net::accept::AcceptState;
 use crate::net::source::IoSource;
 use crate::net::sys;
 
@@ -35,8 +35,23 @@ use crate::net::sys;
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # Out of descriptors
+///
+/// [`accept`](TcpListener::accept) never returns `EMFILE`, `ENFILE`, `ENOBUFS` or `ENOMEM`, and
+/// never spins on them: while the process (or the system) is out of descriptors or memory, the
+/// accept future stays pending, the connections already open go on being served, and accepting
+/// resumes once a descriptor is free. Out of descriptors, the connections waiting in the backlog
+/// are shed: accepted and closed at once, so their peers see the connection closed instead of
+/// hanging (the first listener keeps one reserve descriptor per process, on `/dev/null`, to make
+/// room for that, as libuv does). Then the listener retries after 100 ms on a loop timer, so the
+/// process stays idle while exhausted; out of memory or buffers (`ENOMEM`, `ENOBUFS`) it only
+/// waits. A connection that failed before it was taken (`ECONNABORTED`, `ECONNRESET`, `EPROTO`) is
+/// skipped. The same holds for [`incoming`](TcpListener::incoming) and for
+/// [`UnixListener`](crate::net::UnixListener).
 pub struct TcpListener {
     io: IoSource<mio::net::TcpListener>,
+    accept: AcceptState,
 }
 
 impl TcpListener {
@@ -76,28 +91,35 @@ impl TcpListener {
     fn from_mio(l: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: IoSource::new(l)?,
+            accept: AcceptState::new(),
         })
     }
 
-    /// Accepts a connection.
+    /// Accepts a connection. Out of descriptors or memory, it waits (and sheds the connections it
+    /// cannot take) instead of failing: see [Out of descriptors](TcpListener#out-of-descriptors).
     ///
     /// # Errors
     ///
-    /// What `accept(2)` reports: notably `EMFILE`/`ENFILE` when out of file descriptors, after which
-    /// a server should back off briefly rather than retry at once.
+    /// What `accept(2)` reports, except the errors above and a connection that failed before it was
+    /// taken (both handled here); so an error is not a transient one: the listener itself is
+    /// broken. Or registering the new socket with the poller failed (the socket is then closed;
+    /// for want of memory, `ENOMEM` or `ENOSPC`, the listener backs off instead).
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection, as [`accept`](TcpListener::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        self.io
-            .poll_op(Direction::Read, cx, |l| l.accept())
-            .map(|r| r.and_then(|(s, addr)| Ok((TcpStream::from_mio(s)?, addr))))
+        self.accept.poll_accept(
+            &self.io,
+            cx,
+            |l| l.accept(),
+            |(s, addr)| Ok((TcpStream::from_mio(s)?, addr)),
+        )
     }
 
-    /// The incoming connections, one `accept` at a time; a `futures_core::Stream` with the `stream`
-    /// feature.
+    /// The incoming connections, one `accept` at a time (so out of descriptors it waits, as
+    /// `accept` does); a `futures_core::Stream` with the `stream` feature.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }

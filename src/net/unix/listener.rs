@@ -9,12 +9,17 @@ use std::path::Path;
 use std::task::{Context, Poll};
 
 use super::UnixStream;
-use crate::driver::reactor::Direction;
+use crate::net::accept::AcceptState;
 use crate::net::source::IoSource;
 
 /// A Unix domain socket listening for stream connections.
+///
+/// Out of descriptors or memory, [`accept`](UnixListener::accept) waits instead of failing or
+/// spinning, and sheds the connections it cannot take, as
+/// [`TcpListener`](crate::net::TcpListener#out-of-descriptors) does.
 pub struct UnixListener {
     io: IoSource<mio::net::UnixListener>,
+    accept: AcceptState,
 }
 
 impl UnixListener {
@@ -27,6 +32,7 @@ impl UnixListener {
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: IoSource::new(mio::net::UnixListener::bind(path)?)?,
+            accept: AcceptState::new(),
         })
     }
 
@@ -39,23 +45,31 @@ impl UnixListener {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
             io: IoSource::new(mio::net::UnixListener::from_std(listener))?,
+            accept: AcceptState::new(),
         })
     }
 
-    /// Accepts a connection.
+    /// Accepts a connection. Out of descriptors or memory, it waits (and sheds the connections it
+    /// cannot take) instead of failing: see
+    /// [`TcpListener`](crate::net::TcpListener#out-of-descriptors).
     ///
     /// # Errors
     ///
-    /// What `accept(2)` reports.
+    /// What `accept(2)` reports, except the errors above and a connection that failed before it was
+    /// taken (both handled here), or registering the new socket with the poller failed for another
+    /// reason than memory (as [`TcpListener::accept`](crate::net::TcpListener::accept)).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection, as [`accept`](UnixListener::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        self.io
-            .poll_op(Direction::Read, cx, |l| l.accept())
-            .map(|r| r.and_then(|(s, addr)| Ok((UnixStream::from_mio(s)?, addr))))
+        self.accept.poll_accept(
+            &self.io,
+            cx,
+            |l| l.accept(),
+            |(s, addr)| Ok((UnixStream::from_mio(s)?, addr)),
+        )
     }
 
     /// The bound address.
