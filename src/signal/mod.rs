@@ -1,8 +1,8 @@
 //! Unix signals, for tasks and for callbacks.
 //!
 //! - [`ctrl_c`]: a future that completes on the next `SIGINT`.
-//! - [`unix::signal`]: a [`Signal`](unix::Signal) listener for any [`SignalKind`](unix::SignalKind),
-//!   whose [`recv`](unix::Signal::recv) completes once per delivery.
+//! - [`unix::signal`]: a [`Signal`] listener for any [`SignalKind`],
+//!   whose [`recv`](Signal::recv) completes once per delivery.
 //! - [`Handle::on_signal`]: a callback run on the loop for each delivery (asyncio's
 //!   `add_signal_handler`), removed with [`Handle::remove_signal`].
 //!
@@ -62,9 +62,9 @@
 //! # Keeping the loop alive
 //!
 //! A listener keeps its loop alive as a socket does: [`EventLoop::run`](crate::EventLoop::run)
-//! does not return while a [`Signal`](unix::Signal), a pending [`CtrlC`] or an
+//! does not return while a [`Signal`], a pending [`CtrlC`] or an
 //! [`on_signal`](Handle::on_signal) handler exists, so a task waiting for a signal is not
-//! abandoned. Turn that off (libuv's unref) with [`Signal::set_keep_alive`](unix::Signal::set_keep_alive),
+//! abandoned. Turn that off (libuv's unref) with [`Signal::set_keep_alive`],
 //! [`CtrlC::set_keep_alive`] or [`Handle::set_signal_keep_alive`], for a listener that should
 //! not by itself keep a program running that has finished its work.
 //!
