@@ -286,3 +286,45 @@ fn a_signal_polled_from_a_task_of_another_loop_still_wakes_it() {
     assert_eq!(lp.block_on(sig.recv()), Some(()));
     t.join().unwrap();
 }
+
+#[test]
+fn ctrl_c_without_keep_alive_lets_run_return() {
+    let _wd = watchdog("ctrl_c_without_keep_alive", 20);
+    let lp = EventLoop::new().unwrap();
+    let ctrl_c = evloop::signal::ctrl_c();
+    assert!(lp.is_alive(), "a pending ctrl_c keeps the loop alive");
+    ctrl_c.set_keep_alive(false);
+    lp.run().unwrap();
+    drop(ctrl_c);
+}
+
+#[test]
+fn block_on_a_listener_without_keep_alive_is_not_a_stall() {
+    let _wd = watchdog("block_on_a_listener_without_keep_alive", 20);
+    let lp = EventLoop::new().unwrap();
+    let errors = util::log();
+    let e = errors.clone();
+    lp.set_error_hook(move |_, err| e.borrow_mut().push(err.to_string()));
+    let kind = rt(9);
+    let mut sig = signal(kind).unwrap();
+    sig.set_keep_alive(false);
+    let sender = thread::spawn(move || kill_self(kind));
+    assert_eq!(lp.block_on(sig.recv()), Some(()));
+    sender.join().unwrap();
+    assert!(errors.borrow().is_empty(), "{:?}", errors.borrow());
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn deliveries_come_from_the_evloop_signal_thread() {
+    let _lp = EventLoop::new().unwrap();
+    let _sig = signal(rt(17)).unwrap();
+    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.trim() == "evloop-signal"),
+        "{names:?}"
+    );
+}
