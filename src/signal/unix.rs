@@ -170,6 +170,9 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
 /// in [`recv`](Signal::recv) is not abandoned. [`set_keep_alive(false)`](Signal::set_keep_alive)
 /// (libuv's unref) lets `run` return while the listener exists.
 ///
+/// A listener belongs to the thread of its loop (it is neither `Send` nor `Sync`), like a socket;
+/// it may be polled by any task of that thread.
+///
 /// # Dropping
 ///
 /// Dropping the last listener for a signal (of any loop) puts back the disposition that the
