@@ -101,6 +101,8 @@
 //! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
 //! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`.
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
+//! - [`signal`]: Unix signals: [`signal::ctrl_c`], [`signal::unix::signal`], and callbacks with
+//!   [`Handle::on_signal`].
 //! - [`interop`]: optional `futures-io` and `Stream` bridges (cargo features `futures-io`, `stream`).
 //!
 //! ## Platform
@@ -124,6 +126,7 @@ pub mod io;
 pub mod net;
 pub mod promise;
 pub mod reactor;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -135,6 +138,7 @@ pub use mio::Interest;
 pub use promise::{Promise, PromiseError, Resolver};
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};
 pub use runtime::{PostError, Remote};
+pub use signal::SignalId;
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use timer::TimerId;
 

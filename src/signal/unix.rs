@@ -1,0 +1,308 @@
+//! Unix signals by kind: [`signal`] creates a [`Signal`] listener, whose [`recv`](Signal::recv)
+//! completes each time the signal arrives.
+//!
+//! ```no_run
+//! use evloop::signal::unix::{signal, SignalKind};
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     let mut hangup = signal(SignalKind::hangup())?;
+//!     while hangup.recv().await.is_some() {
+//!         println!("SIGHUP: reloading the configuration");
+//!     }
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! See the [module above](crate::signal) for how deliveries coalesce, keep the loop alive, and
+//! reach several loops.
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::task::{Context, Poll};
+
+use libc::c_int;
+
+use crate::driver::signal::{self as sys, Registration};
+use crate::event_loop::{Handle, KeepAlive};
+
+/// A kind of signal: a signal number, with constructors for the usual ones.
+///
+/// ```
+/// use evloop::signal::unix::SignalKind;
+///
+/// assert_eq!(SignalKind::interrupt().as_raw_value(), libc::SIGINT);
+/// assert_eq!(SignalKind::from_raw(libc::SIGUSR1), SignalKind::user_defined1());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SignalKind(c_int);
+
+impl SignalKind {
+    /// Any signal by number, for example a real-time signal (`libc::SIGRTMIN() + 1`). Whether a
+    /// listener can be created for it is checked by [`signal`].
+    pub const fn from_raw(signum: c_int) -> SignalKind {
+        SignalKind(signum)
+    }
+
+    /// The signal number.
+    pub const fn as_raw_value(&self) -> c_int {
+        self.0
+    }
+
+    /// `SIGALRM`: a timer set with `alarm(2)` or `setitimer(2)` expired.
+    pub const fn alarm() -> SignalKind {
+        SignalKind(libc::SIGALRM)
+    }
+
+    /// `SIGCHLD`: a child process exited or stopped.
+    pub const fn child() -> SignalKind {
+        SignalKind(libc::SIGCHLD)
+    }
+
+    /// `SIGHUP`: the terminal hung up; daemons often take it as "reload the configuration".
+    pub const fn hangup() -> SignalKind {
+        SignalKind(libc::SIGHUP)
+    }
+
+    /// `SIGINT`: an interrupt from the terminal (Ctrl-C). See also [`ctrl_c`](crate::signal::ctrl_c).
+    pub const fn interrupt() -> SignalKind {
+        SignalKind(libc::SIGINT)
+    }
+
+    /// `SIGIO`: I/O is possible on a descriptor set up for it.
+    pub const fn io() -> SignalKind {
+        SignalKind(libc::SIGIO)
+    }
+
+    /// `SIGPIPE`: a write to a pipe or socket whose reader is gone.
+    pub const fn pipe() -> SignalKind {
+        SignalKind(libc::SIGPIPE)
+    }
+
+    /// `SIGQUIT`: a quit from the terminal (Ctrl-\\).
+    pub const fn quit() -> SignalKind {
+        SignalKind(libc::SIGQUIT)
+    }
+
+    /// `SIGTERM`: a request to terminate (what `kill` sends by default).
+    pub const fn terminate() -> SignalKind {
+        SignalKind(libc::SIGTERM)
+    }
+
+    /// `SIGUSR1`, for the program's own use.
+    pub const fn user_defined1() -> SignalKind {
+        SignalKind(libc::SIGUSR1)
+    }
+
+    /// `SIGUSR2`, for the program's own use.
+    pub const fn user_defined2() -> SignalKind {
+        SignalKind(libc::SIGUSR2)
+    }
+
+    /// `SIGWINCH`: the terminal's window size changed.
+    pub const fn window_change() -> SignalKind {
+        SignalKind(libc::SIGWINCH)
+    }
+}
+
+impl From<c_int> for SignalKind {
+    fn from(signum: c_int) -> SignalKind {
+        SignalKind(signum)
+    }
+}
+
+impl From<SignalKind> for c_int {
+    fn from(kind: SignalKind) -> c_int {
+        kind.0
+    }
+}
+
+/// Listens for one kind of signal on the current loop; see [`Signal`].
+///
+/// Deliveries are counted from this call on: a signal that arrives after it returns, even before
+/// the first [`recv`](Signal::recv), is reported.
+///
+/// # Errors
+///
+/// [`InvalidInput`](io::ErrorKind::InvalidInput) for a number that is not a signal (`<= 0` or
+/// beyond the largest), for `SIGKILL` and `SIGSTOP` (which cannot be caught), for the fault
+/// signals `SIGILL`, `SIGFPE`, `SIGSEGV` and `SIGBUS`, and for signals the OS refuses a handler
+/// for (such as the real-time signals the C library keeps for itself). Also any error in creating
+/// the self-pipe or starting the `evloop-signal` thread, the first time.
+///
+/// # Panics
+///
+/// If this thread has no event loop (the listener keeps that loop alive; see [`Signal`]).
+///
+/// ```
+/// use evloop::signal::unix::{signal, SignalKind};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let mut usr1 = signal(SignalKind::user_defined1())?;
+/// // SAFETY: raising a signal that has a handler (installed by `signal`) is harmless.
+/// unsafe { libc::raise(libc::SIGUSR1) };
+/// assert_eq!(lp.block_on(usr1.recv()), Some(()));
+///
+/// let refused = signal(SignalKind::from_raw(libc::SIGKILL)).unwrap_err();
+/// assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    Signal::new(&Handle::current(), kind)
+}
+
+/// A listener for one kind of signal: [`recv`](Signal::recv) completes once for each delivery.
+///
+/// # Deliveries
+///
+/// A delivery is reported if the signal arrived after the listener was created and after the
+/// last delivery it reported. Signals that arrive faster than they are received **coalesce**: a
+/// burst of any size is reported at least once, not once per signal. Every listener sees every
+/// delivery, whatever loop or thread it belongs to.
+///
+/// # Keeping the loop alive
+///
+/// Like a socket, a listener keeps the loop that was current when it was created alive
+/// ([`EventLoop::run`](crate::EventLoop::run) does not return while it exists), so a task waiting
+/// in [`recv`](Signal::recv) is not abandoned. [`set_keep_alive(false)`](Signal::set_keep_alive)
+/// (libuv's unref) lets `run` return while the listener exists.
+///
+/// A listener belongs to the thread of its loop (it is neither `Send` nor `Sync`), like a socket;
+/// it may be polled by any task of that thread.
+///
+/// # Dropping
+///
+/// Dropping the last listener for a signal (of any loop) puts back the disposition that the
+/// first one replaced: the default action, an ignored signal, or another handler.
+pub struct Signal {
+    kind: SignalKind,
+    /// `None` once closed.
+    registration: Option<Registration>,
+    /// The signal's counter as of the last delivery reported (or the registration).
+    seen: Cell<u64>,
+    /// Held while the listener keeps its loop alive.
+    keep_alive: Cell<Option<KeepAlive>>,
+    handle: Handle,
+}
+
+impl Signal {
+    pub(crate) fn new(handle: &Handle, kind: SignalKind) -> io::Result<Signal> {
+        let (registration, seen) = sys::register(kind.0)?;
+        Ok(Signal {
+            kind,
+            registration: Some(registration),
+            seen: Cell::new(seen),
+            keep_alive: Cell::new(Some(handle.keep_alive())),
+            handle: handle.clone(),
+        })
+    }
+
+    /// Waits for the next delivery of the signal. Returns `Some(())` for each (see [`Signal`] for
+    /// how deliveries coalesce); `None` only for a listener that was closed (the one inside a
+    /// removed [`Handle::on_signal`] handler), never for one made by [`signal`].
+    ///
+    /// Cancel safe: dropping the future loses no delivery.
+    pub async fn recv(&mut self) -> Option<()> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next delivery: `Ready(Some(()))` if the signal arrived since the last one
+    /// reported, else `Pending`, with the waker of `cx` stored to be woken when it arrives (only
+    /// the waker of the latest poll is woken).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        self.poll_shared(cx)
+    }
+
+    pub(crate) fn poll_shared(&self, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        let Some(reg) = &self.registration else {
+            return Poll::Ready(None);
+        };
+        if self.take_delivery() {
+            return Poll::Ready(Some(()));
+        }
+        if !reg.will_wake(cx.waker()) {
+            // Cloned and the old one dropped with the slot unlocked: a foreign waker's code may
+            // create or drop listeners, which lock the registry the dispatcher holds while it
+            // takes this slot's waker.
+            let old = reg.set_waker(cx.waker().clone());
+            drop(old);
+        }
+        // Looked at again with the waker stored: a delivery the dispatcher handled in between
+        // found no waker to wake, but its count is visible now.
+        if self.take_delivery() {
+            return Poll::Ready(Some(()));
+        }
+        Poll::Pending
+    }
+
+    fn take_delivery(&self) -> bool {
+        let now = sys::deliveries(self.kind.0);
+        if now != self.seen.get() {
+            self.seen.set(now);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Marks whether this listener keeps its loop alive (see [`Signal`]): with `false`,
+    /// [`EventLoop::run`](crate::EventLoop::run) may return while it exists; it still receives
+    /// signals while the loop runs for other reasons.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let usr2 = signal(SignalKind::user_defined2())?;
+    /// usr2.set_keep_alive(false);
+    /// lp.run()?; // returns at once: nothing else keeps the loop alive
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_keep_alive(&self, keep_alive: bool) {
+        let guard = self.keep_alive.take();
+        if keep_alive {
+            self.keep_alive
+                .set(Some(guard.unwrap_or_else(|| self.handle.keep_alive())));
+        } else {
+            drop(guard);
+        }
+    }
+
+    /// Whether this listener keeps its loop alive.
+    pub fn keeps_alive(&self) -> bool {
+        let guard = self.keep_alive.take();
+        let keeps = guard.is_some();
+        self.keep_alive.set(guard);
+        keeps
+    }
+
+    /// The kind of signal this listens for.
+    pub fn kind(&self) -> SignalKind {
+        self.kind
+    }
+
+    /// Whether this listener belongs to (keeps alive) `handle`'s loop.
+    pub(crate) fn in_loop(&self, handle: &Handle) -> bool {
+        self.handle.same_loop(handle)
+    }
+
+    /// Unregisters at once (putting the disposition back if it was the last listener) and lets
+    /// go of the loop; `recv` then returns `None`.
+    pub(crate) fn close(&mut self) {
+        let registration = self.registration.take();
+        drop(registration);
+        self.set_keep_alive(false);
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal")
+            .field("kind", &self.kind())
+            .field("keep_alive", &self.keeps_alive())
+            .finish()
+    }
+}
