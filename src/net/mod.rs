@@ -8,10 +8,10 @@
 //! Sockets must be created on a thread with an [`EventLoop`](crate::EventLoop) and used by tasks of
 //! that loop.
 
-mod source;
+pub(crate) mod source;
 mod split;
 mod stream;
-mod sys;
+pub(crate) mod sys;
 mod tcp;
 mod udp;
 mod unix;
