@@ -5,16 +5,18 @@ use super::{Command, Stdio};
 use crate::io::AsyncRead;
 use crate::EventLoop;
 
-/// Whether `pid` is a zombie of ours or gone (`false` while it runs or lingers unreaped).
+/// Whether `pid` is no longer an unreaped child of ours (gone, or recycled by someone else's).
 fn reaped(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // A recycled pid is someone else's process: not our zombie either way.
-        Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !stat.contains(&format!("({pid})"))
-        }
-    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // "pid (comm) state ppid ...": split after the command name, which may contain anything.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ppid = rest
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u32>().ok());
+    ppid != Some(std::process::id())
 }
 
 #[test]
@@ -61,6 +63,7 @@ fn fallback_waits_on_the_blocking_pool() {
             .spawn()
             .unwrap();
         let pid = dropped.id().unwrap();
+        assert!(!reaped(pid));
         drop(dropped);
         let mut tries = 0;
         while !reaped(pid) {
