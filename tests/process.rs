@@ -448,3 +448,37 @@ fn children_of_several_tasks_interleave() {
         assert_eq!(ticks.get(), 5);
     });
 }
+
+#[test]
+fn children_held_by_tasks_are_reaped_when_the_loop_is_dropped() {
+    let lp = EventLoop::new().unwrap();
+    let (killed, running) = lp.block_on(async {
+        let killed = Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let running = Command::new("sleep").arg("30").spawn().unwrap();
+        let pids = (killed.id().unwrap(), running.id().unwrap());
+        // Two tasks that never finish, each holding a child (their handles dropped: detached); the
+        // loop drops them with itself.
+        for mut child in [killed, running] {
+            evloop::spawn(async move {
+                let _ = child.wait().await;
+                unreachable!("the sleepers are not woken before the loop goes");
+            });
+        }
+        pids
+    });
+    lp.run_nowait().unwrap();
+    drop(lp);
+    // Killed on drop: reaped without help. The other runs on, and is reaped once it exits.
+    until_reaped_blocking(killed);
+    assert!(unreaped(running));
+    // SAFETY: `kill` has no memory-safety preconditions; `running` is our child, not yet reaped.
+    assert_eq!(
+        unsafe { libc::kill(running as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    until_reaped_blocking(running);
+}
