@@ -4,7 +4,7 @@
 //! bytes between sockets and pipes, the CPU work happens in other processes, and the loop keeps
 //! serving every other connection meanwhile.
 //!
-//! Run it:   cargo run --release --example compress -- --addr 127.0.0.1:7878
+//! Run it:   cargo run --release --example compress -- --addr 127.0.0.1:7878   (needs `gzip` on PATH)
 //! Poke it:  printf 'hello hello hello\n' | nc -N 127.0.0.1 7878 | gunzip
 //!           (`-N`, or `-q 1` for some netcats: half-close after stdin so the server sees the end)
 //!
