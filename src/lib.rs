@@ -98,6 +98,7 @@
 //! - [`timer`] and [`time`]: callback timers; `sleep`, `timeout`, `interval` for tasks.
 //! - [`task`]: spawning, [`JoinHandle`], [`yield_now`].
 //! - [`net`] and [`io`]: async TCP, UDP and Unix sockets.
+//! - [`process`]: child processes with async pipes, reaped through pidfds (no zombies).
 //! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
 //! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`.
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
@@ -124,6 +125,7 @@ pub mod event_loop;
 pub mod interop;
 pub mod io;
 pub mod net;
+pub mod process;
 pub mod promise;
 pub mod reactor;
 pub mod signal;

@@ -1,5 +1,5 @@
 //! Runs the teaching examples as child processes and checks what they print; the chat server is
-//! exercised over real sockets on 127.0.0.1.
+//! exercised over real sockets on 127.0.0.1, and so is the compress server (with `gzip`).
 //!
 //! The example binaries are built by a plain `cargo test` (which builds examples). With a filter
 //! such as `cargo test --test examples_run`, build them first with `cargo build --examples`.
@@ -394,4 +394,125 @@ fn chat_relays_messages_and_drops_a_client_that_does_not_read() {
             Err(e) => panic!("dave's connection was not closed: {e}"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compress server: each connection's bytes go through a `gzip -c` child of the server
+
+/// Some text that compresses, different for each `seed`.
+fn text(seed: u64, len: usize) -> Vec<u8> {
+    let words: [&[u8]; 8] = [
+        b"loop ", b"pipe ", b"child ", b"gzip ", b"reap ", b"byte ", b"task ", b"poll\n",
+    ];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(words[(x % 8) as usize]);
+    }
+    out.truncate(len);
+    out
+}
+
+/// Runs `input` through a program (stdin to stdout), writing on a thread so neither side stalls.
+fn filter(program: &str, args: &[&str], input: Vec<u8>) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = thread::spawn(move || stdin.write_all(&input));
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(child.wait().unwrap().success(), "{program} failed");
+    out
+}
+
+/// A connection to the compress server with a writer thread: `send` hands it bytes, `finish`
+/// half-closes and returns everything the server sent back.
+struct Upload {
+    chunks: Option<mpsc::Sender<Vec<u8>>>,
+    writer: thread::JoinHandle<()>,
+    reader: thread::JoinHandle<Vec<u8>>,
+}
+
+impl Upload {
+    fn connect(addr: SocketAddr) -> Upload {
+        let stream = TcpStream::connect(addr).expect("connect to the compress server");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        let mut reading = stream.try_clone().unwrap();
+        let reader = thread::spawn(move || {
+            let mut back = Vec::new();
+            reading
+                .read_to_end(&mut back)
+                .expect("read the compressed bytes");
+            back
+        });
+        let (chunks, rx) = mpsc::channel::<Vec<u8>>();
+        let writer = thread::spawn(move || {
+            let mut stream = stream;
+            for chunk in rx {
+                stream
+                    .write_all(&chunk)
+                    .expect("send to the compress server");
+            }
+            stream.shutdown(Shutdown::Write).unwrap();
+        });
+        Upload {
+            chunks: Some(chunks),
+            writer,
+            reader,
+        }
+    }
+
+    fn send(&self, bytes: &[u8]) {
+        self.chunks.as_ref().unwrap().send(bytes.to_vec()).unwrap();
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        drop(self.chunks.take());
+        self.writer.join().expect("writer thread");
+        self.reader.join().expect("reader thread")
+    }
+}
+
+#[test]
+fn compress_gzips_each_connection_through_a_child_while_serving_others() {
+    let (_server, stdout) = spawn_example("compress", &["--addr", "127.0.0.1:0"]);
+    let mut stdout = BufReader::new(stdout);
+    let mut first = String::new();
+    stdout
+        .read_line(&mut first)
+        .expect("the server's first line");
+    let addr = util::example::parse_announcement(&first);
+    // The server's log, read on a thread so that the pipe never fills.
+    thread::spawn(move || for _ in stdout.lines() {});
+
+    let a = text(1, 600_000);
+    let b = text(2, 300_000);
+    // A sends half and stays open; B is served start to end meanwhile; then A finishes.
+    let slow = Upload::connect(addr);
+    slow.send(&a[..a.len() / 2]);
+    let quick = Upload::connect(addr);
+    quick.send(&b);
+    let b_back = quick.finish();
+    slow.send(&a[a.len() / 2..]);
+    let a_back = slow.finish();
+
+    for (input, back) in [(a, a_back), (b, b_back)] {
+        assert!(back.starts_with(&[0x1f, 0x8b]), "not gzip data");
+        assert!(back.len() < input.len(), "gzip did not compress");
+        let unzipped = filter("gzip", &["-dc"], back);
+        assert!(unzipped == input, "the round trip changed the bytes");
+    }
+
+    // An empty upload is a valid empty gzip stream.
+    let empty = Upload::connect(addr).finish();
+    assert!(filter("gzip", &["-dc"], empty).is_empty());
 }

@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::net::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixStream};
+use crate::process::{ChildStderr, ChildStdin, ChildStdout};
 
 type MioTcp = mio::net::TcpStream;
 type MioUnix = mio::net::UnixStream;
@@ -26,7 +27,9 @@ forward_read!(
     TcpStream,
     UnixStream,
     OwnedReadHalf<MioTcp>,
-    OwnedReadHalf<MioUnix>
+    OwnedReadHalf<MioUnix>,
+    ChildStdout,
+    ChildStderr
 );
 
 /// Implements `futures_io::AsyncWrite` by forwarding each method to evloop's `AsyncWrite`.
@@ -60,5 +63,6 @@ forward_write!(
     TcpStream,
     UnixStream,
     OwnedWriteHalf<MioTcp>,
-    OwnedWriteHalf<MioUnix>
+    OwnedWriteHalf<MioUnix>,
+    ChildStdin
 );

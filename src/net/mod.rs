@@ -9,10 +9,10 @@
 //! that loop.
 
 mod accept;
-mod source;
+pub(crate) mod source;
 mod split;
 mod stream;
-mod sys;
+pub(crate) mod sys;
 mod tcp;
 mod udp;
 mod unix;

@@ -83,3 +83,28 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> SysResult {
     // call, and `sendmsg` only reads them.
     result(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
 }
+
+/// `read(fd, buf)`: for descriptors that are not sockets (pipes).
+#[inline]
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> SysResult {
+    // SAFETY: `buf` is valid for writes of its whole length during the call, and `read` writes at
+    // most that many bytes; an invalid `fd` is reported as EBADF.
+    result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `write(fd, buf)`: for descriptors that are not sockets (pipes). Unlike [`send`], a write to a
+/// pipe whose reader is gone raises `SIGPIPE` (which Rust programs ignore by default).
+#[inline]
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> SysResult {
+    // SAFETY: `buf` is a valid, initialised slice for its whole length during the call, and `write`
+    // only reads from it; an invalid `fd` is reported as EBADF.
+    result(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+}
+
+/// `writev(fd, bufs)`: a vectored write for descriptors that are not sockets (pipes).
+pub(crate) fn write_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> SysResult {
+    let iovcnt = bufs.len().min(libc::UIO_MAXIOV as usize);
+    // SAFETY: `IoSlice` is guaranteed ABI-compatible with `iovec` on Unix; the first `iovcnt` of
+    // `bufs` are valid for the duration of the call, and `writev` only reads them.
+    result(unsafe { libc::writev(fd, bufs.as_ptr().cast(), iovcnt as libc::c_int) })
+}
