@@ -143,6 +143,30 @@ impl<T> Future for BlockingHandle<T> {
     }
 }
 
+/// A pool job's failure as an `io::Error`, for the operations that are one job (files, name
+/// lookups): a thread that could not be started keeps its OS error's kind; a panic and a
+/// cancellation (the loop is being dropped) are `Other` errors that say so.
+pub(crate) fn join_error_to_io(e: JoinError) -> std::io::Error {
+    use std::io::{Error, ErrorKind};
+    match e {
+        JoinError::ThreadSpawn(e) => Error::new(
+            e.kind(),
+            format!("could not start a blocking pool thread: {e}"),
+        ),
+        JoinError::Cancelled => Error::new(
+            ErrorKind::Other,
+            "the blocking job was cancelled: the event loop is shutting down",
+        ),
+        JoinError::Panic(p) => Error::new(
+            ErrorKind::Other,
+            format!(
+                "the blocking job panicked: {}",
+                crate::runtime::payload_str(p.as_ref())
+            ),
+        ),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Nothing user-provided runs under these locks, so a poisoned one still holds consistent data.
     m.lock().unwrap_or_else(PoisonError::into_inner)
