@@ -147,23 +147,19 @@ impl<T> Future for BlockingHandle<T> {
 /// lookups): a thread that could not be started keeps its OS error's kind; a panic and a
 /// cancellation (the loop is being dropped) are `Other` errors that say so.
 pub(crate) fn join_error_to_io(e: JoinError) -> std::io::Error {
-    use std::io::{Error, ErrorKind};
+    use std::io::Error;
     match e {
         JoinError::ThreadSpawn(e) => Error::new(
             e.kind(),
             format!("could not start a blocking pool thread: {e}"),
         ),
-        JoinError::Cancelled => Error::new(
-            ErrorKind::Other,
-            "the blocking job was cancelled: the event loop is shutting down",
-        ),
-        JoinError::Panic(p) => Error::new(
-            ErrorKind::Other,
-            format!(
-                "the blocking job panicked: {}",
-                crate::runtime::payload_str(p.as_ref())
-            ),
-        ),
+        JoinError::Cancelled => {
+            Error::other("the blocking job was cancelled: the event loop is shutting down")
+        }
+        JoinError::Panic(p) => Error::other(format!(
+            "the blocking job panicked: {}",
+            crate::runtime::payload_str(p.as_ref())
+        )),
     }
 }
 

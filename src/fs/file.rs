@@ -31,7 +31,7 @@ const MAX_BUF: usize = 2 * 1024 * 1024;
 /// syscall, whatever the size. Small reads and writes are therefore slow; read and write in big
 /// chunks (up to 2 MiB move per call: a larger `buf` passed to `read`, or `read_to_end`, whose
 /// growing buffer asks for more each time), put your own buffering in front, or use
-/// [`fs::read`](super::read) / [`fs::write`](super::write) for whole files (one hand-off each).
+/// [`fs::read`](fn@super::read) / [`fs::write`](fn@super::write) for whole files (one hand-off each).
 ///
 /// A read may read ahead: asked for `n` bytes it reads up to `n` into its own buffer, and what the
 /// caller's buffer could not take is returned by the next read (the position seen by `seek` and

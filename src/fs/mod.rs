@@ -6,7 +6,7 @@
 //! blocking pool ([`spawn_blocking`](crate::spawn_blocking)) and wakes the task when it is done.
 //! That is **one hand-off per call**: a few microseconds for a pool thread to pick the job up and
 //! the loop to be woken, as with tokio's `fs`. So prefer few big operations to many small ones:
-//! [`read`] and [`write`] move a whole file in one hand-off; a [`File`] moves one buffer per
+//! [`read`] and [`write`](fn@write) move a whole file in one hand-off; a [`File`] moves one buffer per
 //! `read` or `write` call (see its docs); a batch of small steps is best one closure passed to
 //! [`spawn_blocking`](crate::spawn_blocking).
 //!

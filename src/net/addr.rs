@@ -242,7 +242,7 @@ addr_impls! {
     (IpAddr, u16) => |a| one(SocketAddr::new(a.0, a.1));
     (Ipv4Addr, u16) => |a| one(SocketAddr::new(a.0.into(), a.1));
     (Ipv6Addr, u16) => |a| one(SocketAddr::new(a.0.into(), a.1));
-    [SocketAddr] => |a| Ok(Resolve::Addrs(Addrs::Many(a.to_vec().into_iter())));
+    [SocketAddr] => |a| Ok(Resolve::Addrs(Addrs::Many(Vec::from(a).into_iter())));
     str => |s| parse_host_port(s);
     String => |s| parse_host_port(s);
     (&str, u16) => |a| parse_host(a.0, a.1);
