@@ -173,3 +173,21 @@ impl<T> fmt::Debug for BlockingHandle<T> {
         f.debug_struct("BlockingHandle").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn join_errors_become_io_errors_that_say_why() {
+        let spawn = join_error_to_io(JoinError::ThreadSpawn(ErrorKind::WouldBlock.into()));
+        assert_eq!(spawn.kind(), ErrorKind::WouldBlock);
+        let cancelled = join_error_to_io(JoinError::Cancelled);
+        assert_eq!(cancelled.kind(), ErrorKind::Other);
+        assert!(cancelled.to_string().contains("cancelled"));
+        let panic = join_error_to_io(JoinError::Panic(Box::new("boom")));
+        assert_eq!(panic.kind(), ErrorKind::Other);
+        assert!(panic.to_string().contains("panicked: boom"), "{panic}");
+    }
+}

@@ -4,6 +4,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::fs::File;
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::net::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixStream};
 
@@ -23,6 +24,7 @@ macro_rules! forward_read {
 }
 
 forward_read!(
+    File,
     TcpStream,
     UnixStream,
     OwnedReadHalf<MioTcp>,
@@ -57,6 +59,7 @@ macro_rules! forward_write {
 }
 
 forward_write!(
+    File,
     TcpStream,
     UnixStream,
     OwnedWriteHalf<MioTcp>,
