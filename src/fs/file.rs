@@ -305,7 +305,7 @@ impl File {
     }
 
     /// Flushes the handed-off write, then waits until data and metadata are on disk
-    /// (`fsync(2)`).
+    /// (`fsync(2)`). Takes `&mut self` (tokio's takes `&self`) to wait for that write.
     ///
     /// # Errors
     ///

@@ -30,7 +30,6 @@ pub struct OpenOptions(std::fs::OpenOptions);
 
 impl OpenOptions {
     /// No access at all yet: set `read`, `write` or `append`.
-    #[allow(clippy::new_without_default)]
     pub fn new() -> OpenOptions {
         OpenOptions(std::fs::OpenOptions::new())
     }
@@ -94,6 +93,12 @@ impl OpenOptions {
         let path = path.as_ref().to_owned();
         let std = asyncify(move || options.open(path)).await?;
         Ok(File::from_std(std))
+    }
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions::new()
     }
 }
 
