@@ -97,8 +97,10 @@
 //! - [`reactor`]: readiness, watchers ([`Handle::watch`]).
 //! - [`timer`] and [`time`]: callback timers; `sleep`, `timeout`, `interval` for tasks.
 //! - [`task`]: spawning, [`JoinHandle`], [`yield_now`].
-//! - [`net`] and [`io`]: async TCP, UDP and Unix sockets.
+//! - [`net`] and [`io`]: async TCP, UDP and Unix sockets; host names resolved off the loop
+//!   ([`net::lookup_host`]).
 //! - [`process`]: child processes with async pipes, reaped through pidfds (no zombies).
+//! - [`fs`]: files and directories, each operation one hand-off to the blocking pool.
 //! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
 //! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`.
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
@@ -122,6 +124,7 @@ mod runtime;
 // Layer 3: the public modules.
 pub mod blocking;
 pub mod event_loop;
+pub mod fs;
 pub mod interop;
 pub mod io;
 pub mod net;

@@ -516,3 +516,28 @@ fn compress_gzips_each_connection_through_a_child_while_serving_others() {
     let empty = Upload::connect(addr).finish();
     assert!(filter("gzip", &["-dc"], empty).is_empty());
 }
+
+/// `--addr` takes a host name: `localhost:0` binds a loopback port, and the server echoes there.
+#[test]
+fn example_servers_take_a_host_name_in_addr() {
+    for name in ["echo", "echo_callbacks"] {
+        let (_child, stdout) = spawn_example(name, &["--addr", "localhost:0"]);
+        let (tx, first) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = first
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|_| panic!("`{name}` announced no address"));
+        // parse_announcement checks that the address is loopback.
+        let addr = util::example::parse_announcement(&line);
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s.write_all(b"by name").unwrap();
+        let mut buf = [0; 7];
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"by name", "`{name}` echoed");
+    }
+}

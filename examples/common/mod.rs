@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// The address used when `--addr` is not given.
@@ -21,7 +21,8 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
 /// long.)
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`) and `--help`. On bad input prints the problem
+/// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
+/// address) and `--help`. On bad input prints the problem
 /// and the usage to stderr and exits with status 2.
 pub fn parse_addr(name: &str) -> SocketAddr {
     let usage = format!("usage: {name} [--addr HOST:PORT]   (default {DEFAULT_ADDR})");
@@ -41,13 +42,25 @@ pub fn parse_addr(name: &str) -> SocketAddr {
             None => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
-    match addr.parse() {
-        Ok(a) => a,
-        Err(_) => fail(
-            &format!("`{addr}` is not a HOST:PORT socket address"),
+    match resolve(&addr) {
+        Some(a) => a,
+        None => fail(
+            &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,
         ),
     }
+}
+
+/// `HOST:PORT` as one socket address: a numeric address as it is, a name (`localhost:7878`)
+/// through the system resolver. This runs once at start-up, before any loop runs, so blocking in
+/// `getaddrinfo` costs nothing here (inside a loop, use `evloop::net::lookup_host`). Of a name's
+/// addresses the first IPv4 one is taken, like the default `127.0.0.1`, else the first.
+fn resolve(addr: &str) -> Option<SocketAddr> {
+    if let Ok(a) = addr.parse() {
+        return Some(a);
+    }
+    let all: Vec<SocketAddr> = addr.to_socket_addrs().ok()?.collect();
+    all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
 }
 
 fn fail(msg: &str, usage: &str) -> ! {

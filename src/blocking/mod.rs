@@ -143,6 +143,26 @@ impl<T> Future for BlockingHandle<T> {
     }
 }
 
+/// A pool job's failure as an `io::Error`, for the operations that are one job (files, name
+/// lookups): a thread that could not be started keeps its OS error's kind; a panic and a
+/// cancellation (the loop is being dropped) are `Other` errors that say so.
+pub(crate) fn join_error_to_io(e: JoinError) -> std::io::Error {
+    use std::io::Error;
+    match e {
+        JoinError::ThreadSpawn(e) => Error::new(
+            e.kind(),
+            format!("could not start a blocking pool thread: {e}"),
+        ),
+        JoinError::Cancelled => {
+            Error::other("the blocking job was cancelled: the event loop is shutting down")
+        }
+        JoinError::Panic(p) => Error::other(format!(
+            "the blocking job panicked: {}",
+            crate::runtime::payload_str(p.as_ref())
+        )),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Nothing user-provided runs under these locks, so a poisoned one still holds consistent data.
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -151,5 +171,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<T> fmt::Debug for BlockingHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockingHandle").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn join_errors_become_io_errors_that_say_why() {
+        let spawn = join_error_to_io(JoinError::ThreadSpawn(ErrorKind::WouldBlock.into()));
+        assert_eq!(spawn.kind(), ErrorKind::WouldBlock);
+        let cancelled = join_error_to_io(JoinError::Cancelled);
+        assert_eq!(cancelled.kind(), ErrorKind::Other);
+        assert!(cancelled.to_string().contains("cancelled"));
+        let panic = join_error_to_io(JoinError::Panic(Box::new("boom")));
+        assert_eq!(panic.kind(), ErrorKind::Other);
+        assert!(panic.to_string().contains("panicked: boom"), "{panic}");
     }
 }

@@ -4,6 +4,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::fs::File;
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::net::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixStream};
 use crate::process::{ChildStderr, ChildStdin, ChildStdout};
@@ -24,6 +25,7 @@ macro_rules! forward_read {
 }
 
 forward_read!(
+    File,
     TcpStream,
     UnixStream,
     OwnedReadHalf<MioTcp>,
@@ -60,6 +62,7 @@ macro_rules! forward_write {
 }
 
 forward_write!(
+    File,
     TcpStream,
     UnixStream,
     OwnedWriteHalf<MioTcp>,

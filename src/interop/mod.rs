@@ -2,7 +2,7 @@
 //! run-time dependencies.
 //!
 //! - `futures-io`: `futures_io::AsyncRead` and `futures_io::AsyncWrite` for [`TcpStream`],
-//!   [`UnixStream`] and their owned halves.
+//!   [`UnixStream`], their owned halves and [`fs::File`](crate::fs::File).
 //! - `stream`: `futures_core::Stream` for [`Interval`] and for [`Incoming`] connections.
 //!
 //! [`TcpStream`]: crate::net::TcpStream

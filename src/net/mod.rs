@@ -7,8 +7,12 @@
 //!
 //! Sockets must be created on a thread with an [`EventLoop`](crate::EventLoop) and used by tasks of
 //! that loop.
+//!
+//! Host names are resolved on the blocking pool, never on the loop thread: see [`lookup_host`] and
+//! [`ToSocketAddrs`].
 
 mod accept;
+mod addr;
 pub(crate) mod source;
 mod split;
 mod stream;
@@ -17,6 +21,7 @@ mod tcp;
 mod udp;
 mod unix;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;

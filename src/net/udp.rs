@@ -3,9 +3,10 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
+use super::addr::{resolve, resolve_now, ToSocketAddrs};
 use super::source::IoSource;
 use crate::driver::reactor::Direction;
 
@@ -30,8 +31,8 @@ pub struct UdpSocket {
     io: IoSource<mio::net::UdpSocket>,
 }
 
-fn first_addr<A: ToSocketAddrs>(addr: A) -> io::Result<SocketAddr> {
-    addr.to_socket_addrs()?
+fn first(mut addrs: impl Iterator<Item = SocketAddr>) -> io::Result<SocketAddr> {
+    addrs
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address given"))
 }
@@ -39,12 +40,17 @@ fn first_addr<A: ToSocketAddrs>(addr: A) -> io::Result<SocketAddr> {
 impl UdpSocket {
     /// Binds to the first address of `addr` that works.
     ///
+    /// Synchronous, so it never waits for the resolver: it takes numeric addresses and
+    /// `localhost` (`127.0.0.1`, else `::1`); resolve other names first with
+    /// [`lookup_host`](crate::net::lookup_host).
+    ///
     /// # Errors
     ///
-    /// If no address can be bound, or this thread has no event loop.
+    /// If no address can be bound, this thread has no event loop, or `InvalidInput` for a host
+    /// name other than `localhost`.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in resolve_now(&addr, "UdpSocket::bind")? {
             match mio::net::UdpSocket::bind(addr) {
                 Ok(s) => {
                     return Ok(UdpSocket {
@@ -73,20 +79,29 @@ impl UdpSocket {
 
     /// Sets the default peer for `send` and `recv`, and filters incoming datagrams to it.
     ///
+    /// Synchronous, like [`UdpSocket::bind`]: numeric addresses and `localhost` (its first
+    /// address, `127.0.0.1`) only.
+    ///
     /// # Errors
     ///
-    /// As `connect(2)`.
+    /// As `connect(2)`; `InvalidInput` for a host name other than `localhost`.
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        self.io.get().connect(first_addr(addr)?)
+        self.io
+            .get()
+            .connect(first(resolve_now(&addr, "UdpSocket::connect")?)?)
     }
 
     /// Sends a datagram to `target`; returns the bytes sent.
     ///
+    /// A host name is resolved on the blocking pool before each send (see
+    /// [`lookup_host`](crate::net::lookup_host)) and its first address used; resolve once and
+    /// pass a `SocketAddr` to send many datagrams.
+    ///
     /// # Errors
     ///
-    /// As `sendto(2)`; `InvalidInput` for an address that does not resolve.
+    /// As `sendto(2)`; the lookup's error for a name, `InvalidInput` when it gives no address.
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
-        let target = first_addr(target)?;
+        let target = first(resolve(&target).await?)?;
         poll_fn(|cx| {
             self.io
                 .poll_op(Direction::Write, cx, |s| s.send_to(buf, target))

@@ -3,12 +3,13 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use super::TcpStream;
 use crate::net::accept::AcceptState;
+use crate::net::addr::{resolve_now, ToSocketAddrs};
 use crate::net::source::IoSource;
 use crate::net::sys;
 
@@ -57,15 +58,35 @@ pub struct TcpListener {
 impl TcpListener {
     /// Binds to the first address of `addr` that works (`SO_REUSEADDR` is set, as mio does), and
     /// listens with a backlog of 1024 (as tokio does; the kernel caps it at `net.core.somaxconn`),
-    /// so that a burst of connects is queued rather than dropped. Names are resolved with the
-    /// blocking system resolver; pass a `SocketAddr` to avoid it.
+    /// so that a burst of connects is queued rather than dropped.
+    ///
+    /// `bind` is synchronous (tokio's is async), so it never waits for the resolver: it takes
+    /// numeric addresses and `localhost` (`127.0.0.1`, else `::1`). For any other host name,
+    /// resolve it first with [`lookup_host`](crate::net::lookup_host) and bind to the result.
     ///
     /// # Errors
     ///
-    /// If no address can be bound (the last error is returned), or this thread has no event loop.
+    /// If no address can be bound (the last error is returned), this thread has no event loop, or
+    /// `InvalidInput` for a host name other than `localhost`.
+    ///
+    /// ```
+    /// use evloop::net::{lookup_host, TcpListener};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let local = TcpListener::bind("localhost:0")?;
+    ///     assert!(local.local_addr()?.ip().is_loopback());
+    ///     // Another name: look it up on the blocking pool first.
+    ///     let addrs: Vec<_> = lookup_host("localhost:0").await?.collect();
+    ///     let listener = TcpListener::bind(&addrs[..])?;
+    ///     assert!(listener.local_addr()?.ip().is_loopback());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in resolve_now(&addr, "TcpListener::bind")? {
             let bound = mio::net::TcpListener::bind(addr)
                 .and_then(|l| sys::set_backlog(l.as_raw_fd(), sys::LISTEN_BACKLOG).map(|()| l));
             match bound {

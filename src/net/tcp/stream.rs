@@ -3,11 +3,12 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use crate::driver::reactor::Direction;
+use crate::net::addr::resolve;
 use crate::net::source::IoSource;
 use crate::net::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::net::stream::forward_async_io;
@@ -25,16 +26,33 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to the first address of `addr` that accepts. Names are resolved with the blocking
-    /// system resolver; pass a `SocketAddr` to avoid it.
+    /// Connects to the first address of `addr` that accepts, trying each in turn.
+    ///
+    /// A host name (`"localhost:8080"`, `("example.com", 80)`) is resolved on the blocking pool
+    /// with [`lookup_host`](crate::net::lookup_host), so the loop keeps running meanwhile; a
+    /// numeric address is used at once, with no hand-off.
     ///
     /// # Errors
     ///
-    /// The last address's error: `ConnectionRefused` when nothing listens, never a hang for a
-    /// refused connection.
-    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+    /// The lookup's error (see [`lookup_host`](crate::net::lookup_host)), else the last address's
+    /// error: `ConnectionRefused` when nothing listens, never a hang for a refused connection.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let stream = TcpStream::connect(("localhost", port)).await?;
+    ///     assert!(stream.peer_addr()?.ip().is_loopback());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn connect<A: crate::net::ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in resolve(&addr).await? {
             match Self::connect_addr(addr).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
