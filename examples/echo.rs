@@ -3,6 +3,8 @@
 //! Run it:   cargo run --release --example echo -- --addr 127.0.0.1:7878
 //! Poke it:  nc 127.0.0.1 7878   (or: cargo run --example echo_client)
 //!
+//! Stop it with Ctrl-C (or SIGTERM): it stops accepting and lets the transfers in flight finish.
+//!
 //! Backpressure comes for free: a connection's task does not read again until everything it read
 //! was written, so a client that never reads stalls only its own task, with 4 KiB buffered.
 
@@ -10,22 +12,28 @@ use std::io;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{TcpListener, TcpStream};
+use evloop::task::TaskTracker;
 use evloop::EventLoop;
 
 mod common;
 
 fn main() -> io::Result<()> {
-    let addr = common::parse_addr("echo");
+    let args = common::parse_args("echo");
     let lp = EventLoop::new()?;
     lp.block_on(async move {
-        let listener = TcpListener::bind(addr)?;
+        let listener = TcpListener::bind(args.addr)?;
         common::announce(listener.local_addr()?)?;
-        loop {
-            // Out of descriptors, `accept` waits (shedding the connections it cannot take) instead
-            // of failing: an error here means the listener itself is broken.
-            let (stream, _peer) = listener.accept().await?;
-            evloop::spawn(serve(stream));
+        // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
+        let shutdown = common::shutdown_signal()?;
+        let connections = TaskTracker::new();
+        while let Some(accepted) = shutdown.run_until_cancelled(listener.accept()).await {
+            // Out of descriptors, `accept` waits by itself: an error here is the listener's own.
+            let (stream, _peer) = accepted?;
+            connections.spawn(serve(stream));
         }
+        drop(listener); // new connects are refused from here on
+        common::drain(&connections, args.grace).await;
+        Ok(())
     })
 }
 

@@ -1,5 +1,10 @@
-//! What every example server shares: the `--addr` flag, the `listening on` line, and, for the
-//! servers on a raw `mio` or tokio listener, how to treat accept errors.
+//! What every example server shares: the `--addr` and `--grace` flags, the `listening on` line, the
+//! graceful shutdown on SIGINT and SIGTERM, and, for the servers on a raw `mio` or tokio listener,
+//! how to treat accept errors.
+//!
+//! The shutdown: on the first SIGINT or SIGTERM a server prints `shutting down`, stops accepting
+//! (it drops its listener), lets the connections in flight finish for up to `--grace` seconds (5 by
+//! default), cancels what is left, and exits with status 0.
 //!
 //! The servers on evloop's `TcpListener` need no accept back-off of their own: out of descriptors
 //! or memory, its `accept` waits and sheds connections by itself (see its docs). The callback
@@ -9,9 +14,15 @@
 // Each example uses only part of this module.
 #![allow(dead_code)]
 
+use std::future::poll_fn;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::Poll;
 use std::time::Duration;
+
+use evloop::signal::unix::{signal, SignalKind};
+use evloop::sync::CancellationToken;
+use evloop::task::TaskTracker;
 
 /// The address used when `--addr` is not given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
@@ -21,34 +32,64 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
 /// long.)
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long a server lets its connections finish after a shutdown signal, unless `--grace` says.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// The command line of an example server.
+pub struct Args {
+    pub addr: SocketAddr,
+    pub grace: Duration,
+}
+
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
-/// address) and `--help`. On bad input prints the problem
-/// and the usage to stderr and exits with status 2.
-pub fn parse_addr(name: &str) -> SocketAddr {
-    let usage = format!("usage: {name} [--addr HOST:PORT]   (default {DEFAULT_ADDR})");
+/// address), `--grace SECS` and `--help`. On bad input prints the problem and the usage to stderr
+/// and exits with status 2.
+pub fn parse_args(name: &str) -> Args {
+    let usage = format!(
+        "usage: {name} [--addr HOST:PORT] [--grace SECS]   (defaults {DEFAULT_ADDR}, {} s)",
+        DEFAULT_GRACE.as_secs()
+    );
     let mut addr = DEFAULT_ADDR.to_string();
+    let mut grace = DEFAULT_GRACE;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value = match arg.as_str() {
+        let (flag, value) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        match flag.as_str() {
             "-h" | "--help" => {
                 println!("{usage}");
                 std::process::exit(0);
             }
-            "--addr" => args.next(),
-            other => other.strip_prefix("--addr=").map(str::to_string),
-        };
-        match value {
-            Some(v) => addr = v,
-            None => fail(&format!("unexpected argument `{arg}`"), &usage),
+            "--addr" | "--grace" => {
+                let Some(v) = value.or_else(|| args.next()) else {
+                    fail(&format!("`{flag}` needs a value"), &usage)
+                };
+                if flag == "--addr" {
+                    addr = v;
+                } else {
+                    grace = match v.parse::<f64>() {
+                        Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+                        _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
+                    };
+                }
+            }
+            _ => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
     match resolve(&addr) {
-        Some(a) => a,
+        Some(addr) => Args { addr, grace },
         None => fail(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,
         ),
     }
+}
+
+/// [`parse_args`] for a program that only needs the address.
+pub fn parse_addr(name: &str) -> SocketAddr {
+    parse_args(name).addr
 }
 
 /// `HOST:PORT` as one socket address: a numeric address as it is, a name (`localhost:7878`)
@@ -94,4 +135,50 @@ pub fn raise_backlog(listener: &impl std::os::fd::AsRawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A token cancelled on the first SIGINT or SIGTERM, once `shutting down` is printed. The signal
+/// listeners do not keep the loop alive by themselves. Call it inside the loop (it spawns a task).
+pub fn shutdown_signal() -> io::Result<CancellationToken> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    interrupt.set_keep_alive(false);
+    terminate.set_keep_alive(false);
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    evloop::spawn(async move {
+        poll_fn(|cx| {
+            let int = interrupt.poll_recv(cx).is_ready();
+            let term = terminate.poll_recv(cx).is_ready();
+            if int || term {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        say_shutting_down();
+        cancel.cancel();
+    });
+    Ok(token)
+}
+
+/// Prints `shutting down` and flushes: the line a parent process waits for.
+pub fn say_shutting_down() {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "shutting down");
+    let _ = out.flush();
+}
+
+/// The end of a graceful shutdown: lets the tasks of `tracker` finish for up to `grace`. Returns
+/// how many were still running then; they are cancelled when the loop is dropped, as `main`
+/// returns.
+pub async fn drain(tracker: &TaskTracker, grace: Duration) -> usize {
+    tracker.close();
+    if evloop::time::timeout(grace, tracker.wait()).await.is_ok() {
+        return 0;
+    }
+    let left = tracker.len();
+    eprintln!("grace period over: cancelling {left} connection(s)");
+    left
 }
