@@ -96,13 +96,14 @@
 //! - [`event_loop`]: [`EventLoop`], [`Handle`], run modes, the error hook.
 //! - [`reactor`]: readiness, watchers ([`Handle::watch`]).
 //! - [`timer`] and [`time`]: callback timers; `sleep`, `timeout`, `interval` for tasks.
-//! - [`task`]: spawning, [`JoinHandle`], [`yield_now`].
+//! - [`task`]: spawning, [`JoinHandle`], [`yield_now`], [`TaskTracker`](task::TaskTracker).
 //! - [`net`] and [`io`]: async TCP, UDP and Unix sockets; host names resolved off the loop
 //!   ([`net::lookup_host`]).
 //! - [`process`]: child processes with async pipes, reaped through pidfds (no zombies).
 //! - [`fs`]: files and directories, each operation one hand-off to the blocking pool.
 //! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
-//! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`.
+//! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`,
+//!   [`CancellationToken`](sync::CancellationToken) (with `TaskTracker`, a graceful shutdown).
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
 //! - [`signal`]: Unix signals: [`signal::ctrl_c`], [`signal::unix::signal`], and callbacks with
 //!   [`Handle::on_signal`].

@@ -7,8 +7,7 @@ use std::pin::{pin, Pin};
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
-use super::wait_list::WaitList;
-use super::{NeedsClone, NewWaker};
+use super::wait_list::{self, WaitList};
 
 /// Tells tasks to stop: cheap to clone, awaitable, and hierarchical (tokio-util's
 /// `CancellationToken`, for one loop thread).
@@ -180,28 +179,14 @@ impl Future for WaitForCancellation {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
-        let mut new = NewWaker::new(cx.waker());
-        loop {
-            let mut waiters = this.node.waiters.borrow_mut();
-            if this.node.cancelled.get() {
-                let old = waiters.cancel(&mut this.key);
-                drop(waiters);
-                drop(old);
-                return Poll::Ready(());
-            }
-            match waiters.wait(&mut this.key, &mut new) {
-                Ok(()) => return Poll::Pending,
-                Err(NeedsClone) => new.clone_after(waiters),
-            }
-        }
+        let node = &this.node;
+        wait_list::poll_until(&node.waiters, &mut this.key, cx, || node.cancelled.get())
     }
 }
 
 impl Drop for WaitForCancellation {
     fn drop(&mut self) {
-        let old = self.node.waiters.borrow_mut().cancel(&mut self.key);
-        drop(old);
+        wait_list::leave(&self.node.waiters, &mut self.key);
     }
 }
 

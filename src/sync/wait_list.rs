@@ -13,7 +13,8 @@
 //! waker it lets go of, for the primitive to wake or drop once its state is no longer borrowed (a
 //! foreign waker's code may use the primitive; see [`NewWaker`]).
 
-use std::task::Waker;
+use std::cell::RefCell;
+use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
@@ -193,6 +194,38 @@ impl WaitList<()> {
         let k = key.take()?;
         self.remove(k).1
     }
+}
+
+/// Polls a waiter that waits until `done()`: ready once it is (its slot freed), else linked (or
+/// refreshed) with the polling task's waker. A foreign waker is cloned, and one it replaces
+/// dropped, with the list free; `done` is looked at under the borrow, so it must run no user code.
+pub(crate) fn poll_until(
+    list: &RefCell<WaitList<()>>,
+    key: &mut Option<usize>,
+    cx: &Context<'_>,
+    done: impl Fn() -> bool,
+) -> Poll<()> {
+    // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
+    let mut new = NewWaker::new(cx.waker());
+    loop {
+        let mut waiters = list.borrow_mut();
+        if done() {
+            let old = waiters.cancel(key);
+            drop(waiters);
+            drop(old);
+            return Poll::Ready(());
+        }
+        match waiters.wait(key, &mut new) {
+            Ok(()) => return Poll::Pending,
+            Err(NeedsClone) => new.clone_after(waiters),
+        }
+    }
+}
+
+/// Frees the slot of a waiter whose future is dropped; its waker is dropped with the list free.
+pub(crate) fn leave(list: &RefCell<WaitList<()>>, key: &mut Option<usize>) {
+    let old = list.borrow_mut().cancel(key);
+    drop(old);
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@ use std::task::{Context, Poll};
 
 use super::JoinHandle;
 use crate::event_loop::Handle;
-use crate::sync::wait_list::WaitList;
-use crate::sync::{NeedsClone, NewWaker};
+use crate::sync::wait_list::{self, WaitList};
 
 /// Tracks tasks, and waits until they have all finished once it is closed (tokio-util's
 /// `TaskTracker`, for one loop thread).
@@ -201,28 +200,14 @@ impl Future for TaskTrackerWait {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        // Declared before the borrow: a waker it replaces is dropped after the borrow ends.
-        let mut new = NewWaker::new(cx.waker());
-        loop {
-            let mut waiters = this.inner.waiters.borrow_mut();
-            if this.inner.is_done() {
-                let old = waiters.cancel(&mut this.key);
-                drop(waiters);
-                drop(old);
-                return Poll::Ready(());
-            }
-            match waiters.wait(&mut this.key, &mut new) {
-                Ok(()) => return Poll::Pending,
-                Err(NeedsClone) => new.clone_after(waiters),
-            }
-        }
+        let inner = &this.inner;
+        wait_list::poll_until(&inner.waiters, &mut this.key, cx, || inner.is_done())
     }
 }
 
 impl Drop for TaskTrackerWait {
     fn drop(&mut self) {
-        let old = self.inner.waiters.borrow_mut().cancel(&mut self.key);
-        drop(old);
+        wait_list::leave(&self.inner.waiters, &mut self.key);
     }
 }
 
