@@ -103,7 +103,8 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// As `waitpid(2)`; or, on the fallback path, if the blocking pool cannot start a thread.
+    /// As `waitpid(2)`; if polled where no event loop is current (on the `SIGCHLD` path); or, on
+    /// the blocking-pool last resort, if the pool cannot start a thread.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         poll_fn(|cx| self.poll_wait(cx)).await

@@ -38,26 +38,37 @@
 //! The exit is learnt through a **pidfd** (`pidfd_open(2)`, Linux 5.3 and later), a descriptor
 //! that becomes readable when the child exits. It is registered with the loop's reactor like a
 //! socket, so a thousand waiting children cost a thousand descriptors and no threads or signal
-//! handlers; `waitpid` then collects the status without blocking. Where the kernel has no
-//! pidfds, a job on the [blocking pool](crate::blocking) waits for the exit instead (one pool
-//! thread per waiting child; a later version may use `SIGCHLD` there).
+//! handlers; `waitpid` then collects the status without blocking.
+//!
+//! Where the kernel has no pidfds (`pidfd_open` fails, as with `ENOSYS` before Linux 5.3), the
+//! loop listens for `SIGCHLD` instead, with the [signal](crate::signal) module's machinery: on
+//! each delivery (deliveries coalesce, so one may stand for many exits) every child waiting on
+//! that path tries `waitpid` on its own pid with `WNOHANG`. No code here reaps "any child"
+//! (`waitpid(-1)`), so children spawned by other code are left to it. The listener does not keep
+//! the loop alive by itself; a pending [`Child::wait`] does. While such children exist, evloop's
+//! `SIGCHLD` handler is installed (the previous disposition is put back after the last one); a
+//! `SIGCHLD` set to be ignored (`SIG_IGN`, which makes the kernel reap children itself) is
+//! replaced meanwhile. If no listener can be made (the signal thread cannot start), a job on the
+//! [blocking pool](crate::blocking) waits for the exit instead.
 //!
 //! **No zombies.** Every child is reaped: by [`Child::wait`] or [`Child::try_wait`], or, when a
-//! [`Child`] is dropped first, by the loop (a watcher on its pidfd that does not keep
-//! [`EventLoop::run`](crate::EventLoop::run) going) or, if the loop goes away before the child
-//! exits, by a small detached thread. [`Command::kill_on_drop`] kills a dropped child first.
+//! [`Child`] is dropped first, by the loop (a watcher on its pidfd, or on the `SIGCHLD` path a list
+//! of orphans tried on each delivery; neither keeps [`EventLoop::run`](crate::EventLoop::run)
+//! going) or, if there is no loop or it goes away before the child exits, by a small detached
+//! thread. [`Command::kill_on_drop`] kills a dropped child first.
 //!
 //! Each child uses one descriptor for its pidfd and one per piped stream, while it lives; many
 //! children at once may need a higher `RLIMIT_NOFILE`.
 //!
 //! ## Platform
 //!
-//! Linux (pidfds, or the fallback on older kernels). A child must be spawned on a thread with an
+//! Linux (pidfds, or `SIGCHLD` on older kernels). A child must be spawned on a thread with an
 //! [`EventLoop`](crate::EventLoop) and awaited by that loop's tasks.
 
 mod child;
 mod pipe;
 mod reap;
+mod sigchld;
 #[cfg(test)]
 mod tests;
 

@@ -1,19 +1,24 @@
 //! Reaping: learning that a child exited, and collecting its status so that no zombie is left.
 //!
-//! - **pidfd** (Linux 5.3 and later): `pidfd_open(2)` gives a descriptor that becomes readable when
-//!   the child exits. It is registered with the loop's reactor like a socket, so waiting costs no
-//!   thread and no signal handler; once it is readable, `waitpid` (through
-//!   `std::process::Child::try_wait`) collects the status without blocking.
-//! - **Fallback** (older kernels, where `pidfd_open` fails, for example with `ENOSYS`): a job on
-//!   the loop's blocking pool waits with `waitid(P_PID, pid, WEXITED | WNOWAIT)`, which returns
-//!   when the child exits but leaves it to be reaped; the task then reaps it with `try_wait`. As
-//!   the standard library is the only code that reaps, its `kill` can never signal a recycled
-//!   pid. Each waiting child holds a pool thread. (A later version may use `SIGCHLD` here.)
+//! - **pidfd** (Linux 5.3 and later, the primary path): `pidfd_open(2)` gives a descriptor that
+//!   becomes readable when the child exits. It is registered with the loop's reactor like a
+//!   socket, so waiting costs no thread and no signal handler; once it is readable, `waitpid`
+//!   (through `std::process::Child::try_wait`) collects the status without blocking.
+//! - **`SIGCHLD`** (older kernels, where `pidfd_open` fails, for example with `ENOSYS`): the
+//!   loop listens for `SIGCHLD` through the crate's [signal](crate::signal) module, and on each
+//!   delivery every waiting child of that path tries `try_wait` (`WNOHANG`, for its own pid only;
+//!   never `waitpid(-1)`, so other code's children are not stolen). The listener does not keep
+//!   the loop alive; a waiting child does. See [`super::sigchld`]. As the standard library is the
+//!   only code that reaps, its `kill` can never signal a recycled pid.
+//! - **Blocking pool** (last resort, if no `SIGCHLD` listener can be made, for example because
+//!   the signal thread cannot start): a job waits with `waitid(P_PID, pid, WEXITED | WNOWAIT)`,
+//!   which returns when the child exits but leaves it to be reaped; the task then reaps it with
+//!   `try_wait`. Each waiting child holds a pool thread.
 //! - **Orphans**: a [`Child`](super::Child) dropped before it was reaped is handed to the loop:
-//!   a watcher on its pidfd reaps it when it exits. The watcher does not keep
-//!   [`EventLoop::run`](crate::EventLoop::run) going (it is unreferenced, libuv's unref). If there
-//!   is no pidfd, no open loop, or the loop is dropped first, a small detached thread waits for it
-//!   instead. Either way it is reaped.
+//!   a watcher on its pidfd, or on the `SIGCHLD` path the loop's orphan list (tried on each
+//!   delivery), reaps it when it exits. Neither keeps [`EventLoop::run`](crate::EventLoop::run)
+//!   going (libuv's unref). If there is no open loop, or the loop is dropped first, a small
+//!   detached thread waits for it instead. Either way it is reaped.
 
 use std::future::Future;
 use std::io;
@@ -31,8 +36,10 @@ use mio::{Interest, Registry, Token};
 use crate::blocking::BlockingHandle;
 use crate::driver::reactor::Direction;
 use crate::event_loop::Handle;
-use crate::net::source::IoSource;
+use crate::net::source::{no_loop, IoSource};
 use crate::task::JoinError;
+
+use super::sigchld;
 
 /// Set once `pidfd_open` failed with `ENOSYS`: the kernel lacks it, do not ask again.
 static NO_PIDFD: AtomicBool = AtomicBool::new(false);
@@ -108,8 +115,10 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
 pub(crate) enum Waiter {
     /// Its pidfd, registered with the loop.
     PidFd(IoSource<PidFd>),
-    /// The fallback: a blocking-pool job that returns once the child exited (without reaping it),
-    /// started by the first wait.
+    /// The fallback: woken by the loop's `SIGCHLD` hub, with which the first wait registers.
+    Sigchld(Option<sigchld::Registration>),
+    /// The last resort, if no `SIGCHLD` listener can be made: a blocking-pool job that returns
+    /// once the child exited (without reaping it), started by the first wait.
     Blocking(Option<BlockingHandle<()>>),
 }
 
@@ -118,7 +127,7 @@ impl Waiter {
     pub(crate) fn new(pid: u32) -> io::Result<Waiter> {
         match pidfd_open(pid) {
             Some(fd) => Ok(Waiter::PidFd(IoSource::new(PidFd(fd))?)),
-            None => Ok(Waiter::Blocking(None)),
+            None => Ok(Waiter::Sigchld(None)),
         }
     }
 
@@ -136,6 +145,34 @@ impl Waiter {
                 Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
                 Err(e) => Err(e),
             }),
+            Waiter::Sigchld(registration) => {
+                let handle = Handle::try_current().ok_or_else(no_loop)?;
+                if !registration.as_ref().is_some_and(|r| r.serves(&handle)) {
+                    match sigchld::Registration::new(&handle) {
+                        Ok(r) => *registration = Some(r),
+                        Err(_) if !handle.is_closed() => {
+                            // No listener (the signal thread could not start, say): a pool job.
+                            *self = Waiter::Blocking(None);
+                            return self.poll_wait(child, cx);
+                        }
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+                let Some(registration) = registration else {
+                    unreachable!("registered above");
+                };
+                // The waker first, then the try: an exit the try misses raises a `SIGCHLD`, and
+                // the hub wakes this waker for it.
+                registration.set_waker(cx.waker());
+                match child.try_wait()? {
+                    Some(status) => {
+                        // Unregistered: the loop need not stay alive for this child any more.
+                        *self = Waiter::Sigchld(None);
+                        Poll::Ready(Ok(status))
+                    }
+                    None => Poll::Pending,
+                }
+            }
             Waiter::Blocking(job) => loop {
                 if let Some(status) = child.try_wait()? {
                     *job = None;
@@ -226,7 +263,7 @@ impl Drop for Orphan {
 }
 
 /// Makes sure a child that nobody will wait for is reaped: now if it has exited, else by a
-/// watcher on `waiter`'s pidfd in the current loop, else by a thread.
+/// watcher on `waiter`'s pidfd or the `SIGCHLD` hub of the current loop, else by a thread.
 pub(crate) fn adopt(mut child: std::process::Child, waiter: Waiter) {
     retry_strays();
     if !matches!(child.try_wait(), Ok(None)) {
@@ -236,6 +273,17 @@ pub(crate) fn adopt(mut child: std::process::Child, waiter: Waiter) {
     let pidfd = match waiter {
         // Our registration goes with `io`; the duplicate descriptor gets one of its own.
         Waiter::PidFd(io) => io.get().0.try_clone().ok().map(PidFd),
+        Waiter::Sigchld(registration) => {
+            // No longer waiting (and no longer keeping the loop alive): an orphan of the hub.
+            drop(registration);
+            let Some(handle) = Handle::try_current() else {
+                return reap_later(child);
+            };
+            if let Err(child) = sigchld::adopt(&handle, child) {
+                reap_later(child);
+            }
+            return;
+        }
         Waiter::Blocking(_) => None,
     };
     let (Some(pidfd), Some(handle)) = (pidfd, Handle::try_current()) else {
