@@ -13,12 +13,16 @@
 //! Neither reads more before it wrote what it has, so a slow client or a slow gzip holds back only
 //! its own connection (the pipes and socket buffers fill, then the other side waits). When both are
 //! done the child is reaped and the connection closed.
+//!
+//! Stop it with Ctrl-C (or SIGTERM): it stops accepting and lets the connections in flight finish
+//! (their workers run to the end and are reaped), for up to `--grace` seconds (5 by default).
 
 use std::io;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{TcpListener, TcpStream};
 use evloop::process::{ChildStdin, ChildStdout, Command, Stdio};
+use evloop::task::TaskTracker;
 use evloop::EventLoop;
 
 mod common;
@@ -27,28 +31,32 @@ mod common;
 const WORKER: (&str, &[&str]) = ("gzip", &["-c"]);
 
 fn main() -> io::Result<()> {
-    let addr = common::parse_addr("compress");
+    let args = common::parse_args("compress");
     let lp = EventLoop::new()?;
     lp.block_on(async move {
-        let listener = TcpListener::bind(addr)?;
+        let listener = TcpListener::bind(args.addr)?;
+        // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
+        // Listening for them before the announcement: a signal sent as soon as it is read is
+        // not the default one that would end the process.
+        let shutdown = common::shutdown_signal()?;
         common::announce(listener.local_addr()?)?;
-        loop {
-            match listener.accept().await {
-                Ok((stream, peer)) => {
-                    evloop::spawn(async move {
-                        if let Err(e) = serve(stream).await {
-                            eprintln!("{peer}: {e}");
-                        }
-                    });
+        let connections = TaskTracker::new();
+        while let Some(accepted) = shutdown.run_until_cancelled(listener.accept()).await {
+            // Out of descriptors (each connection needs three more for its child), `accept` waits
+            // by itself: an error here is the listener's own.
+            let (stream, peer) = accepted?;
+            connections.spawn(async move {
+                if let Err(e) = serve(stream).await {
+                    eprintln!("{peer}: {e}");
                 }
-                Err(e) if common::must_back_off(&e) => {
-                    // Out of descriptors, say: each connection needs three more for its child.
-                    eprintln!("accept failed: {e}; pausing accepts");
-                    evloop::time::sleep(common::ACCEPT_BACKOFF).await;
-                }
-                Err(_) => {}
-            }
+            });
         }
+        drop(listener); // new connects are refused from here on
+
+        // A connection still running after the grace period is dropped with the loop, and its
+        // worker killed (`kill_on_drop`).
+        common::drain(&connections, args.grace).await;
+        Ok(())
     })
 }
 

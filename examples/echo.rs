@@ -22,9 +22,10 @@ fn main() -> io::Result<()> {
     let lp = EventLoop::new()?;
     lp.block_on(async move {
         let listener = TcpListener::bind(args.addr)?;
-        common::announce(listener.local_addr()?)?;
         // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
+        // Listening before the announcement: a signal right after it must not find the default.
         let shutdown = common::shutdown_signal()?;
+        common::announce(listener.local_addr()?)?;
         let connections = TaskTracker::new();
         while let Some(accepted) = shutdown.run_until_cancelled(listener.accept()).await {
             // Out of descriptors, `accept` waits by itself: an error here is the listener's own.

@@ -1,23 +1,30 @@
-//! The TCP echo server again, written only with callbacks: no `async`, no tasks, just watchers
-//! and a timer.
+//! The TCP echo server again, written only with callbacks: no `async`, no tasks, just watchers,
+//! timers and signal handlers.
 //!
 //! Run it:   cargo run --release --example echo_callbacks
 //!           (add `-- --addr 127.0.0.1:0` to pick a free port; the `listening on` line says which)
 //! Poke it:  nc 127.0.0.1 7878   (every line you type comes back)
 //!
+//! Stop it with Ctrl-C (or SIGTERM): it stops accepting and lets the transfers in flight finish,
+//! for up to `--grace` seconds (5 by default), then exits with status 0. A second Ctrl-C ends it
+//! at once.
+//!
 //! It shows what the async version gets from the runtime, done by hand on an edge-triggered
 //! reactor: read until `WouldBlock`, keep what could not be sent yet, stop reading a client that
-//! does not read its echo (backpressure), finish a half-closed connection, and back off when
-//! `accept` runs out of file descriptors instead of spinning.
+//! does not read its echo (backpressure), finish a half-closed connection, back off when `accept`
+//! runs out of file descriptors instead of spinning, and shut down gracefully. The shutdown costs
+//! the connections nothing while they run: it is only looked at when accepting, and on the signal.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::time::Duration;
 
-use evloop::{EventLoop, Handle, Interest, RawFdSource};
+use evloop::signal::unix::SignalKind;
+use evloop::{EventLoop, Handle, Interest, RawFdSource, SignalId, TimerId, WatcherId};
 use mio::net::{TcpListener, TcpStream};
 
 mod common;
@@ -27,61 +34,142 @@ use common::ACCEPT_BACKOFF;
 const HIGH_WATER: usize = 64 * 1024;
 
 /// What every callback shares. The listener is shared (rather than owned by its watcher) because
-/// the back-off timer must be able to accept too, while the listener is not being watched.
+/// the back-off timer must be able to accept too, while the listener is not being watched, and
+/// the shutdown must be able to close it.
 struct Server {
-    listener: TcpListener,
+    /// `None` once shutting down: dropping the socket closes it, so new connects are refused.
+    listener: RefCell<Option<TcpListener>>,
+    /// What accepting waits on now, for the shutdown to cancel.
+    accepting: Cell<Accepting>,
+    /// Connections open, for the message at the end of the grace period. Counted when a
+    /// connection is accepted and when it closes, never in between.
+    open: Cell<usize>,
+    /// The SIGINT and SIGTERM handlers, removed on the first of them.
+    signals: Cell<[Option<SignalId>; 2]>,
     /// One read buffer for all connections: callbacks never run concurrently, and data is copied
     /// out of it at once, so reading never allocates.
     read_buf: RefCell<Vec<u8>>,
 }
 
+#[derive(Clone, Copy)]
+enum Accepting {
+    /// The listener is watched.
+    Watching(WatcherId),
+    /// Out of descriptors: a timer retries later.
+    BackingOff(TimerId),
+    /// Shutting down (or not started).
+    Stopped,
+}
+
 fn main() -> io::Result<()> {
-    let addr = common::parse_addr("echo_callbacks");
+    let args = common::parse_args("echo_callbacks");
     let lp = EventLoop::new()?;
-    let listener = TcpListener::bind(addr)?;
+    let listener = TcpListener::bind(args.addr)?;
     common::raise_backlog(&listener)?;
+    let addr = listener.local_addr()?;
     let server = Rc::new(Server {
-        listener,
+        listener: RefCell::new(Some(listener)),
+        accepting: Cell::new(Accepting::Stopped),
+        open: Cell::new(0),
+        signals: Cell::new([None; 2]),
         read_buf: RefCell::new(vec![0; 64 * 1024]),
     });
     watch_listener(&lp, &server)?;
+    on_shutdown_signals(&lp, &server, args.grace)?;
     // Connections already queue in the listening socket, so announcing before `run` is not early.
-    common::announce(server.listener.local_addr()?)?;
-    lp.run() // never returns: the listener (or its back-off timer) keeps the loop alive
+    common::announce(addr)?;
+    // Until the shutdown, the listener (or its back-off timer) keeps the loop alive; after it, the
+    // connections do, and `run` returns once the last one has closed, or when the grace period
+    // is over. The connections still open are closed as the loop is dropped.
+    lp.run()
+}
+
+/// On the first SIGINT or SIGTERM: stop accepting, and give the connections `grace` to finish.
+fn on_shutdown_signals(h: &Handle, server: &Rc<Server>, grace: Duration) -> io::Result<()> {
+    let mut ids = [None; 2];
+    for (id, kind) in ids
+        .iter_mut()
+        .zip([SignalKind::interrupt(), SignalKind::terminate()])
+    {
+        let server = Rc::clone(server);
+        let signal = h.on_signal(kind, move |h| shut_down(h, &server, grace))?;
+        // The handlers alone must not keep the loop running once the connections are gone.
+        h.set_signal_keep_alive(signal, false);
+        *id = Some(signal);
+    }
+    server.signals.set(ids);
+    Ok(())
+}
+
+fn shut_down(h: &Handle, server: &Rc<Server>, grace: Duration) {
+    // Both handlers go: a second signal gets the default action and ends the process at once.
+    for id in server.signals.take().into_iter().flatten() {
+        h.remove_signal(id);
+    }
+    common::say_shutting_down();
+    match server.accepting.replace(Accepting::Stopped) {
+        Accepting::Watching(id) => {
+            h.unwatch(id);
+        }
+        Accepting::BackingOff(id) => {
+            h.cancel_timer(id);
+        }
+        Accepting::Stopped => {}
+    }
+    // Unwatched first, then closed: new connects are refused from here on.
+    drop(server.listener.take());
+    // The timer does not keep the loop alive: if the connections all close before it fires, `run`
+    // returns then, by itself.
+    let server = Rc::clone(server);
+    let timer = h.call_later(grace, move |h| {
+        let left = server.open.get();
+        eprintln!("grace period over: closing {left} connection(s)");
+        h.stop();
+    });
+    h.set_timer_keep_alive(timer, false);
 }
 
 /// Watches the listener's descriptor (the `Server` keeps the socket itself open).
 fn watch_listener(h: &Handle, server: &Rc<Server>) -> io::Result<()> {
-    let fd = RawFdSource(server.listener.as_raw_fd());
-    let server = Rc::clone(server);
-    h.watch(fd, Interest::READABLE, move |h, _, ev| {
-        if let Err(e) = accept_all(h, &server) {
+    let fd = match &*server.listener.borrow() {
+        Some(listener) => RawFdSource(listener.as_raw_fd()),
+        None => return Ok(()), // shutting down
+    };
+    let srv = Rc::clone(server);
+    let id = h.watch(fd, Interest::READABLE, move |h, _, ev| {
+        if let Err(e) = accept_all(h, &srv) {
             eprintln!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
             // Out of descriptors or memory: the connection stays in the backlog, so retrying now
             // would fail again at once. Stop listening for a while and let connections close.
             h.unwatch(ev.watcher());
-            back_off(h, &server);
+            back_off(h, &srv);
         }
     })?;
+    server.accepting.set(Accepting::Watching(id));
     Ok(())
 }
 
 /// Retries accepting after a pause, and goes back to watching the listener once that works.
 fn back_off(h: &Handle, server: &Rc<Server>) {
-    let server = Rc::clone(server);
-    h.call_later(ACCEPT_BACKOFF, move |h| {
+    let srv = Rc::clone(server);
+    let timer = h.call_later(ACCEPT_BACKOFF, move |h| {
         // Accept first: connections that queued up during the pause raised no new edge for us.
-        match accept_all(h, &server).and_then(|()| watch_listener(h, &server)) {
+        match accept_all(h, &srv).and_then(|()| watch_listener(h, &srv)) {
             Ok(()) => {}
-            Err(_) => back_off(h, &server), // still short of resources; already reported once
+            Err(_) => back_off(h, &srv), // still short of resources; already reported once
         }
     });
+    server.accepting.set(Accepting::BackingOff(timer));
 }
 
 /// Accepts until the backlog is empty (`Ok`), or until an error that retrying cannot fix soon.
 fn accept_all(h: &Handle, server: &Rc<Server>) -> io::Result<()> {
+    let listener = server.listener.borrow();
+    let Some(listener) = listener.as_ref() else {
+        return Ok(()); // shutting down
+    };
     loop {
-        match server.listener.accept() {
+        match listener.accept() {
             Ok((stream, _peer)) => {
                 if let Err(e) = serve(h, server, stream) {
                     eprintln!("cannot watch a new connection: {e}"); // dropping it closes it
@@ -116,7 +204,7 @@ fn serve(h: &Handle, server: &Rc<Server>, stream: TcpStream) -> io::Result<()> {
     // Echoes are small writes the peer waits for; Nagle's algorithm would delay them. Failing to
     // set it is harmless, so it is not worth dropping the connection for.
     let _ = stream.set_nodelay(true);
-    let server = Rc::clone(server);
+    let srv = Rc::clone(server);
     let mut conn = Conn {
         unsent: VecDeque::new(),
         read_closed: false,
@@ -127,7 +215,7 @@ fn serve(h: &Handle, server: &Rc<Server>, stream: TcpStream) -> io::Result<()> {
         // Errors (a reset, a vanished peer) and a finished echo all end the same way: unwatching
         // drops the socket, which closes it. There is nobody left to report them to.
         conn.read_on |= ev.ready().is_read_closed() || ev.ready().is_error();
-        match conn.drive(sock, &mut server.read_buf.borrow_mut()) {
+        match conn.drive(sock, &mut srv.read_buf.borrow_mut()) {
             Ok(true) => {
                 let want = conn.wanted_interest();
                 if want != conn.interest && h.set_interest(ev.watcher(), want).is_ok() {
@@ -136,9 +224,11 @@ fn serve(h: &Handle, server: &Rc<Server>, stream: TcpStream) -> io::Result<()> {
             }
             Ok(false) | Err(_) => {
                 h.unwatch(ev.watcher());
+                srv.open.set(srv.open.get() - 1);
             }
         }
     })?;
+    server.open.set(server.open.get() + 1);
     Ok(())
 }
 

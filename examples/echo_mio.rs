@@ -11,13 +11,20 @@
 //! pay for a syscall they skip). Past 64 KiB of unsent echo it stops reading that connection
 //! (backpressure) until the queue drains. Accept errors that retrying cannot fix (out of
 //! descriptors) pause accepting.
+//!
+//! Stop it with Ctrl-C (or SIGTERM): it stops accepting (the listener is deregistered and closed),
+//! lets the connections in flight finish for up to `--grace` seconds, and exits with status 0.
+//! SIGINT and SIGTERM are blocked, and a thread waits for them with `sigwait` and wakes the poll
+//! on its own token (a `mio::Waker`, the self-pipe of an epoll loop): the connections pay
+//! nothing for it, the loop's dispatch only meets one more token.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
+use std::thread;
 use std::time::Instant;
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 mod common;
@@ -26,6 +33,8 @@ mod common;
 const HIGH_WATER: usize = 64 * 1024;
 /// The listener's token; connections use their slab key.
 const LISTENER: Token = Token(usize::MAX);
+/// The token a shutdown signal wakes the poll with.
+const SIGNAL: Token = Token(usize::MAX - 1);
 
 struct Conn {
     stream: TcpStream,
@@ -40,21 +49,27 @@ struct Conn {
 }
 
 fn main() -> io::Result<()> {
-    let addr = common::parse_addr("echo_mio");
+    let args = common::parse_args("echo_mio");
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
-    let mut listener = TcpListener::bind(addr)?;
+    // Before anything else, so that no signal can find the default action (death) any more.
+    watch_shutdown_signals(&poll)?;
+    let mut listener = TcpListener::bind(args.addr)?;
     common::raise_backlog(&listener)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     common::announce(listener.local_addr()?)?;
+    let mut listener = Some(listener);
 
     let mut conns: Slab<Conn> = Slab::new();
     let mut buf = vec![0u8; 64 * 1024];
     // Set while accepting is paused after an error such as EMFILE.
     let mut paused_until: Option<Instant> = None;
+    // Set by the shutdown signal: the end of the grace period.
+    let mut deadline: Option<Instant> = None;
     loop {
-        let timeout = paused_until.map(|t| t.saturating_duration_since(Instant::now()));
+        let wake_at = paused_until.into_iter().chain(deadline).min();
+        let timeout = wake_at.map(|t| t.saturating_duration_since(Instant::now()));
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -62,9 +77,23 @@ fn main() -> io::Result<()> {
         }
         let mut accept = false;
         for ev in events.iter() {
-            if ev.token() == LISTENER {
-                accept = true;
-                continue;
+            match ev.token() {
+                LISTENER => {
+                    accept = true;
+                    continue;
+                }
+                SIGNAL => {
+                    if deadline.is_none() {
+                        common::say_shutting_down();
+                        // Closing the listener refuses new connects; deregister it first.
+                        if let Some(mut l) = listener.take() {
+                            let _ = poll.registry().deregister(&mut l);
+                        }
+                        deadline = Some(Instant::now() + args.grace);
+                    }
+                    continue;
+                }
+                _ => {}
             }
             let key = ev.token().0;
             let keep = match conns.get_mut(key) {
@@ -79,6 +108,20 @@ fn main() -> io::Result<()> {
                 conns.remove(key);
             }
         }
+        if let Some(deadline) = deadline {
+            // Shutting down: no more accepting; done once the connections are.
+            if conns.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                eprintln!(
+                    "grace period over: cancelling {} connection(s)",
+                    conns.len()
+                );
+                return Ok(());
+            }
+            continue;
+        }
         if let Some(t) = paused_until {
             if Instant::now() < t {
                 continue;
@@ -88,12 +131,45 @@ fn main() -> io::Result<()> {
             accept = true;
         }
         if accept {
-            if let Err(e) = accept_all(&listener, &poll, &mut conns) {
+            let listener = listener.as_ref().expect("open until the shutdown signal");
+            if let Err(e) = accept_all(listener, &poll, &mut conns) {
                 eprintln!("accept failed: {e}; pausing accepts");
                 paused_until = Some(Instant::now() + common::ACCEPT_BACKOFF);
             }
         }
     }
+}
+
+/// Blocks SIGINT and SIGTERM (in this thread, and so in every thread started after it) and starts
+/// a thread that waits for them with `sigwait` and wakes `poll` with the `SIGNAL` token. Blocked,
+/// the signals no longer kill the process, and nothing runs in a signal handler.
+fn watch_shutdown_signals(poll: &Poll) -> io::Result<()> {
+    let waker = Waker::new(poll.registry(), SIGNAL)?;
+    // SAFETY: a `sigset_t` is plain data; `sigemptyset` initialises it before any other use.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live `sigset_t`, which these calls only write (and `pthread_sigmask`
+    // only reads); the signal numbers are valid. They fail only on invalid arguments.
+    let rc = unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    // The thread keeps the waker alive: dropping it would close its descriptor, and with it the
+    // wake-up not yet seen. Later signals wake the poll again, and change nothing.
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut signum = 0;
+            // SAFETY: `set` is an initialised `sigset_t` and `signum` a live `c_int` to write to.
+            if unsafe { libc::sigwait(&set, &mut signum) } == 0 {
+                let _ = waker.wake();
+            }
+        })?;
+    Ok(())
 }
 
 /// Accepts until the backlog is empty, or returns an error that calls for backing off.

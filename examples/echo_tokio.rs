@@ -5,35 +5,62 @@
 //! One task per connection (`spawn_local` on a `current_thread` runtime), a 4 KiB buffer, read then
 //! `write_all`: line for line what `examples/echo.rs` does on evloop, so the two compare runtimes
 //! rather than programs.
+//!
+//! Stop it with Ctrl-C (or SIGTERM), in tokio's recommended form: `tokio::signal` ends the accept
+//! loop, the listener is dropped, and the connections (a `JoinSet`) get up to `--grace` seconds
+//! to finish. The shutdown costs the connections nothing: their tasks are the same as before.
 
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::LocalSet;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::{JoinSet, LocalSet};
 
 mod common;
 
 fn main() -> io::Result<()> {
-    let addr = common::parse_addr("echo_tokio");
+    let args = common::parse_args("echo_tokio");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     LocalSet::new().block_on(&rt, async move {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = TcpListener::bind(args.addr).await?;
+        // Listening before announcing: a signal sent once the address is out is never fatal.
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
         common::announce(listener.local_addr()?)?;
+        let mut connections = JoinSet::new();
         loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    tokio::task::spawn_local(serve(stream));
-                }
-                Err(e) if common::must_back_off(&e) => {
-                    eprintln!("accept failed: {e}; pausing accepts");
-                    tokio::time::sleep(common::ACCEPT_BACKOFF).await;
-                }
-                Err(_) => {}
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        connections.spawn_local(serve(stream));
+                    }
+                    Err(e) if common::must_back_off(&e) => {
+                        eprintln!("accept failed: {e}; pausing accepts");
+                        tokio::time::sleep(common::ACCEPT_BACKOFF).await;
+                    }
+                    Err(_) => {}
+                },
+                // Reap the finished connections, so the set holds only the live ones.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = interrupt.recv() => break,
+                _ = terminate.recv() => break,
             }
         }
+        // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
+        common::say_shutting_down();
+        drop(listener); // new connects are refused from here on
+        let drained = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(args.grace, drained).await.is_err() {
+            eprintln!(
+                "grace period over: cancelling {} connection(s)",
+                connections.len()
+            );
+            connections.shutdown().await;
+        }
+        Ok(())
     })
 }
 

@@ -19,6 +19,11 @@
 //!
 //! The bookkeeping (keys seen, statistics) lives on the loop thread and only the loop thread
 //! touches it: no lock, unlike worker threads sharing state.
+//!
+//! Stop it with Ctrl-C (or SIGTERM), like a Celery worker's warm shutdown: the dispatcher stops
+//! taking jobs and closes the queue (the producers and the beat stop submitting), prints what was
+//! left queued, drops the retries not yet due, and lets the jobs running finish (for up to 5 s)
+//! before the summary. Left alone, the demo ends by itself after about a second.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -29,9 +34,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::promise::join_all;
-use evloop::sync::{mpsc, OwnedPermit, Semaphore};
-use evloop::time::sleep;
+use evloop::sync::{mpsc, CancellationToken, OwnedPermit, Semaphore};
+use evloop::time::{sleep, timeout};
 use evloop::EventLoop;
+
+mod common;
 
 const WORKERS: usize = 2;
 const MAX_ATTEMPTS: u32 = 4;
@@ -120,6 +127,9 @@ impl Broker {
 fn main() -> io::Result<()> {
     let lp = EventLoop::new()?;
     lp.set_blocking_threads(WORKERS);
+    // First of all, so that no signal finds the default action (death) once anything is printed.
+    // (The task it spawns waits in the loop until `block_on` below runs it.)
+    let shutdown = lp.block_on(async { common::shutdown_signal() })?;
     let broker = Rc::new(Broker {
         start: Instant::now(),
         workers: Rc::new(Semaphore::new(WORKERS)),
@@ -134,7 +144,10 @@ fn main() -> io::Result<()> {
         beats += 1;
         match beat_queue.try_send(Task::Cleanup(beats)) {
             Ok(()) => b.log(format_args!("beat: submitted cleanup#{beats}")),
-            Err(_) => b.log(format_args!("beat: queue full, skipping cleanup#{beats}")),
+            Err(e) if e.is_full() => {
+                b.log(format_args!("beat: queue full, skipping cleanup#{beats}"))
+            }
+            Err(_) => {} // the queue is closed: shutting down
         }
     });
     // Cancelling the timer drops its callback, and with it the beat's end of the queue.
@@ -156,9 +169,9 @@ fn main() -> io::Result<()> {
     ];
     lp.spawn(produce("web", web, queue.clone(), broker.clone()));
     lp.spawn(produce("api", api, queue, broker.clone()));
-    // The queue closes once both producers and the beat have dropped their senders; the
-    // dispatcher then waits for the jobs still running, and returns.
-    lp.block_on(dispatch(inbox, broker.clone()));
+    // The queue closes once both producers and the beat have dropped their senders (or at a
+    // shutdown signal); the dispatcher then waits for the jobs still running, and returns.
+    lp.block_on(dispatch(inbox, broker.clone(), shutdown));
 
     let s = broker.stats.borrow();
     println!(
@@ -172,24 +185,38 @@ fn main() -> io::Result<()> {
 async fn produce(name: &str, tasks: Vec<Task>, queue: mpsc::Sender<Task>, broker: Rc<Broker>) {
     for task in tasks {
         broker.log(format_args!("{name}: submitted {task}"));
-        let _ = queue.send(task).await; // waits only while the queue is full
+        // Waits only while the queue is full; fails once it is closed (shutting down).
+        if queue.send(task).await.is_err() {
+            broker.log(format_args!(
+                "{name}: the queue is closed, submitting no more"
+            ));
+            return;
+        }
         sleep(Duration::from_millis(30)).await;
     }
 }
 
-/// The worker's main loop: whenever a worker slot is free, take the next job off the queue.
-async fn dispatch(mut inbox: mpsc::Receiver<Task>, broker: Rc<Broker>) {
+/// The worker's main loop: whenever a worker slot is free, take the next job off the queue, until
+/// the queue is closed and empty, or `shutdown`.
+async fn dispatch(
+    mut inbox: mpsc::Receiver<Task>,
+    broker: Rc<Broker>,
+    shutdown: CancellationToken,
+) {
     let mut seen = HashSet::new();
     let mut jobs = Vec::new();
     loop {
         // Jobs beyond the free workers wait in the queue, where producers can see it is full.
-        let slot = broker
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("never closed");
-        let Some(task) = inbox.recv().await else {
+        let next = async {
+            let slot = broker
+                .workers
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("never closed");
+            Some((slot, inbox.recv().await?))
+        };
+        let Some(Some((slot, task))) = shutdown.run_until_cancelled(next).await else {
             break;
         };
         broker.stats.borrow_mut().submitted += 1;
@@ -200,26 +227,47 @@ async fn dispatch(mut inbox: mpsc::Receiver<Task>, broker: Rc<Broker>) {
                 continue;
             }
         }
-        jobs.push(evloop::spawn(run(task, slot, broker.clone())));
+        jobs.push(evloop::spawn(run(
+            task,
+            slot,
+            broker.clone(),
+            shutdown.clone(),
+        )));
     }
-    // The queue is closed and empty: wait for the jobs still running or waiting to retry.
-    join_all(jobs).await;
+    if !shutdown.is_cancelled() {
+        // The queue is closed and empty: wait for the jobs still running or waiting to retry.
+        join_all(jobs).await;
+        return;
+    }
+    // Take no more: close the queue (the producers' sends fail from now on) and say what it still
+    // held. A real broker would keep those jobs for the next worker.
+    inbox.close();
+    let mut left = Vec::new();
+    while let Ok(task) = inbox.try_recv() {
+        left.push(task.to_string());
+    }
+    let list = if left.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", left.join(", "))
+    };
+    broker.log(format_args!("left queued: {} job(s){list}", left.len()));
+    // The jobs running finish (their retries not yet started are dropped), for up to the grace.
+    if timeout(common::DEFAULT_GRACE, join_all(jobs))
+        .await
+        .is_err()
+    {
+        broker.log(format_args!(
+            "grace period over: abandoning the jobs still running"
+        ));
+    }
 }
 
 /// Runs one job to completion: attempts, backoff between them, then the acknowledgement.
-async fn run(task: Task, first_slot: OwnedPermit, broker: Rc<Broker>) {
-    let mut first_slot = Some(first_slot);
+/// A shutdown lets an attempt that is running finish, but drops the retries not yet started.
+async fn run(task: Task, first_slot: OwnedPermit, broker: Rc<Broker>, shutdown: CancellationToken) {
+    let mut slot = first_slot;
     for attempt in 1..=MAX_ATTEMPTS {
-        // A retry waits for a free worker like any job; the first attempt got one already.
-        let slot = match first_slot.take() {
-            Some(slot) => slot,
-            None => broker
-                .workers
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("never closed"),
-        };
         broker.started();
         let work = task.clone();
         let outcome = evloop::spawn_blocking(move || work.run(attempt)).await;
@@ -235,13 +283,25 @@ async fn run(task: Task, first_slot: OwnedPermit, broker: Rc<Broker>) {
                 let backoff = FIRST_BACKOFF * 2u32.pow(attempt - 1);
                 broker.stats.borrow_mut().retries += 1;
                 broker.log(format_args!("{task} failed ({e}), retry in {backoff:?}"));
-                sleep(backoff).await;
+                // A retry waits for a free worker like any job.
+                let retry = async {
+                    sleep(backoff).await;
+                    broker.workers.clone().acquire_owned().await
+                };
+                slot = match shutdown.run_until_cancelled(retry).await {
+                    Some(free) => free.expect("never closed"),
+                    None => {
+                        broker.log(format_args!("{task}: retry dropped, shutting down"));
+                        return;
+                    }
+                };
             }
             Err(e) => {
                 broker.stats.borrow_mut().failed += 1;
                 broker.log(format_args!(
                     "{task} failed for good after {attempt} attempts: {e}"
                 ));
+                return;
             }
         }
     }

@@ -138,7 +138,9 @@ pub fn raise_backlog(listener: &impl std::os::fd::AsRawFd) -> io::Result<()> {
 }
 
 /// A token cancelled on the first SIGINT or SIGTERM, once `shutting down` is printed. The signal
-/// listeners do not keep the loop alive by themselves. Call it inside the loop (it spawns a task).
+/// listeners do not keep the loop alive by themselves. Call it inside the loop (it spawns a task),
+/// and before [`announce`]: a signal sent as soon as the address is known must find the handler
+/// installed, not the default disposition (which ends the process).
 pub fn shutdown_signal() -> io::Result<CancellationToken> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
