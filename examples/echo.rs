@@ -12,7 +12,7 @@ use std::io;
 
 use evloop::io::{AsyncRead, AsyncWrite};
 use evloop::net::{TcpListener, TcpStream};
-use evloop::task::TaskTracker;
+use evloop::task::{TaskTracker, TaskTrackerToken};
 use evloop::EventLoop;
 
 mod common;
@@ -30,7 +30,8 @@ fn main() -> io::Result<()> {
         while let Some(accepted) = shutdown.run_until_cancelled(listener.accept()).await {
             // Out of descriptors, `accept` waits by itself: an error here is the listener's own.
             let (stream, _peer) = accepted?;
-            connections.spawn(serve(stream));
+            // The token counts the connection in until `serve` ends (cheaper than wrapping it).
+            evloop::spawn(serve(stream, connections.token()));
         }
         drop(listener); // new connects are refused from here on
         common::drain(&connections, args.grace).await;
@@ -38,7 +39,7 @@ fn main() -> io::Result<()> {
     })
 }
 
-async fn serve(mut stream: TcpStream) {
+async fn serve(mut stream: TcpStream, _tracked: TaskTrackerToken) {
     // Echo servers answer small messages at once: do not let Nagle hold them back.
     let _ = stream.set_nodelay(true);
     let mut buf = [0u8; 4096];
