@@ -314,17 +314,46 @@ fn block_on_a_listener_without_keep_alive_is_not_a_stall() {
     assert!(errors.borrow().is_empty(), "{:?}", errors.borrow());
 }
 
+/// How many threads this process has.
+#[cfg(target_os = "linux")]
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
 #[test]
 #[cfg(target_os = "linux")]
-fn deliveries_come_from_the_evloop_signal_thread() {
-    let _lp = EventLoop::new().unwrap();
-    let _sig = signal(rt(17)).unwrap();
-    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .collect();
+fn listening_for_signals_starts_no_thread() {
+    const CHILD: &str = "EVLOOP_TEST_NO_SIGNAL_THREAD";
+    if std::env::var_os(CHILD).is_some() {
+        // In a fresh process running only this test: nothing else starts threads meanwhile.
+        let before = threads();
+        let lp = EventLoop::new().unwrap();
+        let kind = rt(17);
+        let mut sig = signal(kind).unwrap();
+        raise(kind);
+        assert_eq!(lp.block_on(sig.recv()), Some(()));
+        let mut ctrl_c = evloop::signal::ctrl_c();
+        raise(SignalKind::interrupt());
+        lp.block_on(&mut ctrl_c).unwrap();
+        let after = threads();
+        assert_eq!(before, after, "a listener started a thread");
+        return;
+    }
+    let _wd = watchdog("listening_for_signals_starts_no_thread", 60);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "listening_for_signals_starts_no_thread",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        names.iter().any(|n| n.trim() == "evloop-signal"),
-        "{names:?}"
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -89,6 +89,7 @@ use crate::event_loop::{Handle, LoopError};
 use crate::runtime::guard;
 use crate::task::JoinHandle;
 
+mod local;
 pub mod unix;
 
 use unix::{Signal, SignalKind};
