@@ -168,8 +168,10 @@ fn writing_to_a_child_that_exited_is_broken_pipe() {
         let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         assert!(child.wait().await.unwrap().success());
-        // Rust programs ignore SIGPIPE: the write fails with EPIPE.
-        let err = stdin.write_all(&[0; 1 << 16]).await.unwrap_err();
+        // Rust programs ignore SIGPIPE: the write fails with EPIPE. More than a pipe holds, so
+        // that the write cannot complete even while a child that another test is forking holds
+        // the read end until its `exec` (64 KiB could fit in the pipe's buffer meanwhile).
+        let err = stdin.write_all(&vec![0; 1 << 20]).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
     });
 }

@@ -314,17 +314,120 @@ fn block_on_a_listener_without_keep_alive_is_not_a_stall() {
     assert!(errors.borrow().is_empty(), "{:?}", errors.borrow());
 }
 
+/// Runs the test `name` alone in a fresh process of this test binary, with `var` set, and
+/// asserts it passed.
+fn in_child(name: &str, var: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1", "--nocapture"])
+        .env(var, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// How many threads this process has.
+#[cfg(target_os = "linux")]
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
 #[test]
 #[cfg(target_os = "linux")]
-fn deliveries_come_from_the_evloop_signal_thread() {
-    let _lp = EventLoop::new().unwrap();
-    let _sig = signal(rt(17)).unwrap();
-    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .collect();
-    assert!(
-        names.iter().any(|n| n.trim() == "evloop-signal"),
-        "{names:?}"
-    );
+fn listening_for_signals_starts_no_thread() {
+    const CHILD: &str = "EVLOOP_TEST_NO_SIGNAL_THREAD";
+    if std::env::var_os(CHILD).is_some() {
+        // In a fresh process running only this test: nothing else starts threads meanwhile.
+        let before = threads();
+        let lp = EventLoop::new().unwrap();
+        let kind = rt(17);
+        let mut sig = signal(kind).unwrap();
+        raise(kind);
+        assert_eq!(lp.block_on(sig.recv()), Some(()));
+        let mut ctrl_c = evloop::signal::ctrl_c();
+        raise(SignalKind::interrupt());
+        lp.block_on(&mut ctrl_c).unwrap();
+        let after = threads();
+        assert_eq!(before, after, "a listener started a thread");
+        return;
+    }
+    let _wd = watchdog("listening_for_signals_starts_no_thread", 60);
+    in_child("listening_for_signals_starts_no_thread", CHILD);
+}
+
+#[test]
+fn loops_that_stop_listening_give_their_slot_to_later_loops() {
+    const CHILD: &str = "EVLOOP_TEST_SIGNAL_SLOT_REUSE";
+    if std::env::var_os(CHILD).is_none() {
+        let _wd = watchdog("loops_that_stop_listening_give_their_slot", 60);
+        return in_child(
+            "loops_that_stop_listening_give_their_slot_to_later_loops",
+            CHILD,
+        );
+    }
+    // Far more loops than slots, one after the other: each gets a slot back and its signals.
+    let kind = rt(18);
+    for _ in 0..200 {
+        let lp = EventLoop::new().unwrap();
+        let mut sig = signal(kind).unwrap();
+        raise(kind);
+        assert_eq!(lp.block_on(sig.recv()), Some(()));
+        // A listener dropped while the loop lives gives the slot back too (every other round,
+        // the loop goes first).
+        drop(sig);
+    }
+    for _ in 0..200 {
+        let lp = EventLoop::new().unwrap();
+        let sig = signal(kind).unwrap();
+        drop(lp);
+        drop(sig);
+    }
+    let lp = EventLoop::new().unwrap();
+    let mut sig = signal(kind).unwrap();
+    raise(kind);
+    assert_eq!(lp.block_on(sig.recv()), Some(()));
+}
+
+#[test]
+fn too_many_loops_listening_at_once_is_an_error() {
+    const CHILD: &str = "EVLOOP_TEST_SIGNAL_SLOTS_FULL";
+    if std::env::var_os(CHILD).is_none() {
+        let _wd = watchdog("too_many_loops_listening_at_once", 60);
+        return in_child("too_many_loops_listening_at_once_is_an_error", CHILD);
+    }
+    // `on_signal` listens on the loop it is called on (`signal` would take the thread's first).
+    let kind = rt(19);
+    let heard = std::rc::Rc::new(std::cell::Cell::new(0));
+    let listen = |lp: &EventLoop| {
+        let heard = heard.clone();
+        lp.on_signal(kind, move |h| {
+            heard.set(heard.get() + 1);
+            h.stop();
+        })
+    };
+    let mut held = Vec::new();
+    let err = loop {
+        let lp = EventLoop::new().unwrap();
+        match listen(&lp) {
+            Ok(_) => held.push(lp),
+            Err(e) => break e,
+        }
+        assert!(held.len() <= 64, "more than 64 loops got a slot");
+    };
+    assert_eq!(held.len(), 64);
+    assert!(err.to_string().contains("too many event loops"), "{err}");
+    // Once one loop lets go, the next one gets its slot, and a signal reaches every loop.
+    drop(held.pop());
+    let lp = EventLoop::new().unwrap();
+    listen(&lp).unwrap();
+    held.push(lp);
+    raise(kind);
+    for lp in &held {
+        lp.run().unwrap();
+    }
+    assert_eq!(heard.get(), 64);
 }

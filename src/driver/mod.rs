@@ -12,9 +12,9 @@
 //! - [`tasks`]: the executor's slab of tasks and their `scheduled` flags.
 //! - [`inbox`]: what other threads post and wake, behind a mutex.
 //! - [`pool`]: the blocking thread pool.
-//! - [`signal`]: the process-wide signal table, shared by every loop: per-signal counters, the OS
-//!   handler, the self-pipe and the `evloop-signal` thread that wakes listeners (with no lock
-//!   held; like the pool, it runs on its own thread and touches no loop's state).
+//! - [`signal`]: the process-wide signal state, shared by every loop: per-signal counters, the OS
+//!   handler, the static table of wake descriptors it writes to (one slot per listening loop,
+//!   never closed), and the dispositions. It starts no thread and touches no loop's state.
 
 pub(crate) mod inbox;
 pub(crate) mod pool;

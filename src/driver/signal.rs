@@ -1,45 +1,52 @@
-//! The process-wide side of signals: one counter per signal, the OS handler, a self-pipe, the
-//! registry of listeners and the thread that wakes them.
+//! The process-wide side of signals: one counter per signal, the OS handler, the table of wake
+//! descriptors it writes to, and the disposition bookkeeping.
 //!
 //! Signals belong to the process, not to a loop, so this is the one part of the crate that every
-//! loop shares. It knows nothing of loops: a listener is a [`Registration`], a slot holding at most
-//! one `Waker`, and waking that waker is how a delivery reaches whichever loop polls the listener.
+//! loop shares. It knows nothing of loops and starts no thread: a loop that listens for signals
+//! takes a [`WakeSlot`] (a non-blocking socket pair whose write end is published in a static
+//! table), watches the read end with its own reactor, and wakes its own listeners when it
+//! becomes readable. That part lives in `crate::signal`.
 //!
 //! # The path of a signal
 //!
 //! 1. **The OS handler** ([`handler`]) is async-signal-safe: it adds one to the signal's counter in
-//!    [`COUNTERS`] (an atomic on static data), writes the signal's number to the write end of a
-//!    non-blocking, close-on-exec socket pair (a full buffer, `EAGAIN`, is ignored: the bytes
-//!    already there will wake the reader anyway), and restores `errno`. It allocates nothing,
-//!    locks nothing, and never touches the registry.
-//! 2. **The dispatcher thread** `evloop-signal`, started with the first listener, blocks reading the
-//!    other end. After each read it compares every counter with the value it saw last; for each
-//!    signal whose counter moved it takes, under the registry's lock, the waker of every listener
-//!    of that signal, and wakes them once the lock is released. (So a waker is never woken, cloned
-//!    or dropped under the lock.) A counter is always bumped before its byte is written, so a read
-//!    that returns the byte is followed by a scan that sees the bump.
+//!    [`COUNTERS`] (an atomic on static data), then writes one byte to the write end of every
+//!    slot in use in [`WAKE_FDS`] (non-blocking: a full buffer, `EAGAIN`, is ignored, since the
+//!    bytes already there make the read end readable anyway), and restores `errno`. It
+//!    allocates nothing and locks nothing.
+//! 2. **Each loop** with listeners sees its slot's read end become readable, drains it
+//!    ([`WakeSlot::drain`]), and only then compares its listeners' counts with [`deliveries`]. A
+//!    counter is always bumped before the bytes are written, so a drain that consumed a byte is
+//!    followed by a look that sees the bump, and a byte written after the drain makes the read
+//!    end readable again.
 //! 3. **A listener** remembers the counter's value when it was registered and each time it
 //!    reported a delivery; it has a delivery to report whenever the counter is past that value, so
 //!    a signal that arrives between registering and the first wait is not lost, and a burst of
-//!    signals is reported at least once (deliveries coalesce: many signals may be reported once).
+//!    signals is reported at least once (deliveries coalesce).
+//!
+//! # Slots are never closed
+//!
+//! The handler may have loaded a write end from the table just before its slot is given back,
+//! and write to it afterwards; if the descriptor were closed, its number could by then name an
+//! unrelated file. So a slot's descriptors stay open for the life of the process: a slot given
+//! back goes to a free list, and the next loop that needs one takes it (and drains it first). At
+//! most [`WAKE_SLOTS`] loops can listen for signals at the same time.
 //!
 //! # Dispositions
 //!
-//! The first listener for a signal installs [`handler`] with `sigaction` (`SA_RESTART`, an empty
-//! mask) and keeps the disposition it replaced; when the last listener for that signal is dropped
-//! the saved disposition is put back. Both happen under the registry's lock, so listeners created
-//! and dropped on several threads at once see one consistent history. A previous handler is not
-//! called while evloop's is installed.
+//! The first listener for a signal (of any loop) installs [`handler`] with `sigaction`
+//! (`SA_RESTART`, an empty mask) and keeps the disposition it replaced; when the last listener for
+//! that signal is dropped the saved disposition is put back. Both happen under one lock, so
+//! listeners created and dropped on several threads at once see one consistent history. A
+//! previous handler is not called while evloop's is installed.
 
 use std::io::{self, Read};
-use std::os::fd::{IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::Waker;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use libc::c_int;
-use slab::Slab;
 
 /// One more than the largest signal number (`_NSIG` on Linux: 64 signals, numbered from 1).
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -48,29 +55,47 @@ pub(crate) const NSIG: c_int = 65;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) const NSIG: c_int = 33;
 
+/// How many loops can listen for signals at the same time (one slot each).
+pub(crate) const WAKE_SLOTS: usize = 64;
+
 /// How many times each signal was caught since the process started; index = signal number.
 static COUNTERS: [AtomicU64; NSIG as usize] = [const { AtomicU64::new(0) }; NSIG as usize];
 
-/// The write end of the self-pipe, or -1 before the dispatcher was started. Written once, before
-/// any handler is installed, and never closed.
-static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// The write ends the handler writes to: one per slot in use, -1 for a free slot.
+static WAKE_FDS: [AtomicI32; WAKE_SLOTS] = [const { AtomicI32::new(-1) }; WAKE_SLOTS];
 
-/// Listeners per signal, and the dispositions they replaced.
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    started: false,
-    signals: Vec::new(),
+/// The slots made so far that no loop uses.
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    free: Vec::new(),
+    made: 0,
 });
 
-struct Registry {
-    /// The self-pipe exists and the dispatcher thread runs.
-    started: bool,
-    /// Index = signal number; filled when the dispatcher starts.
-    signals: Vec<PerSignal>,
+/// Per signal, how many listeners exist and the disposition evloop's handler replaced.
+static DISPOSITIONS: Mutex<[PerSignal; NSIG as usize]> = Mutex::new(
+    [const {
+        PerSignal {
+            listeners: 0,
+            previous: None,
+        }
+    }; NSIG as usize],
+);
+
+struct Pool {
+    free: Vec<Pair>,
+    /// How many slots exist (used or free); a new one takes index `made`.
+    made: usize,
 }
 
-#[derive(Default)]
+/// A slot's descriptors, both open for the life of the process.
+#[derive(Clone, Copy)]
+struct Pair {
+    index: usize,
+    read: &'static UnixStream,
+    write: c_int,
+}
+
 struct PerSignal {
-    listeners: Slab<Arc<Slot>>,
+    listeners: usize,
     /// The disposition evloop's handler replaced, while listeners exist.
     previous: Option<Disposition>,
 }
@@ -82,14 +107,8 @@ struct Disposition(libc::sigaction);
 // memory owned by a thread.
 unsafe impl Send for Disposition {}
 
-/// Where the dispatcher finds a listener's waker.
-struct Slot {
-    waker: Mutex<Option<Waker>>,
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No user code runs under these locks (wakers are moved in and out, never woken, cloned or
-    // dropped there), so a poisoned lock still holds consistent data.
+    // No user code runs under these locks, so a poisoned lock still holds consistent data.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -120,20 +139,23 @@ impl Drop for Errno {
     }
 }
 
-/// The OS handler: async-signal-safe (an atomic add on static data and one `write(2)`), and
-/// leaves `errno` as it found it.
+/// The OS handler: async-signal-safe (an atomic add on static data, atomic loads and one
+/// `write(2)` per slot in use), and leaves `errno` as it found it.
 extern "C" fn handler(signum: c_int) {
     let _errno = Errno::save();
     if let Some(counter) = usize::try_from(signum).ok().and_then(|i| COUNTERS.get(i)) {
         counter.fetch_add(1, Ordering::SeqCst);
     }
-    let fd = PIPE_WRITE.load(Ordering::SeqCst);
-    if fd >= 0 {
-        let byte = signum as u8;
-        // SAFETY: `fd` is the pipe's write end, which is never closed once published; the buffer
-        // is one byte on this stack frame. The result is ignored: a full pipe (`EAGAIN`) already
-        // holds bytes that will wake the dispatcher, and there is nothing else to do about an error.
-        let _ = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    let byte = signum as u8;
+    for slot in &WAKE_FDS {
+        let fd = slot.load(Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: `fd` is the write end of a slot, and slots are never closed (see the module
+            // docs), so it names that socket even if the slot was given back meanwhile; the
+            // buffer is one byte on this stack frame. The result is ignored: a full buffer
+            // (`EAGAIN`) already makes the reader readable, and nothing else can be done here.
+            let _ = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        }
     }
 }
 
@@ -161,73 +183,84 @@ pub(crate) fn deliveries(signum: c_int) -> u64 {
         .map_or(0, |c| c.load(Ordering::SeqCst))
 }
 
-/// Creates the self-pipe and starts the dispatcher, once.
-fn start(registry: &mut Registry) -> io::Result<()> {
-    if registry.started {
-        return Ok(());
-    }
-    // std makes both ends close-on-exec.
-    let (read, write) = UnixStream::pair()?;
-    write.set_nonblocking(true)?;
-    std::thread::Builder::new()
-        .name("evloop-signal".into())
-        .spawn(move || dispatch(read))?;
-    // Published only now: the thread is running, and no handler is installed yet.
-    let fd: RawFd = write.into_raw_fd();
-    PIPE_WRITE.store(fd, Ordering::SeqCst);
-    registry.signals = (0..NSIG).map(|_| PerSignal::default()).collect();
-    registry.started = true;
-    Ok(())
+/// One loop's way of hearing of signals: a slot of [`WAKE_FDS`], whose read end becomes readable
+/// after each signal caught while the slot is held. Dropping it gives the slot back (its
+/// descriptors stay open, for the next loop).
+pub(crate) struct WakeSlot {
+    pair: Pair,
 }
 
-/// The dispatcher thread: wakes the listeners of every signal whose counter moved.
-fn dispatch(mut pipe: UnixStream) {
-    let mut seen = [0u64; NSIG as usize];
-    let mut buf = [0u8; 128];
-    let mut wake: Vec<Waker> = Vec::new();
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => return, // cannot happen: the write end is never closed
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
-        }
-        let mut moved = [false; NSIG as usize];
-        let mut any = false;
-        for (i, counter) in COUNTERS.iter().enumerate() {
-            let now = counter.load(Ordering::SeqCst);
-            if now != seen[i] {
-                seen[i] = now;
-                moved[i] = true;
-                any = true;
+impl WakeSlot {
+    /// Takes a free slot (drained), or makes a new one.
+    ///
+    /// # Errors
+    ///
+    /// If [`WAKE_SLOTS`] loops already hold one, or a socket pair cannot be made.
+    pub(crate) fn acquire() -> io::Result<WakeSlot> {
+        let mut pool = lock(&POOL);
+        let pair = match pool.free.pop() {
+            Some(pair) => pair,
+            None if pool.made < WAKE_SLOTS => {
+                // std makes both ends close-on-exec.
+                let (read, write) = UnixStream::pair()?;
+                read.set_nonblocking(true)?;
+                write.set_nonblocking(true)?;
+                let pair = Pair {
+                    index: pool.made,
+                    // Never closed: see the module docs.
+                    read: Box::leak(Box::new(read)),
+                    write: write.into_raw_fd(),
+                };
+                pool.made += 1;
+                pair
             }
-        }
-        if !any {
-            continue;
-        }
-        {
-            let registry = lock(&REGISTRY);
-            for (signal, _) in registry.signals.iter().zip(moved).filter(|(_, m)| *m) {
-                for (_, slot) in &signal.listeners {
-                    if let Some(w) = lock(&slot.waker).take() {
-                        wake.push(w);
-                    }
-                }
+            None => {
+                return Err(io::Error::other(format!(
+                    "evloop: too many event loops listen for signals at once (at most \
+                     {WAKE_SLOTS})"
+                )))
             }
-        }
-        // Woken with no lock held: a waker may run any code, register a listener included.
-        for w in wake.drain(..) {
-            w.wake();
+        };
+        drop(pool);
+        let slot = WakeSlot { pair };
+        // Bytes left by the loop that held it before.
+        slot.drain();
+        WAKE_FDS[pair.index].store(pair.write, Ordering::SeqCst);
+        Ok(slot)
+    }
+
+    /// The read end, to watch for readability.
+    pub(crate) fn read_fd(&self) -> c_int {
+        self.pair.read.as_raw_fd()
+    }
+
+    /// Reads everything written so far, so that the read end is readable again only after the
+    /// next signal.
+    pub(crate) fn drain(&self) {
+        let mut buf = [0u8; 64];
+        let mut read = self.pair.read;
+        loop {
+            match read.read(&mut buf) {
+                Ok(0) => return, // cannot happen: the write end is never closed
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return, // `WouldBlock`: drained
+            }
         }
     }
 }
 
-/// One listener for one signal. Dropping it unregisters it, and puts the previous disposition
-/// back if it was the last listener for its signal.
+impl Drop for WakeSlot {
+    fn drop(&mut self) {
+        WAKE_FDS[self.pair.index].store(-1, Ordering::SeqCst);
+        lock(&POOL).free.push(self.pair);
+    }
+}
+
+/// One listener for one signal, as far as the disposition is concerned. Dropping it puts the
+/// previous disposition back if it was the last listener for its signal.
 pub(crate) struct Registration {
     signum: c_int,
-    key: usize,
-    slot: Arc<Slot>,
 }
 
 /// Registers a listener for `signum`, installing the handler if it is the first. Returns it with
@@ -237,18 +270,14 @@ pub(crate) fn register(signum: c_int) -> io::Result<(Registration, u64)> {
     if let Some(e) = refuse(signum) {
         return Err(e);
     }
-    let mut registry = lock(&REGISTRY);
-    start(&mut registry)?;
-    let signal = &mut registry.signals[signum as usize];
-    if signal.listeners.is_empty() {
+    let mut table = lock(&DISPOSITIONS);
+    let signal = &mut table[signum as usize];
+    if signal.listeners == 0 {
         signal.previous = Some(install(signum)?);
     }
-    let slot = Arc::new(Slot {
-        waker: Mutex::new(None),
-    });
-    let key = signal.listeners.insert(slot.clone());
+    signal.listeners += 1;
     let seen = deliveries(signum);
-    Ok((Registration { signum, key, slot }, seen))
+    Ok((Registration { signum }, seen))
 }
 
 /// Installs [`handler`] for `signum`; returns the disposition it replaced.
@@ -279,39 +308,18 @@ fn install(signum: c_int) -> io::Result<Disposition> {
     Ok(Disposition(old))
 }
 
-impl Registration {
-    /// Whether the stored waker would wake the same task as `waker`.
-    pub(crate) fn will_wake(&self, waker: &Waker) -> bool {
-        lock(&self.slot.waker)
-            .as_ref()
-            .is_some_and(|w| w.will_wake(waker))
-    }
-
-    /// Stores `waker`, handing back the one it replaced (to be dropped with no lock held).
-    pub(crate) fn set_waker(&self, waker: Waker) -> Option<Waker> {
-        lock(&self.slot.waker).replace(waker)
-    }
-}
-
 impl Drop for Registration {
     fn drop(&mut self) {
-        let removed = {
-            let mut registry = lock(&REGISTRY);
-            let signal = &mut registry.signals[self.signum as usize];
-            let removed = signal.listeners.try_remove(self.key);
-            if signal.listeners.is_empty() {
-                if let Some(Disposition(previous)) = signal.previous.take() {
-                    // SAFETY: `previous` is the disposition `sigaction` handed back when evloop's
-                    // handler was installed, so it is valid to install again. A failure cannot
-                    // be reported from a drop; it leaves evloop's handler, which is harmless.
-                    unsafe { libc::sigaction(self.signum, &previous, std::ptr::null_mut()) };
-                }
+        let mut table = lock(&DISPOSITIONS);
+        let signal = &mut table[self.signum as usize];
+        signal.listeners -= 1;
+        if signal.listeners == 0 {
+            if let Some(Disposition(previous)) = signal.previous.take() {
+                // SAFETY: `previous` is the disposition `sigaction` handed back when evloop's
+                // handler was installed, so it is valid to install again. A failure cannot be
+                // reported from a drop; it leaves evloop's handler, which is harmless.
+                unsafe { libc::sigaction(self.signum, &previous, std::ptr::null_mut()) };
             }
-            removed
-        };
-        // The waker (and the slot, if the dispatcher does not hold it) go with no lock held.
-        let waker = lock(&self.slot.waker).take();
-        drop(waker);
-        drop(removed);
+        }
     }
 }

@@ -31,13 +31,26 @@
 //!
 //! # How a signal reaches a loop
 //!
-//! The OS handler does only what is async-signal-safe: it bumps a per-signal counter (an atomic
-//! in static memory) and writes one byte to a non-blocking self-pipe. A thread of its own,
-//! `evloop-signal`, started with the first listener, reads the pipe and wakes every listener of
-//! every signal whose counter moved, in every loop, through the listeners' wakers (a task's waker
-//! posts to its loop's inbox from any thread). So signals work with any number of loops in the
-//! process and with other threads running (the blocking pool, say): it does not matter which
-//! thread the OS runs the handler on. `signalfd` is not used.
+//! No thread is started: a loop that listens for signals stays single-threaded. The OS handler
+//! does only what is async-signal-safe: it bumps a per-signal counter (an atomic in static
+//! memory), then writes one byte (non-blocking, `errno` preserved) to every wake descriptor in a
+//! fixed static table. Each loop that has at least one listener holds one slot of that table, a
+//! non-blocking socket pair whose read end it watches with its own reactor (a watcher that does
+//! not keep the loop alive). When the read end becomes readable, the loop drains it and wakes
+//! those of *its own* listeners whose signal's counter moved since they last reported a
+//! delivery; the registry of listeners is per loop and per thread, so no lock is taken for them.
+//! So signals work with any number of loops on any number of threads (each loop has its own
+//! slot, and the handler writes to all of them) and whichever thread the OS runs the handler
+//! on. `signalfd` is not used.
+//!
+//! A slot's descriptors are never closed while the process lives, since the handler may have
+//! read a descriptor from the table just before its slot was given back: a loop whose last
+//! listener is dropped (or that is dropped itself) gives its slot back, and a later loop reuses
+//! it, drained. Installing and restoring dispositions is process-wide bookkeeping under a lock,
+//! off the handler's path.
+//!
+//! A listener is woken by the loop that polls it (at first, the loop current when it was
+//! created), so that loop must be running while a task waits for a signal.
 //!
 //! # Guarantees
 //!
@@ -70,9 +83,12 @@
 //!
 //! # Limitations
 //!
-//! - The `evloop-signal` thread and its pipe stay for the life of the process once started.
-//! - In a child made by `fork` without `exec`, listeners inherited from the parent are not woken
-//!   (the thread is not copied); the pipe is closed on `exec`.
+//! - At most 64 loops can have listeners at the same time; registering a listener in one more
+//!   loop is an error. The slots' descriptors (two per slot ever used) stay open for the life of
+//!   the process; they are closed on `exec`.
+//! - In a child made by `fork` without `exec`, the inherited slots are shared with the parent:
+//!   a signal to either process wakes the loops of both (a spurious wake-up, harmless, since a
+//!   listener reports a delivery only when its own process's counter moved).
 //! - Only Unix (Linux first).
 
 use std::cell::{Cell, RefCell};
@@ -89,6 +105,7 @@ use crate::event_loop::{Handle, LoopError};
 use crate::runtime::guard;
 use crate::task::JoinHandle;
 
+mod local;
 pub mod unix;
 
 use unix::{Signal, SignalKind};

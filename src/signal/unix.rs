@@ -18,14 +18,16 @@
 //! See the [module above](crate::signal) for how deliveries coalesce, keep the loop alive, and
 //! reach several loops.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use libc::c_int;
 
+use super::local::{Attachment, Entry};
 use crate::driver::signal::{self as sys, Registration};
 use crate::event_loop::{Handle, KeepAlive};
 
@@ -130,8 +132,9 @@ impl From<SignalKind> for c_int {
 /// [`InvalidInput`](io::ErrorKind::InvalidInput) for a number that is not a signal (`<= 0` or
 /// beyond the largest), for `SIGKILL` and `SIGSTOP` (which cannot be caught), for the fault
 /// signals `SIGILL`, `SIGFPE`, `SIGSEGV` and `SIGBUS`, and for signals the OS refuses a handler
-/// for (such as the real-time signals the C library keeps for itself). Also any error in creating
-/// the self-pipe or starting the `evloop-signal` thread, the first time.
+/// for (such as the real-time signals the C library keeps for itself). An error too if the
+/// loop's wake descriptor cannot be made or watched, or if more than 64 loops would listen for
+/// signals at once (each listening loop holds one slot of a fixed table).
 ///
 /// # Panics
 ///
@@ -163,6 +166,9 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
 /// burst of any size is reported at least once, not once per signal. Every listener sees every
 /// delivery, whatever loop or thread it belongs to.
 ///
+/// A listener is woken by the loop that last polled it (at first, the loop it was created on),
+/// so that loop must be running for a waiting task to be woken; no thread of evloop's does it.
+///
 /// # Keeping the loop alive
 ///
 /// Like a socket, a listener keeps the loop that was current when it was created alive
@@ -181,8 +187,10 @@ pub struct Signal {
     kind: SignalKind,
     /// `None` once closed.
     registration: Option<Registration>,
-    /// The signal's counter as of the last delivery reported (or the registration).
-    seen: Cell<u64>,
+    /// The count of deliveries seen, and the waker to wake.
+    entry: Rc<Entry>,
+    /// The listener's place in the registry of the loop that wakes it; `None` once closed.
+    attachment: RefCell<Option<Attachment>>,
     /// Held while the listener keeps its loop alive.
     keep_alive: Cell<Option<KeepAlive>>,
     handle: Handle,
@@ -190,11 +198,17 @@ pub struct Signal {
 
 impl Signal {
     pub(crate) fn new(handle: &Handle, kind: SignalKind) -> io::Result<Signal> {
+        // The loop's slot first: once the handler is installed, every signal reaches the loop.
+        let entry = Rc::new(Entry::new(kind.0));
+        let attachment = Attachment::new(handle, &entry)?;
         let (registration, seen) = sys::register(kind.0)?;
+        // No delivery is looked at in between: the loop runs on this thread.
+        entry.set_seen(seen);
         Ok(Signal {
             kind,
             registration: Some(registration),
-            seen: Cell::new(seen),
+            entry,
+            attachment: RefCell::new(Some(attachment)),
             keep_alive: Cell::new(Some(handle.keep_alive())),
             handle: handle.clone(),
         })
@@ -217,34 +231,41 @@ impl Signal {
     }
 
     pub(crate) fn poll_shared(&self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        let Some(reg) = &self.registration else {
+        if self.registration.is_none() {
             return Poll::Ready(None);
-        };
-        if self.take_delivery() {
+        }
+        if self.entry.take_delivery() {
             return Poll::Ready(Some(()));
         }
-        if !reg.will_wake(cx.waker()) {
-            // Cloned and the old one dropped with the slot unlocked: a foreign waker's code may
-            // create or drop listeners, which lock the registry the dispatcher holds while it
-            // takes this slot's waker.
-            let old = reg.set_waker(cx.waker().clone());
-            drop(old);
-        }
-        // Looked at again with the waker stored: a delivery the dispatcher handled in between
-        // found no waker to wake, but its count is visible now.
-        if self.take_delivery() {
+        self.follow_current_loop();
+        // The old waker is dropped with no borrow held (a foreign waker's drop is user code).
+        let old = self.entry.set_waker(cx.waker());
+        drop(old);
+        // Looked at again with the waker stored: a wake-up handled in between found no waker to
+        // wake, but its count is visible now.
+        if self.entry.take_delivery() {
             return Poll::Ready(Some(()));
         }
         Poll::Pending
     }
 
-    fn take_delivery(&self) -> bool {
-        let now = sys::deliveries(self.kind.0);
-        if now != self.seen.get() {
-            self.seen.set(now);
-            true
-        } else {
-            false
+    /// Moves the listener to the registry of the loop polling it, if that is another one, so
+    /// that a running loop wakes it. If that fails (too many loops listening) it stays where it is.
+    fn follow_current_loop(&self) {
+        let Some(current) = Handle::try_current() else {
+            return;
+        };
+        let here = self
+            .attachment
+            .borrow()
+            .as_ref()
+            .is_some_and(|a| a.in_loop(&current));
+        if here {
+            return;
+        }
+        if let Ok(moved) = Attachment::new(&current, &self.entry) {
+            let old = self.attachment.replace(Some(moved));
+            drop(old);
         }
     }
 
@@ -294,6 +315,10 @@ impl Signal {
     pub(crate) fn close(&mut self) {
         let registration = self.registration.take();
         drop(registration);
+        let attachment = self.attachment.take();
+        drop(attachment);
+        let waker = self.entry.take_waker();
+        drop(waker);
         self.set_keep_alive(false);
     }
 }
