@@ -102,9 +102,12 @@ fn on_shutdown_signals(h: &Handle, server: &Rc<Server>, grace: Duration) -> io::
 }
 
 fn shut_down(h: &Handle, server: &Rc<Server>, grace: Duration) {
-    // Both handlers go: a second signal gets the default action and ends the process at once.
-    for id in server.signals.take().into_iter().flatten() {
-        h.remove_signal(id);
+    // The handlers stay (a signal's default action would kill the process): a second signal ends
+    // the grace period at once, and the process still exits with status 0.
+    if matches!(server.accepting.get(), Accepting::Stopped) {
+        eprintln!("second signal: not waiting for the connections");
+        h.stop();
+        return;
     }
     common::say_shutting_down();
     match server.accepting.replace(Accepting::Stopped) {

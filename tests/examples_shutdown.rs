@@ -416,3 +416,23 @@ fn udp_echo_answers_what_it_received_and_exits_on_sigterm() {
     // Each datagram has a distinct length, and they come back in order on loopback.
     assert!(answered == burst, "the answers differ from the datagrams");
 }
+
+/// A second signal during the grace period ends it at once, and the exit status is still 0 (the
+/// handlers stay installed: a default disposition would kill the process).
+#[test]
+fn a_second_signal_ends_the_grace_period_with_status_0() {
+    for name in ["echo", "echo_callbacks", "compress"] {
+        let mut server = Running::start(name, &["--grace", "60"]);
+        let mut idle = connect(server.addr());
+        idle.write_all(b"x").unwrap();
+        if name != "compress" {
+            let mut one = [0u8; 1];
+            idle.read_exact(&mut one).unwrap();
+        }
+        server.signal(libc::SIGINT);
+        server.expect_line("shutting down");
+        server.signal(libc::SIGTERM);
+        // Well before the 60 s grace: the hang guard in `wait_exit` is 20 s.
+        server.expect_exit_0();
+    }
+}

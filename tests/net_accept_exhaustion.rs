@@ -101,17 +101,21 @@ async fn echo_task(mut stream: impl AsyncRead + AsyncWrite) {
     }
 }
 
-/// Closes the listeners' reserve descriptor (the one on `/dev/null` above stdio), as a program
-/// that closes descriptors it does not know would: its number is then reused by a connection.
+/// Closes the listeners' reserve descriptor (an anonymous `memfd` named `evloop-reserve`), as a
+/// program that closes descriptors it does not know would: its number is then reused by a
+/// connection.
 fn close_reserve() {
     let reserve = open_fds()
         .into_iter()
         .filter(|fd| *fd > 2)
         .find(|fd| {
-            std::fs::read_link(format!("/proc/self/fd/{fd}"))
-                .is_ok_and(|target| target == std::path::Path::new("/dev/null"))
+            std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|target| {
+                target
+                    .to_string_lossy()
+                    .starts_with("/memfd:evloop-reserve")
+            })
         })
-        .expect("the listener opened a reserve descriptor on /dev/null");
+        .expect("the listener opened a reserve descriptor");
     // SAFETY: closing a descriptor number takes no pointer; the descriptor belongs to evloop, which
     // must cope (that is what this server checks).
     unsafe { libc::close(reserve as i32) };

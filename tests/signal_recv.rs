@@ -431,3 +431,36 @@ fn too_many_loops_listening_at_once_is_an_error() {
     }
     assert_eq!(heard.get(), 64);
 }
+
+extern "C" fn installed_later(_: libc::c_int) {}
+
+/// Dropping the last listener puts the saved disposition back only if evloop's handler is still
+/// the one installed: a handler that other code installed meanwhile stays.
+#[test]
+fn the_last_listener_leaves_a_handler_installed_after_evloops() {
+    let signum = libc::SIGRTMIN() + 20;
+    let lp = EventLoop::new().unwrap();
+    let listener = lp
+        .block_on(async { signal(SignalKind::from_raw(signum)) })
+        .unwrap();
+    let theirs = installed_later as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: all-zero `sigaction`s are valid; the handler does nothing, so it is
+    // async-signal-safe; the pointers are to live locals.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = theirs;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(signum, &sa, std::ptr::null_mut()), 0);
+    }
+    drop(listener);
+    // SAFETY: a query: a null new action, and `now` is a live, writable local.
+    let now = unsafe {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signum, std::ptr::null(), &mut now);
+        now.sa_sigaction
+    };
+    assert_eq!(
+        now, theirs,
+        "evloop put its saved disposition over someone else's handler"
+    );
+}

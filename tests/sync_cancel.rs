@@ -138,3 +138,11 @@ fn a_foreign_waker_may_use_the_token_when_woken() {
     token.cancel();
     assert!(wait.as_mut().poll(&mut cx).is_ready());
 }
+
+#[test]
+fn a_grandchild_is_cancelled_though_its_parent_token_was_dropped() {
+    let root = CancellationToken::new();
+    let grandchild = root.child_token().child_token();
+    root.cancel();
+    assert!(grandchild.is_cancelled());
+}

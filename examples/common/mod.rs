@@ -137,8 +137,10 @@ pub fn raise_backlog(listener: &impl std::os::fd::AsRawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// A token cancelled on the first SIGINT or SIGTERM, once `shutting down` is printed. The signal
-/// listeners do not keep the loop alive by themselves. Call it inside the loop (it spawns a task),
+/// A token cancelled on the first SIGINT or SIGTERM, once `shutting down` is printed. A second
+/// signal ends the grace period of [`drain`] at once (the listeners stay, so that no signal finds
+/// the default disposition, which would kill the process). The signal listeners do not keep the
+/// loop alive by themselves. Call it inside the loop (it spawns a task),
 /// and before [`announce`]: a signal sent as soon as the address is known must find the handler
 /// installed, not the default disposition (which ends the process).
 pub fn shutdown_signal() -> io::Result<CancellationToken> {
@@ -149,20 +151,37 @@ pub fn shutdown_signal() -> io::Result<CancellationToken> {
     let token = CancellationToken::new();
     let cancel = token.clone();
     evloop::spawn(async move {
+        let mut signals = 0;
         poll_fn(|cx| {
-            let int = interrupt.poll_recv(cx).is_ready();
-            let term = terminate.poll_recv(cx).is_ready();
-            if int || term {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+            // Until both listeners are pending (their wakers stored): a delivery is taken each time
+            // one is ready.
+            loop {
+                let int = interrupt.poll_recv(cx).is_ready();
+                let term = terminate.poll_recv(cx).is_ready();
+                if !int && !term {
+                    return Poll::Pending;
+                }
+                signals += 1;
+                if signals == 1 {
+                    say_shutting_down();
+                    cancel.cancel();
+                } else {
+                    return Poll::Ready(());
+                }
             }
         })
         .await;
-        say_shutting_down();
-        cancel.cancel();
+        eprintln!("second signal: not waiting for the connections");
+        FORCE.with(CancellationToken::cancel);
+        // Listening on: later signals are ignored until the process exits.
+        std::future::pending::<()>().await;
     });
     Ok(token)
+}
+
+thread_local! {
+    /// Cancelled by a second shutdown signal: [`drain`] stops waiting then.
+    static FORCE: CancellationToken = CancellationToken::new();
 }
 
 /// Prints `shutting down` and flushes: the line a parent process waits for.
@@ -177,7 +196,11 @@ pub fn say_shutting_down() {
 /// returns.
 pub async fn drain(tracker: &TaskTracker, grace: Duration) -> usize {
     tracker.close();
-    if evloop::time::timeout(grace, tracker.wait()).await.is_ok() {
+    let force = FORCE.with(CancellationToken::clone);
+    let waited = force
+        .run_until_cancelled(evloop::time::timeout(grace, tracker.wait()))
+        .await;
+    if matches!(waited, Some(Ok(()))) {
         return 0;
     }
     let left = tracker.len();

@@ -280,6 +280,15 @@ pub(crate) fn register(signum: c_int) -> io::Result<(Registration, u64)> {
     Ok((Registration { signum }, seen))
 }
 
+/// Whether [`handler`] is the disposition of `signum` now.
+fn is_installed(signum: c_int) -> bool {
+    // SAFETY: an all-zero `sigaction` is a valid value, only written by the call below.
+    let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only queries; `now` is a live, writable `sigaction`.
+    let rc = unsafe { libc::sigaction(signum, std::ptr::null(), &mut now) };
+    rc == 0 && now.sa_sigaction == handler as extern "C" fn(c_int) as libc::sighandler_t
+}
+
 /// Installs [`handler`] for `signum`; returns the disposition it replaced.
 fn install(signum: c_int) -> io::Result<Disposition> {
     // SAFETY: an all-zero `sigaction` is a valid value (no handler, no flags, an empty mask).
@@ -315,10 +324,14 @@ impl Drop for Registration {
         signal.listeners -= 1;
         if signal.listeners == 0 {
             if let Some(Disposition(previous)) = signal.previous.take() {
-                // SAFETY: `previous` is the disposition `sigaction` handed back when evloop's
-                // handler was installed, so it is valid to install again. A failure cannot be
-                // reported from a drop; it leaves evloop's handler, which is harmless.
-                unsafe { libc::sigaction(self.signum, &previous, std::ptr::null_mut()) };
+                // Only if evloop's handler is still the one installed: code that installed its own
+                // since keeps it (checked, then replaced: not atomic, but nothing better exists).
+                if is_installed(self.signum) {
+                    // SAFETY: `previous` is the disposition `sigaction` handed back when evloop's
+                    // handler was installed, so it is valid to install again. A failure cannot be
+                    // reported from a drop; it leaves evloop's handler, which is harmless.
+                    unsafe { libc::sigaction(self.signum, &previous, std::ptr::null_mut()) };
+                }
             }
         }
     }

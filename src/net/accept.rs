@@ -7,8 +7,8 @@
 //! pending until a connection can be accepted, and the already-open connections are served
 //! meanwhile. The policy is libuv's, plus a timer:
 //!
-//! 1. **A reserve descriptor.** The first listener opens `/dev/null` (`O_CLOEXEC`) and keeps it,
-//!    one per process. On `EMFILE`/`ENFILE` the reserve is closed, the connections waiting in the
+//! 1. **A reserve descriptor.** The first listener opens one (an anonymous `memfd`, `O_CLOEXEC`,
+//!    whose inode is its own) and keeps it, one per process. On `EMFILE`/`ENFILE` the reserve is closed, the connections waiting in the
 //!    backlog are accepted and closed at once (shed: the peer sees its connection closed instead of
 //!    hanging in the backlog), and the reserve is reopened.
 //! 2. **A back-off.** Then the listener waits [`BACKOFF`] on a loop timer (not spinning) before it
@@ -159,8 +159,10 @@ fn shed<S: Source, C>(io: &IoSource<S>, accept: impl Fn(&S) -> io::Result<C>) {
     reserve::ensure();
 }
 
-/// The process's reserve descriptor: `/dev/null`, opened by the first listener, closed only to make
-/// room for shedding connections and reopened right after.
+/// The process's reserve descriptor: an anonymous `memfd`, opened by the first listener, closed only
+/// to make room for shedding connections and reopened right after. Not `/dev/null`: every open of
+/// it has the same device and inode, so the identity check below could not tell the reserve from a
+/// stranger's `/dev/null` that took its number after someone else closed it.
 mod reserve {
     use super::*;
 
@@ -181,14 +183,15 @@ mod reserve {
         Some((st.st_dev as u64, st.st_ino as u64))
     }
 
-    /// Opens the reserve if there is none. Fails quietly (out of descriptors, no `/dev/null`): the
-    /// listener then only backs off.
+    /// Opens the reserve if there is none. Fails quietly (out of descriptors): the listener then
+    /// only backs off.
     pub(super) fn ensure() {
         if FD.load(Ordering::Acquire) >= 0 {
             return;
         }
-        // SAFETY: the path is a valid NUL-terminated string; `open` takes no other pointer.
-        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        // SAFETY: the name is a valid NUL-terminated string; `memfd_create` takes no other
+        // pointer.
+        let fd = unsafe { libc::memfd_create(c"evloop-reserve".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
             return;
         }
@@ -215,7 +218,10 @@ mod reserve {
             return false;
         }
         if identity(fd) != Some(*known) {
-            // Someone closed it and the number was reused: forget it, do not close theirs.
+            // Someone closed it and the number was reused: forget it, do not close theirs. (A
+            // stranger could still close and reuse the number between this check and the `close`
+            // below: no check can rule that out, but it needs another thread to close a descriptor
+            // it does not own first.)
             return false;
         }
         drop(known);

@@ -48,7 +48,7 @@
 //! the loop alive by itself; a pending [`Child::wait`] does. While such children exist, evloop's
 //! `SIGCHLD` handler is installed (the previous disposition is put back after the last one); a
 //! `SIGCHLD` set to be ignored (`SIG_IGN`, which makes the kernel reap children itself) is
-//! replaced meanwhile. If no listener can be made (the signal thread cannot start), a job on the
+//! replaced meanwhile. If no listener can be made (every signal wake slot is taken, or its socket pair cannot be made), a job on the
 //! [blocking pool](crate::blocking) waits for the exit instead.
 //!
 //! **No zombies.** Every child is reaped: by [`Child::wait`] or [`Child::try_wait`], or, when a

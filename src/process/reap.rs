@@ -11,7 +11,7 @@
 //!   the loop alive; a waiting child does. See [`super::sigchld`]. As the standard library is the
 //!   only code that reaps, its `kill` can never signal a recycled pid.
 //! - **Blocking pool** (last resort, if no `SIGCHLD` listener can be made, for example because
-//!   the signal thread cannot start): a job waits with `waitid(P_PID, pid, WEXITED | WNOWAIT)`,
+//!   every signal wake slot is taken): a job waits with `waitid(P_PID, pid, WEXITED | WNOWAIT)`,
 //!   which returns when the child exits but leaves it to be reaped; the task then reaps it with
 //!   `try_wait`. Each waiting child holds a pool thread.
 //! - **Orphans**: a [`Child`](super::Child) dropped before it was reaped is handed to the loop:
@@ -151,7 +151,7 @@ impl Waiter {
                     match sigchld::Registration::new(&handle) {
                         Ok(r) => *registration = Some(r),
                         Err(_) if !handle.is_closed() => {
-                            // No listener (the signal thread could not start, say): a pool job.
+                            // No listener (every signal wake slot is taken, say): a pool job.
                             *self = Waiter::Blocking(None);
                             return self.poll_wait(child, cx);
                         }
@@ -178,10 +178,19 @@ impl Waiter {
                     *job = None;
                     return Poll::Ready(Ok(status));
                 }
-                let pending = job.get_or_insert_with(|| {
+                if job.is_none() {
+                    // Polled outside any loop (another executor): an error, not a panic.
+                    let Some(handle) = Handle::try_current().filter(|h| !h.is_closed()) else {
+                        return Poll::Ready(Err(io::Error::other(
+                            "evloop: waiting for a child needs a running event loop on this thread",
+                        )));
+                    };
                     let pid = child.id();
-                    Handle::current().spawn_blocking(move || wait_for_exit(pid))
-                });
+                    *job = Some(handle.spawn_blocking(move || wait_for_exit(pid)));
+                }
+                let Some(pending) = job.as_mut() else {
+                    unreachable!("set above");
+                };
                 match Pin::new(pending).poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(())) => *job = None,

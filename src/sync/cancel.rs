@@ -58,14 +58,32 @@ struct Node {
     waiters: RefCell<WaitList<()>>,
     /// Live children are cancelled with this token; dead ones are pruned as more are added.
     children: RefCell<Vec<Weak<Node>>>,
+    /// Kept alive by its children (downward links are weak, so there is no cycle): a token whose
+    /// own handles are all dropped still passes a cancellation on to its descendants.
+    parent: Option<Rc<Node>>,
+}
+
+impl Drop for Node {
+    /// Lets go of the ancestors one by one: a chain of 200,000 tokens must not drop recursively.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(p) = parent {
+            parent = match Rc::try_unwrap(p) {
+                // The last reference: take its parent out before it drops (with none).
+                Ok(mut node) => node.parent.take(),
+                Err(_) => None,
+            };
+        }
+    }
 }
 
 impl Node {
-    fn new(cancelled: bool) -> Rc<Node> {
+    fn new(cancelled: bool, parent: Option<Rc<Node>>) -> Rc<Node> {
         Rc::new(Node {
             cancelled: Cell::new(cancelled),
             waiters: RefCell::new(WaitList::new()),
             children: RefCell::new(Vec::new()),
+            parent,
         })
     }
 }
@@ -80,14 +98,14 @@ impl CancellationToken {
     /// A token that is not cancelled.
     pub fn new() -> CancellationToken {
         CancellationToken {
-            node: Node::new(false),
+            node: Node::new(false, None),
         }
     }
 
     /// A token cancelled with this one (and with its parents), which can also be cancelled alone.
     /// A child of a cancelled token is born cancelled.
     pub fn child_token(&self) -> CancellationToken {
-        let child = Node::new(self.node.cancelled.get());
+        let child = Node::new(self.node.cancelled.get(), Some(self.node.clone()));
         if !child.cancelled.get() {
             let mut children = self.node.children.borrow_mut();
             if children.len() == children.capacity() {

@@ -44,7 +44,7 @@ use crate::net::sys;
 /// accept future stays pending, the connections already open go on being served, and accepting
 /// resumes once a descriptor is free. Out of descriptors, the connections waiting in the backlog
 /// are shed: accepted and closed at once, so their peers see the connection closed instead of
-/// hanging (the first listener keeps one reserve descriptor per process, on `/dev/null`, to make
+/// hanging (the first listener keeps one reserve descriptor per process, an anonymous `memfd`, to make
 /// room for that, as libuv does). Then the listener retries after 100 ms on a loop timer, so the
 /// process stays idle while exhausted; out of memory or buffers (`ENOMEM`, `ENOBUFS`) it only
 /// waits. A connection that failed before it was taken (`ECONNABORTED`, `ECONNRESET`, `EPROTO`) is
