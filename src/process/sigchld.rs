@@ -212,13 +212,19 @@ impl Registration {
 
     /// Stores `waker`, to be woken on the next `SIGCHLD`.
     pub(crate) fn set_waker(&self, waker: &Waker) {
-        let old = {
-            let mut state = self.hub.state.borrow_mut();
-            match state.waiters.get_mut(self.key) {
-                Some(Some(w)) if w.will_wake(waker) => None,
-                Some(slot) => slot.replace(waker.clone()),
-                None => None,
-            }
+        let stored = match self.hub.state.borrow().waiters.get(self.key) {
+            Some(Some(w)) => w.will_wake(waker),
+            Some(None) => false,
+            None => true, // gone: nothing to store
+        };
+        if stored {
+            return;
+        }
+        // Cloned, and the old one dropped, with the state free: a foreign waker's code may run.
+        let new = waker.clone();
+        let old = match self.hub.state.borrow_mut().waiters.get_mut(self.key) {
+            Some(slot) => slot.replace(new),
+            None => Some(new),
         };
         drop(old);
     }

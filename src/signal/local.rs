@@ -60,11 +60,17 @@ impl Entry {
     /// Stores `waker` unless the stored one would wake the same task; hands back the one it
     /// replaced (to be dropped with no borrow held).
     pub(crate) fn set_waker(&self, waker: &Waker) -> Option<Waker> {
-        let mut slot = self.waker.borrow_mut();
-        if slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        if self
+            .waker
+            .borrow()
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
             return None;
         }
-        slot.replace(waker.clone())
+        // Cloned with the slot free: a foreign waker's `clone` is user code.
+        let new = waker.clone();
+        self.waker.borrow_mut().replace(new)
     }
 
     /// Takes the stored waker (to be dropped with no borrow held).
