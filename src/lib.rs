@@ -80,7 +80,8 @@
 //! user data runs while loop state is borrowed follows from how they fit together:
 //!
 //! 1. **The driver** (`src/driver/`): plain containers, the message queue, the timer heap, the
-//!    reactor's registrations, the task slab, the cross-thread inbox and the blocking pool. They
+//!    reactor's registrations, the task slab, the cross-thread inbox, the blocking pool and the
+//!    signal handler's counters and wake table. They
 //!    know nothing of the loop: they import nothing from the layers above, call no user code, and
 //!    hand back whatever they remove or replace instead of dropping it.
 //! 2. **The runtime** (`src/runtime/`): owns one loop's containers behind a single `RefCell` and
