@@ -29,14 +29,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
-use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::Interest;
 
 use crate::blocking::BlockingHandle;
 use crate::driver::reactor::Direction;
 use crate::event_loop::Handle;
 use crate::net::source::{no_loop, IoSource};
+use crate::reactor::FdSource;
 use crate::task::JoinError;
 
 use super::sigchld;
@@ -54,33 +53,9 @@ thread_local! {
 /// every spawn and every drop of a child.
 static STRAYS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
 
-/// A pidfd as a `mio` source; it owns the descriptor.
+/// A pidfd; it owns the descriptor (registered as an [`FdSource`]).
 #[derive(Debug)]
 pub(crate) struct PidFd(OwnedFd);
-
-impl Source for PidFd {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.0.as_raw_fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.0.as_raw_fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        SourceFd(&self.0.as_raw_fd()).deregister(registry)
-    }
-}
 
 impl AsRawFd for PidFd {
     fn as_raw_fd(&self) -> RawFd {
@@ -114,7 +89,7 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
 /// How a running child's exit is awaited.
 pub(crate) enum Waiter {
     /// Its pidfd, registered with the loop.
-    PidFd(IoSource<PidFd>),
+    PidFd(IoSource<FdSource<PidFd>>),
     /// The fallback: woken by the loop's `SIGCHLD` hub, with which the first wait registers.
     Sigchld(Option<sigchld::Registration>),
     /// The last resort, if no `SIGCHLD` listener can be made: a blocking-pool job that returns
@@ -126,7 +101,7 @@ impl Waiter {
     /// The waiter for a just-spawned child: its pidfd if the kernel has them.
     pub(crate) fn new(pid: u32) -> io::Result<Waiter> {
         match pidfd_open(pid) {
-            Some(fd) => Ok(Waiter::PidFd(IoSource::new(PidFd(fd))?)),
+            Some(fd) => Ok(Waiter::PidFd(IoSource::new(FdSource(PidFd(fd)))?)),
             None => Ok(Waiter::Sigchld(None)),
         }
     }
@@ -239,27 +214,9 @@ struct Orphan {
     child: Option<std::process::Child>,
 }
 
-impl Source for Orphan {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.pidfd.register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.pidfd.reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.pidfd.deregister(registry)
+impl AsRawFd for Orphan {
+    fn as_raw_fd(&self) -> RawFd {
+        self.pidfd.as_raw_fd()
     }
 }
 
@@ -281,7 +238,7 @@ pub(crate) fn adopt(mut child: std::process::Child, waiter: Waiter) {
     }
     let pidfd = match waiter {
         // Our registration goes with `io`; the duplicate descriptor gets one of its own.
-        Waiter::PidFd(io) => io.get().0.try_clone().ok().map(PidFd),
+        Waiter::PidFd(io) => io.get().0 .0.try_clone().ok().map(PidFd),
         Waiter::Sigchld(registration) => {
             // No longer waiting (and no longer keeping the loop alive): an orphan of the hub.
             drop(registration);
@@ -303,7 +260,8 @@ pub(crate) fn adopt(mut child: std::process::Child, waiter: Waiter) {
         child: Some(child),
     };
     // If the loop is closing, the watch is refused and dropped, and `Orphan::drop` reaps.
-    let watched = handle.watch(orphan, Interest::READABLE, |h, orphan, event| {
+    let watched = handle.watch(FdSource(orphan), Interest::READABLE, |h, source, event| {
+        let orphan = &mut source.0;
         if let Some(child) = orphan.child.as_mut() {
             if !matches!(child.try_wait(), Ok(None)) {
                 orphan.child = None;

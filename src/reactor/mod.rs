@@ -8,4 +8,5 @@
 mod raw_fd;
 
 pub use crate::driver::reactor::{IoEvent, Ready, WatcherId};
+pub(crate) use raw_fd::FdSource;
 pub use raw_fd::RawFdSource;

@@ -1,7 +1,7 @@
 //! `RawFdSource`: a raw descriptor as a `mio` source.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use mio::event::Source;
 use mio::unix::SourceFd;
@@ -49,5 +49,35 @@ impl Source for RawFdSource {
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         SourceFd(&self.0).deregister(registry)
+    }
+}
+
+/// A value that owns a descriptor, registered by that descriptor: the crate's own sources that are
+/// not `mio` types (a pidfd, a signal wake slot, an orphan child's pidfd). Dropping it drops the
+/// value, which closes (or gives back) the descriptor.
+#[derive(Debug)]
+pub(crate) struct FdSource<T>(pub(crate) T);
+
+impl<T: AsRawFd> Source for FdSource<T> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        RawFdSource(self.0.as_raw_fd()).register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        RawFdSource(self.0.as_raw_fd()).reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        RawFdSource(self.0.as_raw_fd()).deregister(registry)
     }
 }

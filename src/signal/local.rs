@@ -5,19 +5,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use libc::c_int;
-use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::Interest;
 use slab::Slab;
 
 use crate::driver::signal::{self as sys, WakeSlot};
 use crate::event_loop::Handle;
-use crate::reactor::WatcherId;
+use crate::reactor::{FdSource, WatcherId};
 
 /// What a listener shares with the loop that wakes it.
 pub(crate) struct Entry {
@@ -97,33 +95,9 @@ struct WakeSource {
     slot: WakeSlot,
 }
 
-impl WakeSource {
-    fn fd(&self) -> RawFd {
+impl AsRawFd for WakeSource {
+    fn as_raw_fd(&self) -> RawFd {
         self.slot.read_fd()
-    }
-}
-
-impl Source for WakeSource {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        SourceFd(&self.fd()).deregister(registry)
     }
 }
 
@@ -152,12 +126,12 @@ impl LoopSignals {
         });
         let weak = Rc::downgrade(&signals);
         let id = handle.watch(
-            WakeSource { slot },
+            FdSource(WakeSource { slot }),
             Interest::READABLE,
             move |_, source, _| {
                 // Drained before looking at the counters: a signal after the drain makes the
                 // read end readable again.
-                source.slot.drain();
+                source.0.slot.drain();
                 if let Some(signals) = weak.upgrade() {
                     signals.wake_moved();
                 }
