@@ -83,8 +83,12 @@ impl Core {
 
     /// Removes the timer of a `Sleep`, by key (see `TimerQueue::remove`).
     pub(crate) fn remove_timer(&self, key: u32) {
-        if let Some(action) = self.with(|d| d.timers.remove(key)) {
-            self.discard(action);
+        match self.with(|d| d.timers.remove(key)) {
+            // The common case, on every dropped `sleep` or timeout: no waker, or one of the loop's
+            // own, whose drop runs nothing. It skips the trash (thread-locals, `catch_unwind`).
+            Some(Action::Wake { waker, .. }) if waker.as_ref().is_none_or(waker::is_ours) => {}
+            Some(action) => self.discard(action),
+            None => {}
         }
     }
 

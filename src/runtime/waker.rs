@@ -59,13 +59,13 @@ pub(crate) fn from_data(data: usize) -> Waker {
 /// The loop index, key and generation of one of evloop's own wakers; `None` for any other waker.
 #[inline]
 pub(crate) fn decode(waker: &Waker) -> Option<(u16, u32, u32)> {
-    std::ptr::eq(waker.vtable(), &VTABLE).then(|| unpack(waker.data().addr()))
+    is_ours(waker).then(|| unpack(waker.data().addr()))
 }
 
 /// Clones a waker; one of ours is copied inline, without the call through its vtable.
 #[inline]
 pub(crate) fn clone_waker(waker: &Waker) -> Waker {
-    if std::ptr::eq(waker.vtable(), &VTABLE) {
+    if is_ours(waker) {
         from_data(waker.data().addr())
     } else {
         waker.clone()
@@ -127,11 +127,16 @@ fn wake_remote(index: u16, data: usize) {
     }
 }
 
+/// Whether `waker` is one of evloop's own (cloning, waking and dropping it run no user code).
+#[inline]
+pub(crate) fn is_ours(waker: &Waker) -> bool {
+    std::ptr::eq(waker.vtable(), &VTABLE)
+}
+
 /// The loop a waker belongs to, if it is one of evloop's own.
 #[inline]
 pub(crate) fn loop_index(waker: &Waker) -> Option<u16> {
-    std::ptr::eq(waker.vtable(), &VTABLE)
-        .then(|| (waker.data().addr() >> (KEY_BITS + GEN_BITS)) as u16)
+    is_ours(waker).then(|| (waker.data().addr() >> (KEY_BITS + GEN_BITS)) as u16)
 }
 
 #[cfg(test)]
