@@ -14,17 +14,17 @@
 //!
 //! Stop it with Ctrl-C (or SIGTERM): it stops accepting (the listener is deregistered and closed),
 //! lets the connections in flight finish for up to `--grace` seconds, and exits with status 0.
-//! SIGINT and SIGTERM are blocked, and a thread waits for them with `sigwait` and wakes the poll
-//! on its own token (a `mio::Waker`, the self-pipe of an epoll loop): the connections pay
-//! nothing for it, the loop's dispatch only meets one more token.
+//! A handler for SIGINT and SIGTERM writes to a self-pipe whose read end the poll watches on its
+//! own token: the connections pay nothing for it, the loop's dispatch only meets one more token,
+//! and the process stays single-threaded (as the other servers of the benchmark do).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::thread;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 mod common;
@@ -53,7 +53,7 @@ fn main() -> io::Result<()> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     // Before anything else, so that no signal can find the default action (death) any more.
-    watch_shutdown_signals(&poll)?;
+    let mut signals = watch_shutdown_signals(&poll)?;
     let mut listener = TcpListener::bind(args.addr)?;
     common::raise_backlog(&listener)?;
     poll.registry()
@@ -83,6 +83,8 @@ fn main() -> io::Result<()> {
                     continue;
                 }
                 SIGNAL => {
+                    // Drained, so that the next signal makes a new edge.
+                    while signals.read(&mut [0u8; 64]).is_ok_and(|n| n > 0) {}
                     if deadline.is_none() {
                         common::say_shutting_down();
                         // Closing the listener refuses new connects; deregister it first.
@@ -140,36 +142,52 @@ fn main() -> io::Result<()> {
     }
 }
 
-/// Blocks SIGINT and SIGTERM (in this thread, and so in every thread started after it) and starts
-/// a thread that waits for them with `sigwait` and wakes `poll` with the `SIGNAL` token. Blocked,
-/// the signals no longer kill the process, and nothing runs in a signal handler.
-fn watch_shutdown_signals(poll: &Poll) -> io::Result<()> {
-    let waker = Waker::new(poll.registry(), SIGNAL)?;
-    // SAFETY: a `sigset_t` is plain data; `sigemptyset` initialises it before any other use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a live `sigset_t`, which these calls only write (and `pthread_sigmask`
-    // only reads); the signal numbers are valid. They fail only on invalid arguments.
-    let rc = unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
-    };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+/// The write end of the self-pipe, for the signal handler.
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+/// The signal handler: one `write(2)` of one byte (async-signal-safe), `errno` left as it was.
+extern "C" fn on_signal(_: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    // SAFETY: `__errno_location` points at this thread's `errno`, saved and put back around the
+    // write; `fd` is the pipe's write end, open for the life of the process; the buffer is one
+    // byte on this stack frame. A full pipe (`EAGAIN`) is already readable: nothing to do.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let _ = libc::write(fd, b"s".as_ptr().cast(), 1);
+        *libc::__errno_location() = errno;
     }
-    // The thread keeps the waker alive: dropping it would close its descriptor, and with it the
-    // wake-up not yet seen. Later signals wake the poll again, and change nothing.
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || loop {
-            let mut signum = 0;
-            // SAFETY: `set` is an initialised `sigset_t` and `signum` a live `c_int` to write to.
-            if unsafe { libc::sigwait(&set, &mut signum) } == 0 {
-                let _ = waker.wake();
-            }
-        })?;
-    Ok(())
+}
+
+/// Installs a handler for SIGINT and SIGTERM that writes to a self-pipe, and registers the pipe's
+/// read end with `poll` under the `SIGNAL` token: no thread (a second thread would make glibc take
+/// its slower path in every `recv` and `send`, a cost a single-threaded server does not pay), and
+/// no signal finds the default action (death) any more. The pipe is never closed.
+fn watch_shutdown_signals(poll: &Poll) -> io::Result<mio::net::UnixStream> {
+    let (read, write) = std::os::unix::net::UnixStream::pair()?;
+    read.set_nonblocking(true)?;
+    write.set_nonblocking(true)?;
+    SIGNAL_PIPE.store(
+        std::os::fd::IntoRawFd::into_raw_fd(write),
+        Ordering::Relaxed,
+    );
+    let mut read = mio::net::UnixStream::from_std(read);
+    poll.registry()
+        .register(&mut read, SIGNAL, Interest::READABLE)?;
+    for signum in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: an all-zero `sigaction` is valid (no flags, an empty mask once `sigemptyset`
+        // ran); the handler is async-signal-safe (see `on_signal`); the pointers are to locals.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(signum, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(read)
 }
 
 /// Accepts until the backlog is empty, or returns an error that calls for backing off.
