@@ -7,15 +7,15 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::example::{bin, parse_announcement, Server};
+use util::example::Program;
 use util::Rng;
 
 /// How long a test waits for a line, a transfer or an exit before it fails: a hang guard, far
@@ -30,101 +30,6 @@ const BEFORE_SIGNAL: usize = 2 << 20;
 
 /// How much must have come back before the signal is sent.
 const BACK_BEFORE_SIGNAL: usize = 1 << 20;
-
-/// An example server with its stdout read line by line on a thread (so the pipe never fills).
-struct Running {
-    server: Server,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Running {
-    /// Starts the example `name` on a free loopback port with the extra `args`, and waits for its
-    /// `listening on ADDR` line.
-    fn start(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(bin(name))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the `{name}` example: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        // Owned before anything can fail: dropping it kills and reaps the process.
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let first = lines
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|_| panic!("`{name}` did not print `listening on ADDR`"));
-        server.addr = parse_announcement(&first);
-        Running { server, lines }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.server.addr
-    }
-
-    /// Sends `signal` to the server process.
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.server.child.id()).expect("a pid");
-        // SAFETY: `kill` takes no pointers; `pid` is our own child, not yet reaped (the `Server`
-        // reaps it only in `wait_exit` or on drop).
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-    }
-
-    /// Waits for the stdout line `wanted`; the lines before it are skipped.
-    fn expect_line(&mut self, wanted: &str) {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line == wanted => return,
-                Ok(_) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = self.wait_exit();
-                    panic!("the server exited ({status}) without printing `{wanted}`");
-                }
-                Err(e) => panic!("the server never printed `{wanted}`: {e}"),
-            }
-        }
-    }
-
-    /// Waits (up to the hang guard) for the server to exit, and returns its status.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.server.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within {TIMEOUT:?} of the signal"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Waits for the server to exit, and checks that it did with status 0.
-    fn expect_exit_0(&mut self) {
-        let status = self.wait_exit();
-        assert!(
-            status.success(),
-            "the server exited with {status}, not with status 0"
-        );
-    }
-}
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect to the server");
@@ -276,7 +181,7 @@ fn check_reply(reply: Reply, sent: &[u8], back: Vec<u8>) {
 
 /// The whole scenario: a transfer spans the signal, and the server finishes it before exiting.
 fn transfer_spans_shutdown(name: &str, reply: Reply, signal: libc::c_int, seed: u64) {
-    let mut server = Running::start(name, &["--grace", "15"]);
+    let mut server = Program::serve(name, &["--grace", "15"]);
     let data = Arc::new(Rng::new(seed).bytes(TRANSFER));
     let transfer = Transfer::start(server.addr(), Arc::clone(&data), BEFORE_SIGNAL);
     transfer.wait_received(BACK_BEFORE_SIGNAL);
@@ -287,7 +192,7 @@ fn transfer_spans_shutdown(name: &str, reply: Reply, signal: libc::c_int, seed: 
     // The connection in flight goes on: the rest of the data is sent after the signal.
     let back = transfer.finish();
     check_reply(reply, &data, back);
-    server.expect_exit_0();
+    server.assert_exits_0();
 }
 
 #[test]
@@ -312,13 +217,13 @@ fn sigint_shuts_down_as_sigterm_does() {
     // At once after the announcement (the servers listen for signals before it), with no
     // connection at all: the server exits straight away.
     for name in ["echo", "echo_callbacks", "compress", "udp_echo"] {
-        let mut server = Running::start(name, &[]);
+        let mut server = Program::serve(name, &[]);
         server.signal(libc::SIGINT);
         server.expect_line("shutting down");
         if name != "udp_echo" {
             expect_no_new_connections(server.addr());
         }
-        server.expect_exit_0();
+        server.assert_exits_0();
     }
 }
 
@@ -331,7 +236,7 @@ fn servers_exit_after_the_grace_period_with_an_idle_connection_open() {
         ("echo_callbacks", Reply::Echo),
         ("compress", Reply::Gzip),
     ] {
-        let mut server = Running::start(name, &["--grace", "0.2"]);
+        let mut server = Program::serve(name, &["--grace", "0.2"]);
         // Some traffic first, and its answer (or, for compress, the start of it), so that the
         // connection is surely being served when the signal comes.
         let mut idle = connect(server.addr());
@@ -359,7 +264,7 @@ fn servers_exit_after_the_grace_period_with_an_idle_connection_open() {
         server.signal(libc::SIGTERM);
         server.expect_line("shutting down");
         expect_no_new_connections(server.addr());
-        server.expect_exit_0();
+        server.assert_exits_0();
         // The server is gone, and its side of the idle connection with it.
         loop {
             match idle.read(&mut back) {
@@ -374,7 +279,7 @@ fn servers_exit_after_the_grace_period_with_an_idle_connection_open() {
 
 #[test]
 fn udp_echo_answers_what_it_received_and_exits_on_sigterm() {
-    let mut server = Running::start("udp_echo", &[]);
+    let mut server = Program::serve("udp_echo", &[]);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(TIMEOUT)).unwrap();
     let mut rng = Rng::new(7);
@@ -396,7 +301,7 @@ fn udp_echo_answers_what_it_received_and_exits_on_sigterm() {
     }
     server.signal(libc::SIGTERM);
     server.expect_line("shutting down");
-    server.expect_exit_0();
+    server.assert_exits_0();
     let mut answered = Vec::new();
     client
         .set_read_timeout(Some(Duration::from_millis(500)))
@@ -422,7 +327,7 @@ fn udp_echo_answers_what_it_received_and_exits_on_sigterm() {
 #[test]
 fn a_second_signal_ends_the_grace_period_with_status_0() {
     for name in ["echo", "echo_callbacks", "compress"] {
-        let mut server = Running::start(name, &["--grace", "60"]);
+        let mut server = Program::serve(name, &["--grace", "60"]);
         let mut idle = connect(server.addr());
         idle.write_all(b"x").unwrap();
         if name != "compress" {
@@ -433,6 +338,6 @@ fn a_second_signal_ends_the_grace_period_with_status_0() {
         server.expect_line("shutting down");
         server.signal(libc::SIGTERM);
         // Well before the 60 s grace: the hang guard in `wait_exit` is 20 s.
-        server.expect_exit_0();
+        server.assert_exits_0();
     }
 }
