@@ -52,6 +52,9 @@ impl Core {
         }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
             self.poll_io(self.poll_timeout(wait, queued))?;
+            if self.paused.get() && !queued && wait == Wait::Block {
+                self.auto_advance();
+            }
         }
         // With no timers there is nothing to fire: the clock is read only when someone asks.
         if self.with(|d| d.timers.len() > 0) {
@@ -86,9 +89,44 @@ impl Core {
                 }
                 None
             }
-            Some(deadline) => Some(Duration::from_nanos(
-                deadline.saturating_sub(self.clock_ns()),
-            )),
+            // Paused: look for events without waiting, then jump to the deadline if idle.
+            Some(_) if self.paused.get() => Some(Duration::ZERO),
+            Some(deadline) => self.wait_until(deadline),
+        }
+    }
+
+    /// How long to wait for `deadline`: whole milliseconds for the poller while it is a
+    /// millisecond or more away (waking up to a millisecond early, never late), then the rest to
+    /// the nanosecond through the reactor's precise timer (`None`: it ends the wait).
+    fn wait_until(&self, deadline: u64) -> Option<Duration> {
+        const MS: u64 = 1_000_000;
+        let remaining = deadline.saturating_sub(self.clock_ns());
+        if remaining == 0 || remaining % MS == 0 {
+            return Some(Duration::from_nanos(remaining));
+        }
+        if remaining > MS {
+            return Some(Duration::from_nanos(remaining / MS * MS));
+        }
+        let remaining = Duration::from_nanos(remaining);
+        if self.with(|d| d.reactor.arm_precise(deadline, remaining)) {
+            None
+        } else {
+            // No timerfd here: the poller rounds up, never short.
+            Some(remaining)
+        }
+    }
+
+    /// Paused time and nothing to do: no event came, nothing is queued, no other thread is
+    /// working for the loop. Jump the clock to the next deadline so its timer fires this turn.
+    fn auto_advance(&self) {
+        let idle = self.with(|d| d.queue.is_empty()) && !self.remote.is_notified();
+        if !idle || self.blocking_in_flight() {
+            return;
+        }
+        if let Some(next) = self.with(|d| d.timers.next_deadline()) {
+            if next != NEVER {
+                self.jump_clock_to(next);
+            }
         }
     }
 
