@@ -340,6 +340,11 @@ impl Core {
         self.keep_alive.set(if up { n + 1 } else { n - 1 });
     }
 
+    /// `KeepAlive` guards alive.
+    pub(crate) fn keep_alive_count(&self) -> usize {
+        self.keep_alive.get()
+    }
+
     /// Whether something could still bring work: what `run` waits for.
     pub(crate) fn is_alive(&self) -> bool {
         // Cheapest and most often true first: a server is kept alive by its sockets.

@@ -143,13 +143,14 @@ impl<W> Reactor<W> {
     pub(crate) fn new() -> io::Result<(Reactor<W>, Registry)> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
+        let precise = PreciseTimer::new(poll.registry());
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
             slots: Slab::new(),
             next_gen: 1,
             referenced: 0,
-            precise: PreciseTimer::default(),
+            precise,
         };
         Ok((reactor, registry))
     }
@@ -158,7 +159,7 @@ impl<W> Reactor<W> {
     /// nanosecond, for the timer deadline `deadline`; false if it cannot (then wait with a
     /// rounded timeout). See `precise.rs`.
     pub(crate) fn arm_precise(&mut self, deadline: u64, remaining: Duration) -> bool {
-        self.precise.arm(self.poll.registry(), deadline, remaining)
+        self.precise.arm(deadline, remaining)
     }
 
     /// The epoll (or kqueue) descriptor, for a host loop that polls it.
@@ -174,6 +175,16 @@ impl<W> Reactor<W> {
     /// Number of registered watchers and resources.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Registered callback watchers and async I/O resources, for a report of what is left.
+    pub(crate) fn kinds(&self) -> (usize, usize) {
+        let watchers = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s.kind, Kind::Callback { .. }))
+            .count();
+        (watchers, self.slots.len() - watchers)
     }
 
     fn count_ref(&mut self, was: bool, now: bool) {

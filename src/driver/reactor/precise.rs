@@ -9,7 +9,9 @@
 //! away never touch it. Its expiry is never read: re-arming resets the count, and with
 //! edge-triggered polling each expiry is one event whether or not the count was read.
 //!
-//! Elsewhere than Linux and Android there is no timerfd: `arm` says so and the turn rounds up.
+//! The timerfd is made with the loop, not on first use: made later, it could take the one
+//! descriptor a server near its limit had just freed for `accept`. If it cannot be made (or
+//! elsewhere than Linux and Android, where there is none) `arm` says so and the turn rounds up.
 
 use std::io;
 use std::time::Duration;
@@ -19,8 +21,7 @@ use mio::{Registry, Token};
 /// The token of the precise timer's events (never a slot's: keys stay far below `u32::MAX`).
 pub(crate) const PRECISE_TOKEN: Token = Token(usize::MAX - 1);
 
-/// The timerfd, created on first use.
-#[derive(Default)]
+/// The timerfd (if it could be made).
 pub(crate) struct PreciseTimer {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fd: Option<std::os::fd::OwnedFd>,
@@ -30,14 +31,23 @@ pub(crate) struct PreciseTimer {
 }
 
 impl PreciseTimer {
+    /// Makes the timerfd and registers it with the poller, or an unusable timer if it cannot.
+    pub(crate) fn new(registry: &Registry) -> PreciseTimer {
+        PreciseTimer {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            fd: make_timerfd(registry).ok(),
+            armed_for: None,
+        }
+    }
+
     /// Arms the timer to expire `remaining` from now, for the deadline `deadline` (used only to
     /// skip re-arming for the same one). False if this platform or this process cannot (out of
     /// descriptors): the caller waits with a rounded timeout instead.
-    pub(crate) fn arm(&mut self, registry: &Registry, deadline: u64, remaining: Duration) -> bool {
+    pub(crate) fn arm(&mut self, deadline: u64, remaining: Duration) -> bool {
         if self.armed_for == Some(deadline) {
             return true;
         }
-        match self.set(registry, remaining) {
+        match self.set(remaining) {
             Ok(()) => {
                 self.armed_for = Some(deadline);
                 true
@@ -52,30 +62,12 @@ impl PreciseTimer {
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn set(&mut self, registry: &Registry, remaining: Duration) -> io::Result<()> {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    fn set(&mut self, remaining: Duration) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
 
-        if self.fd.is_none() {
-            // SAFETY: plain syscall with constant flags; no pointers.
-            let raw = unsafe {
-                libc::timerfd_create(
-                    libc::CLOCK_MONOTONIC,
-                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-                )
-            };
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `raw` is a descriptor we just created and own alone.
-            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-            registry.register(
-                &mut mio::unix::SourceFd(&fd.as_raw_fd()),
-                PRECISE_TOKEN,
-                mio::Interest::READABLE,
-            )?;
-            self.fd = Some(fd);
-        }
-        let fd = self.fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let Some(fd) = self.fd.as_ref().map(|f| f.as_raw_fd()) else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
         // A zero `it_value` would disarm it: a deadline already reached still expires, at once.
         let nanos = remaining.as_nanos().clamp(1, 999_999_999) as libc::c_long;
         let spec = libc::itimerspec {
@@ -98,7 +90,31 @@ impl PreciseTimer {
     }
 
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    fn set(&mut self, _registry: &Registry, _remaining: Duration) -> io::Result<()> {
+    fn set(&mut self, _remaining: Duration) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
     }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn make_timerfd(registry: &Registry) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    // SAFETY: a plain syscall with constant arguments; no pointers.
+    let raw = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a descriptor just created, owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    registry.register(
+        &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+        PRECISE_TOKEN,
+        mio::Interest::READABLE,
+    )?;
+    Ok(fd)
 }

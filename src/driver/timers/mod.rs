@@ -473,6 +473,23 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         }
     }
 
+    /// Live timers by kind (one-shot callbacks, periodic callbacks, sleeps) and the earliest real
+    /// deadline among them, for a report of what is left.
+    pub(crate) fn kinds(&self) -> TimerKinds {
+        let mut k = TimerKinds::default();
+        for (_, s) in &self.slots {
+            match s.action {
+                Action::Once { .. } => k.once += 1,
+                Action::Every { .. } => k.every += 1,
+                Action::Wake { .. } => k.sleeps += 1,
+            }
+            if s.action.armed() != 0 {
+                k.earliest = Some(k.earliest.map_or(s.deadline, |e: u64| e.min(s.deadline)));
+            }
+        }
+        k
+    }
+
     /// Removes every timer, handing the actions back to be dropped with no borrow held.
     pub(crate) fn clear(&mut self) -> Vec<Action<O, P>> {
         self.heap.clear();
@@ -480,6 +497,16 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         self.referenced = 0;
         self.slots.drain().map(|s| s.action).collect()
     }
+}
+
+/// What [`TimerQueue::kinds`] counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TimerKinds {
+    pub(crate) once: usize,
+    pub(crate) every: usize,
+    pub(crate) sleeps: usize,
+    /// The earliest deadline of an armed timer (`NEVER` if it never comes due).
+    pub(crate) earliest: Option<u64>,
 }
 
 /// A heap entry, against its slot.
