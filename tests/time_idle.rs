@@ -62,3 +62,26 @@ fn a_sleep_reset_many_times_fires_once_at_its_last_deadline() {
         assert!(s.is_elapsed());
     });
 }
+
+/// The timer fired while the operation also finished (so nobody looked at the timer), then the
+/// timeout moved to another task: each later wait still ends exactly one period after its `run`.
+#[test]
+fn an_idle_timeout_survives_an_unseen_expiry_and_a_move_to_another_task() {
+    evloop::test::run(async {
+        let h = Handle::current();
+        let mut idle = IdleTimeout::new(Duration::from_secs(10));
+        // Both come due at the same instant; the operation is polled first and wins.
+        assert_eq!(idle.run(sleep(Duration::from_secs(10))).await, Ok(()));
+        let start = h.now();
+        let mut idle = evloop::spawn(async move {
+            assert!(idle.run(std::future::pending::<()>()).await.is_err());
+            idle
+        })
+        .await
+        .unwrap();
+        assert_eq!(h.now() - start, Duration::from_secs(10));
+        let start = h.now();
+        assert!(idle.run(std::future::pending::<()>()).await.is_err());
+        assert_eq!(h.now() - start, Duration::from_secs(10));
+    });
+}

@@ -76,7 +76,7 @@ impl Core {
         {
             return Some(Duration::ZERO);
         }
-        let (next, unregistered) = self.with(|d| (d.timers.next_deadline(), d.reactor.len() == 0));
+        let (next, unregistered) = self.with(|d| (d.timers.next_wake(), d.reactor.len() == 0));
         match next {
             Some(NEVER) | None => {
                 if unregistered

@@ -11,7 +11,7 @@ mod sleep;
 mod timeout;
 
 pub use clock::{advance, is_paused, pause, resume};
-pub use idle::IdleTimeout;
+pub use idle::{Idle, IdleTimeout};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, Elapsed};

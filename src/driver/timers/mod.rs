@@ -323,6 +323,24 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         None
     }
 
+    /// A time no later than the earliest live deadline, cheaply: the top entry's, after dropping
+    /// dead entries. It may be an early entry's (a timer pushed back since), which the poller can
+    /// wait for all the same: waking early is harmless, and moving early entries only when they
+    /// come due (in `fire_due`) is what keeps a reset `O(1)`. Resolving them here instead would
+    /// move one per message in a busy server, whose least recently active connection is always at
+    /// the top and always just pushed back.
+    #[inline]
+    pub(crate) fn next_wake(&mut self) -> Option<u64> {
+        while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
+            if self.entry_state(deadline, seq, key) != EntryState::Dead {
+                return Some(deadline);
+            }
+            self.heap.pop();
+            self.dead = self.dead.saturating_sub(1);
+        }
+        None
+    }
+
     /// What the heap entry `(deadline, seq, key)` stands for now.
     #[inline]
     fn entry_state(&self, deadline: u64, seq: u32, key: u32) -> EntryState {
