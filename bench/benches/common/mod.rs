@@ -6,6 +6,8 @@
 //! leaves unused is not dead code.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
