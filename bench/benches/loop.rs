@@ -197,7 +197,11 @@ fn timer_live(c: &mut Criterion) {
         let mut sleeps: Vec<_> = rt.block_on(async {
             let start = tokio::time::Instant::now();
             let mut v: Vec<_> = (0..live)
-                .map(|i| Box::pin(tokio::time::sleep_until(start + hour + Duration::from_micros(i as u64))))
+                .map(|i| {
+                    Box::pin(tokio::time::sleep_until(
+                        start + hour + Duration::from_micros(i as u64),
+                    ))
+                })
                 .collect();
             poll_fn(|cx| {
                 for s in &mut v {

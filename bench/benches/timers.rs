@@ -37,9 +37,17 @@ use common::{dirs, example_problems, raise_nofile_limit, thousands};
 /// (label, example, extra server arguments): the variants, in the order they take turns.
 const VARIANTS: [(&str, &str, &[&str]); 5] = [
     ("evloop echo", "echo", &[]),
-    ("evloop echo + IdleTimeout", "echo", &["--idle-timeout", "30"]),
+    (
+        "evloop echo + IdleTimeout",
+        "echo",
+        &["--idle-timeout", "30"],
+    ),
     ("tokio echo", "echo_tokio", &[]),
-    ("tokio echo + timeout per read", "echo_tokio", &["--idle-timeout", "30"]),
+    (
+        "tokio echo + timeout per read",
+        "echo_tokio",
+        &["--idle-timeout", "30"],
+    ),
     (
         "tokio echo + Sleep::reset per read",
         "echo_tokio",
@@ -77,7 +85,10 @@ fn parse_opts() -> Opts {
         std::process::exit(2)
     };
     while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
+        let mut value = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{name} needs a value")))
+        };
         match a.as_str() {
             "--bench" => {}
             "--part" => match value("--part").as_str() {
@@ -92,9 +103,21 @@ fn parse_opts() -> Opts {
                     .map(|c| c.parse().unwrap_or_else(|_| usage("bad --conns")))
                     .collect()
             }
-            "--messages" => o.messages = value("--messages").parse().unwrap_or_else(|_| usage("bad --messages")),
-            "--rounds" => o.rounds = value("--rounds").parse().unwrap_or_else(|_| usage("bad --rounds")),
-            "--duration" => o.duration = value("--duration").parse().unwrap_or_else(|_| usage("bad --duration")),
+            "--messages" => {
+                o.messages = value("--messages")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --messages"))
+            }
+            "--rounds" => {
+                o.rounds = value("--rounds")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --rounds"))
+            }
+            "--duration" => {
+                o.duration = value("--duration")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --duration"))
+            }
             "--no-build" => o.build = false,
             "--no-pin" => o.pin = false,
             "--no-callgrind" => o.callgrind = false,
@@ -127,7 +150,12 @@ fn main() {
 
 fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
     let d = dirs();
-    let problems = example_problems("timers", &d, &["echo", "echo_tokio", "echo_load"], opts.build);
+    let problems = example_problems(
+        "timers",
+        &d,
+        &["echo", "echo_tokio", "echo_load"],
+        opts.build,
+    );
     if let Some((n, why)) = problems.iter().next() {
         return Err(format!("{n}: {why}"));
     }
@@ -135,9 +163,20 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
     let pin = opts.pin && have_taskset();
     let loadgen = d.examples.join("echo_load");
     let load = |s: &Server, conns: usize, mode: &[String]| {
-        let mut args: Vec<String> = ["--addr", &s.addr, "--conns", &conns.to_string(), "--inflight", "1", "--size", "64", "--connect-timeout", "300"]
-            .map(String::from)
-            .to_vec();
+        let mut args: Vec<String> = [
+            "--addr",
+            &s.addr,
+            "--conns",
+            &conns.to_string(),
+            "--inflight",
+            "1",
+            "--size",
+            "64",
+            "--connect-timeout",
+            "300",
+        ]
+        .map(String::from)
+        .to_vec();
         args.extend_from_slice(mode);
         run_load(&loadgen, pin, &args, Duration::from_secs(3600))
     };
@@ -183,7 +222,11 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
                     md,
                     "| {label} | {:.1} | {} | {:.2}× |",
                     per[i],
-                    if i == 0 || i == 2 { "—".into() } else { format!("+{:.1}", per[i] - plain) },
+                    if i == 0 || i == 2 {
+                        "—".into()
+                    } else {
+                        format!("+{:.1}", per[i] - plain)
+                    },
                     per[i] / tokio_same
                 );
             }
@@ -191,7 +234,12 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
     }
 
     // Natively: alternated rounds at the first connection count.
-    let conns = opts.conns.first().copied().unwrap_or(1000).min(nofile as usize / 2);
+    let conns = opts
+        .conns
+        .first()
+        .copied()
+        .unwrap_or(1000)
+        .min(nofile as usize / 2);
     let mut rate = vec![Vec::new(); VARIANTS.len()];
     let mut cpu = vec![Vec::new(); VARIANTS.len()];
     for round in 0..opts.rounds {
@@ -201,11 +249,22 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
             let r = load(
                 &s,
                 conns,
-                &["--warmup".into(), "0.5".into(), "--duration".into(), opts.duration.to_string(), "--server-pid".into(), pid],
+                &[
+                    "--warmup".into(),
+                    "0.5".into(),
+                    "--duration".into(),
+                    opts.duration.to_string(),
+                    "--server-pid".into(),
+                    pid,
+                ],
             );
             s.stop();
             let r = r?;
-            eprintln!("timers bench: round {}, {label}: {} msgs/s", round + 1, thousands(field(&r, "msgs_per_sec")));
+            eprintln!(
+                "timers bench: round {}, {label}: {} msgs/s",
+                round + 1,
+                thousands(field(&r, "msgs_per_sec"))
+            );
             rate[i].push(field(&r, "msgs_per_sec"));
             cpu[i].push(field(&r, "server_cpu_us_per_msg"));
         }
@@ -218,7 +277,12 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
         if pin { "" } else { " (not pinned: no taskset or one CPU)" }
     );
     for (i, (label, _, _)) in VARIANTS.iter().enumerate() {
-        let _ = writeln!(md, "| {label} | {} | {:.2} |", thousands(median(rate[i].clone())), median(cpu[i].clone()));
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {:.2} |",
+            thousands(median(rate[i].clone())),
+            median(cpu[i].clone())
+        );
     }
     Ok(())
 }
@@ -235,8 +299,15 @@ fn accuracy(md: &mut String) {
          | d | runtime | median late | p99 late | max late | early |\n|---:|---|---:|---:|---:|---:|"
     );
     let lp = evloop::EventLoop::new().expect("loop");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-    for d in [Duration::from_micros(50), Duration::from_micros(200), Duration::from_millis(1)] {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    for d in [
+        Duration::from_micros(50),
+        Duration::from_micros(200),
+        Duration::from_millis(1),
+    ] {
         let (mut ev, mut tk) = (Vec::new(), Vec::new());
         for _ in 0..SLEEPS / BLOCK {
             ev.extend(lp.block_on(async {

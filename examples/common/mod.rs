@@ -79,7 +79,7 @@ pub fn parse_args(name: &str) -> Args {
                     continue;
                 }
                 let secs = match v.parse::<f64>() {
-                    Ok(s) if s.is_finite() && s >= 0.0 && s < 1e12 => Duration::from_secs_f64(s),
+                    Ok(s) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
                     _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
                 };
                 if flag == "--grace" {

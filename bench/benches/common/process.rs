@@ -23,7 +23,6 @@ pub fn have_taskset() -> bool {
             .is_ok_and(|s| s.success())
 }
 
-
 pub fn have_valgrind() -> bool {
     Command::new("valgrind")
         .arg("--version")
@@ -110,7 +109,6 @@ impl Server {
     }
 }
 
-
 /// Runs the load generator; returns its RESULT fields, or what went wrong.
 pub fn run_load(
     loadgen: &Path,
@@ -196,7 +194,6 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-
 pub fn callgrind_total(stderr: &str) -> Option<u64> {
     let num = |s: &str| s.trim().replace(',', "").parse::<u64>().ok();
     stderr
@@ -208,4 +205,3 @@ pub fn callgrind_total(stderr: &str) -> Option<u64> {
                 .find_map(|l| l.split_once("I   refs:").and_then(|(_, v)| num(v)))
         })
 }
-
