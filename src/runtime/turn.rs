@@ -31,6 +31,10 @@ use crate::driver::queue::Entry;
 use crate::driver::reactor::{Finish, IoEvent, Ready, WatcherId};
 use crate::driver::timers::{Due, TimerId, NEVER};
 
+/// How close a deadline must be for the turn to wait for it on the precise timer (a `timerfd`)
+/// rather than in whole milliseconds in the poller.
+const PRECISE_WINDOW: u64 = 2_000_000;
+
 /// Whether a turn may sleep in the poller.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
@@ -95,17 +99,18 @@ impl Core {
         }
     }
 
-    /// How long to wait for `deadline`: whole milliseconds for the poller while it is a
-    /// millisecond or more away (waking up to a millisecond early, never late), then the rest to
-    /// the nanosecond through the reactor's precise timer (`None`: it ends the wait).
+    /// How long to wait for `deadline`: whole milliseconds in the poller while it is more than
+    /// [`PRECISE_WINDOW`] away (waking one to two milliseconds early, so never late even with the
+    /// kernel's timer slack), then the rest to the nanosecond on the reactor's precise timer
+    /// (`None`: the timer's event ends the wait).
     fn wait_until(&self, deadline: u64) -> Option<Duration> {
         const MS: u64 = 1_000_000;
         let remaining = deadline.saturating_sub(self.clock_ns());
-        if remaining == 0 || remaining % MS == 0 {
-            return Some(Duration::from_nanos(remaining));
+        if remaining == 0 {
+            return Some(Duration::ZERO);
         }
-        if remaining > MS {
-            return Some(Duration::from_nanos(remaining / MS * MS));
+        if remaining > PRECISE_WINDOW {
+            return Some(Duration::from_nanos((remaining - MS) / MS * MS));
         }
         let remaining = Duration::from_nanos(remaining);
         if self.with(|d| d.reactor.arm_precise(deadline, remaining)) {

@@ -8,11 +8,10 @@
 //! - **Deadlines are exact**: nanoseconds on the loop's clock, never rounded to a tick. A timer never
 //!   fires before its deadline, never twice, never after it was cancelled, and timers due at the
 //!   same instant fire in the order they were (last) armed.
-//! - **Short waits are precise**: while the next deadline is a millisecond or more away the loop
-//!   waits in the poller, in whole milliseconds and never past it; the last stretch below a
-//!   millisecond is waited on a `timerfd` (Linux), so a 200 µs sleep takes about 200 µs, not the
-//!   1 ms that a millisecond poll timeout would make of it. Deadlines further out cost nothing
-//!   extra.
+//! - **Short waits are precise**: while the next deadline is more than 2 ms away the loop waits in
+//!   the poller, in whole milliseconds and never past it; the last 2 ms are waited on a `timerfd`
+//!   (Linux), so a 200 µs sleep takes about 200 µs, not the 1 ms that a millisecond poll timeout
+//!   would make of it. Deadlines further out cost nothing extra.
 //! - **Re-arming is `O(1)`**: [`Sleep::reset`] to a later deadline writes the slot and leaves the
 //!   timer's heap entry where it is; [`IdleTimeout`] does not even do that per operation (see
 //!   `driver/timers` for the design, and the README for the measurements).

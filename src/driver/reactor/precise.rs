@@ -1,8 +1,8 @@
 //! Waits shorter than the poller's millisecond timeout: a `timerfd` registered with the poller.
 //!
 //! `epoll_wait` takes its timeout in whole milliseconds, and `mio` rounds up so that a wait is never
-//! short: a 200 µs sleep would return after about 1.1 ms. So when the next deadline is less than a
-//! millisecond away the turn arms this timer instead (relative, in nanoseconds; the kernel's
+//! short: a 200 µs sleep would return after about 1.1 ms. So when the next deadline is less than
+//! two milliseconds away the turn arms this timer instead (relative, in nanoseconds; the kernel's
 //! `hrtimer` behind a timerfd has no slack) and waits with no timeout: the timerfd's readiness ends
 //! the wait. It is armed again only when the deadline changes, so a loop that is busy while a short
 //! timer is pending makes one `timerfd_settime`, not one per turn; deadlines a millisecond or more
@@ -69,6 +69,7 @@ impl PreciseTimer {
             return Err(io::ErrorKind::Unsupported.into());
         };
         // A zero `it_value` would disarm it: a deadline already reached still expires, at once.
+        // Under the window of a few milliseconds: well within one second.
         let nanos = remaining.as_nanos().clamp(1, 999_999_999) as libc::c_long;
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
