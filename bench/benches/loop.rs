@@ -16,7 +16,7 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use common::{evloop, tokio_rt};
+use common::{evloop, tokio_park_with_timer, tokio_rt};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use evloop::Remote;
 use tokio::task::LocalSet;
@@ -107,9 +107,7 @@ fn timer_arm_cancel(c: &mut Criterion) {
     g.bench_function("tokio_sleep_poll_drop", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let mut anchor = pin!(tokio::time::sleep(second / 2));
-                poll_fn(|cx| Poll::Ready(anchor.as_mut().poll(cx).is_pending())).await;
-                tokio::task::yield_now().await; // one park of the driver
+                tokio_park_with_timer(second / 2).await;
                 poll_fn(|cx| {
                     for _ in 0..N {
                         let mut s = pin!(tokio::time::sleep(second));
