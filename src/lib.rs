@@ -129,6 +129,7 @@ pub mod event_loop;
 pub mod fs;
 pub mod interop;
 pub mod io;
+pub mod loop_set;
 pub mod net;
 pub mod process;
 pub mod promise;
@@ -141,6 +142,7 @@ pub mod timer;
 
 pub use blocking::{spawn_blocking, BlockingHandle};
 pub use event_loop::{spawn, CallbackId, EventLoop, Handle, KeepAlive, LoopError};
+pub use loop_set::LoopSet;
 pub use mio::Interest;
 pub use promise::{Promise, PromiseError, Resolver};
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};

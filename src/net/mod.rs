@@ -8,11 +8,15 @@
 //! Sockets must be created on a thread with an [`EventLoop`](crate::EventLoop) and used by tasks of
 //! that loop.
 //!
+//! [`TcpListener::bind_reuseport`] and [`UdpSocket::bind_reuseport`] let several sockets (one per
+//! loop of a [`LoopSet`](crate::LoopSet)) share a port, the kernel spreading the load over them.
+//!
 //! Host names are resolved on the blocking pool, never on the loop thread: see [`lookup_host`] and
 //! [`ToSocketAddrs`].
 
 mod accept;
 mod addr;
+mod reuse_port;
 pub(crate) mod source;
 mod split;
 mod stream;
