@@ -161,6 +161,7 @@ pub struct LoopContext {
     index: usize,
     remotes: std::sync::Arc<[Remote]>,
     token: CancellationToken,
+    force: CancellationToken,
     shutdown: ShutdownHandle,
 }
 
@@ -199,6 +200,12 @@ impl LoopContext {
     /// Cancelled when the set shuts down: stop accepting, finish what is in flight, and return.
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.token
+    }
+
+    /// Cancelled after the shutdown token when the shutdown is to be cut short: a second
+    /// `SIGINT`/`SIGTERM`, or [`ShutdownHandle::force`]. Stop waiting for work in flight then.
+    pub fn force_token(&self) -> &CancellationToken {
+        &self.force
     }
 
     /// Shuts the whole set down (see [`ShutdownHandle`]).

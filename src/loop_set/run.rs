@@ -98,6 +98,7 @@ impl LoopSet {
     }
 
     /// The coordinator thread: signals, the loop threads, and their outcomes.
+    #[allow(clippy::type_complexity)]
     fn coordinate<'scope, 'env, F, Fut, T>(
         &'env self,
         s: &'scope thread::Scope<'scope, 'env>,
@@ -162,7 +163,9 @@ impl LoopSet {
                 })
                 .await;
                 match next {
-                    // A signal: shut down, and go on listening (a second one changes nothing).
+                    // A signal: shut down; a second one: force (and go on listening, so that
+                    // no later one finds the default disposition, which would end the process).
+                    None if self.shutdown.is_shutting_down() => self.shutdown.force(),
                     None => self.shutdown.shutdown(),
                     Some(Some((i, outcome))) => {
                         results[i] = Some(outcome);
@@ -206,12 +209,15 @@ where
         return Err(LoopFailure::NotStarted);
     };
     lp.block_on(async {
-        let token = CancellationToken::new();
+        let (token, force) = (CancellationToken::new(), CancellationToken::new());
         let (door, mut knock) = remote_channel::<()>();
-        let cancel = token.clone();
+        let (cancel, cut_short) = (token.clone(), force.clone());
         let _listener = crate::spawn(async move {
             if knock.recv().await.is_some() {
                 cancel.cancel();
+            }
+            if knock.recv().await.is_some() {
+                cut_short.cancel();
             }
         });
         shutdown.register(index, door);
@@ -219,6 +225,7 @@ where
             index,
             remotes,
             token: token.clone(),
+            force,
             shutdown: shutdown.clone(),
         };
         let future = catch_unwind(AssertUnwindSafe(|| setup(ctx)))

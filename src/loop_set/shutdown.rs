@@ -3,7 +3,7 @@
 //!
 //! Signals are per process, so one loop owns them: loop 0 listens for `SIGINT` and `SIGTERM`
 //! (one slot of the signal table, however many loops there are) and, on delivery, calls
-//! [`ShutdownHandle::shutdown`] like any other trigger (a loop that failed or panicked, or user
+//! [`ShutdownHandle::shutdown`] (a second signal: [`ShutdownHandle::force`]) like any other trigger (a loop that failed or panicked, or user
 //! code holding a handle). That sends a message down each loop's `remote_channel`; a small task
 //! on each loop receives it and cancels that loop's [`CancellationToken`](crate::sync::CancellationToken).
 //! A loop that registers after the shutdown began (it was still starting) is told at once.
@@ -25,7 +25,8 @@ pub struct ShutdownHandle {
 
 #[derive(Default)]
 struct State {
-    started: bool,
+    /// 0: running, 1: shutting down, 2: forced. Each step is one message through every door.
+    stage: u8,
     /// Each running loop's door, by index.
     doors: Vec<Option<RemoteSender<()>>>,
 }
@@ -36,40 +37,60 @@ impl ShutdownHandle {
     /// whose setup future has not finished within the set's grace period after that is abandoned.
     /// Calling it again does nothing.
     pub fn shutdown(&self) {
-        let doors = {
+        self.advance(1);
+    }
+
+    /// Asks every loop to cut its graceful shutdown short (a second `SIGINT`/`SIGTERM` does this):
+    /// each one's [`force_token`](crate::loop_set::LoopContext::force_token) is cancelled, after
+    /// its shutdown token. What a loop does with it is up to its code (the example servers stop
+    /// waiting for their connections); the grace period still applies.
+    pub fn force(&self) {
+        self.advance(2);
+    }
+
+    /// Whether [`shutdown`](ShutdownHandle::shutdown) (or [`force`](ShutdownHandle::force)) was
+    /// called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.lock().stage >= 1
+    }
+
+    fn advance(&self, to: u8) {
+        let (steps, doors) = {
             let mut state = self.lock();
-            if std::mem::replace(&mut state.started, true) {
+            if state.stage >= to {
                 return;
             }
-            std::mem::take(&mut state.doors)
+            let steps = to - state.stage;
+            state.stage = to;
+            (
+                steps,
+                state.doors.iter().flatten().cloned().collect::<Vec<_>>(),
+            )
         };
-        for door in doors.into_iter().flatten() {
-            // A loop that already finished has dropped its receiver: nothing to tell it.
-            let _ = door.send(());
+        for door in doors {
+            for _ in 0..steps {
+                // A loop that already finished has dropped its receiver: nothing to tell it.
+                let _ = door.send(());
+            }
         }
     }
 
-    /// Whether [`shutdown`](ShutdownHandle::shutdown) was called.
-    pub fn is_shutting_down(&self) -> bool {
-        self.lock().started
-    }
-
-    /// Registers loop `index`'s door; told at once if the shutdown already began.
+    /// Registers loop `index`'s door; told at once of the steps already taken.
     pub(crate) fn register(&self, index: usize, door: RemoteSender<()>) {
         let mut state = self.lock();
-        if state.started {
-            drop(state);
-            let _ = door.send(());
-            return;
-        }
         if state.doors.len() <= index {
             state.doors.resize_with(index + 1, || None);
         }
-        state.doors[index] = Some(door);
+        state.doors[index] = Some(door.clone());
+        let steps = state.stage;
+        drop(state);
+        for _ in 0..steps {
+            let _ = door.send(());
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Nothing user-provided runs under this lock (sending to a channel runs no user code).
+        // Nothing user-provided runs under this lock (and the doors are sent to outside it).
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
