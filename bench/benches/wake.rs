@@ -3,7 +3,7 @@
 //! If the wake path shares nothing across the process, two threads waking two loops take about
 //! the time one thread takes for one loop (given two free cores); if it is serialised (as with a
 //! process-wide lock), they take twice as long or more. Run with, for example:
-//! `cargo bench --bench wake -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p evloop-bench --bench wake -- --warm-up-time 1 --measurement-time 3`
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering};
