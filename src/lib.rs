@@ -108,6 +108,8 @@
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
 //! - [`signal`]: Unix signals: [`signal::ctrl_c`], [`signal::unix::signal`], and callbacks with
 //!   [`Handle::on_signal`].
+//! - [`loop_set`]: many cores: [`LoopSet`] runs one loop per CPU, each with its own reuse-port
+//!   listener ([`net::TcpListener::bind_reuseport`]), with a coordinated shutdown on signals.
 //! - [`interop`]: optional `futures-io` and `Stream` bridges (cargo features `futures-io`, `stream`).
 //!
 //! ## Platform
