@@ -95,7 +95,7 @@ fn loops_dropped_while_another_thread_wakes_their_tasks() {
             // Every waker ever received, woken over and over: most of them belong to dropped loops
             // whose table slot a later loop has taken.
             let mut all: Vec<Waker> = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Acquire) {
                 all.extend(latest.try_iter());
                 for w in &all {
                     w.wake_by_ref();
@@ -105,6 +105,9 @@ fn loops_dropped_while_another_thread_wakes_their_tasks() {
                     std::thread::yield_now();
                 }
             }
+            // A task may have finished through a stale waker's spurious wake-up before its own
+            // waker was taken here: take what is left (all sent before `stop` was set).
+            all.extend(latest.try_iter());
             all.len()
         })
     };
@@ -144,7 +147,7 @@ fn loops_dropped_while_another_thread_wakes_their_tasks() {
         }
         drop(lp);
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Release);
     assert_eq!(hammer.join().unwrap(), 300);
     assert!(woken.load(Ordering::Relaxed) >= 300);
 }
