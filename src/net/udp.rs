@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::addr::{resolve, resolve_now, ToSocketAddrs};
-use super::reuse_port;
+use super::socket;
 use super::source::IoSource;
 use crate::driver::reactor::Direction;
 
@@ -76,7 +76,7 @@ impl UdpSocket {
     /// ```
     pub fn bind_reuseport<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         Self::bind_each(&addr, "UdpSocket::bind_reuseport", |addr| {
-            let fd = reuse_port::bind(addr, libc::SOCK_DGRAM)?;
+            let fd = socket::bind(addr, libc::SOCK_DGRAM)?;
             Ok(mio::net::UdpSocket::from_std(fd.into()))
         })
     }

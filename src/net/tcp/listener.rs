@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use super::TcpStream;
 use crate::net::accept::AcceptState;
 use crate::net::addr::{resolve_now, ToSocketAddrs};
-use crate::net::reuse_port;
+use crate::net::socket;
 use crate::net::source::IoSource;
 use crate::net::sys;
 
@@ -122,7 +122,7 @@ impl TcpListener {
     /// ```
     pub fn bind_reuseport<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         Self::bind_each(&addr, "TcpListener::bind_reuseport", |addr| {
-            let fd = reuse_port::bind(addr, libc::SOCK_STREAM)?;
+            let fd = socket::bind(addr, libc::SOCK_STREAM)?;
             sys::set_backlog(fd.as_raw_fd(), sys::LISTEN_BACKLOG)?;
             Ok(mio::net::TcpListener::from_std(fd.into()))
         })
