@@ -108,6 +108,8 @@
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
 //! - [`signal`]: Unix signals: [`signal::ctrl_c`], [`signal::unix::signal`], and callbacks with
 //!   [`Handle::on_signal`].
+//! - [`loop_set`]: many cores: [`LoopSet`] runs one loop per CPU, each with its own reuse-port
+//!   listener ([`net::TcpListener::bind_reuseport`]), with a coordinated shutdown on signals.
 //! - [`interop`]: optional `futures-io` and `Stream` bridges (cargo features `futures-io`, `stream`).
 //!
 //! ## Platform
@@ -129,6 +131,7 @@ pub mod event_loop;
 pub mod fs;
 pub mod interop;
 pub mod io;
+pub mod loop_set;
 pub mod net;
 pub mod process;
 pub mod promise;
@@ -142,6 +145,7 @@ pub mod timer;
 
 pub use blocking::{spawn_blocking, BlockingHandle};
 pub use event_loop::{spawn, CallbackId, EventLoop, Handle, KeepAlive, LoopError};
+pub use loop_set::LoopSet;
 pub use mio::Interest;
 pub use promise::{Promise, PromiseError, Resolver};
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::addr::{resolve, resolve_now, ToSocketAddrs};
+use super::socket;
 use super::source::IoSource;
 use crate::driver::reactor::Direction;
 
@@ -49,9 +50,46 @@ impl UdpSocket {
     /// If no address can be bound, this thread has no event loop, or `InvalidInput` for a host
     /// name other than `localhost`.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        Self::bind_each(&addr, "UdpSocket::bind", mio::net::UdpSocket::bind)
+    }
+
+    /// Binds like [`bind`](UdpSocket::bind), with `SO_REUSEPORT` set as well: several sockets (of
+    /// one user) may then bind the same address and port, and the kernel spreads incoming
+    /// datagrams over them by a hash of the sender's address and port (all datagrams of one
+    /// sender reach the same socket). Every socket bound to the port must set the option.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](UdpSocket::bind).
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let first = UdpSocket::bind_reuseport("127.0.0.1:0")?;
+    ///     let second = UdpSocket::bind_reuseport(first.local_addr()?)?;
+    ///     assert_eq!(second.local_addr()?, first.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_reuseport<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        Self::bind_each(&addr, "UdpSocket::bind_reuseport", |addr| {
+            let fd = socket::bind(addr, libc::SOCK_DGRAM)?;
+            Ok(mio::net::UdpSocket::from_std(fd.into()))
+        })
+    }
+
+    /// Tries `bind` on each address in turn; the first that works, else the last error.
+    fn bind_each<A: ToSocketAddrs>(
+        addr: &A,
+        what: &'static str,
+        mut bind: impl FnMut(SocketAddr) -> io::Result<mio::net::UdpSocket>,
+    ) -> io::Result<UdpSocket> {
         let mut last = None;
-        for addr in resolve_now(&addr, "UdpSocket::bind")? {
-            match mio::net::UdpSocket::bind(addr) {
+        for addr in resolve_now(addr, what)? {
+            match bind(addr) {
                 Ok(s) => {
                     return Ok(UdpSocket {
                         io: IoSource::new(s)?,
