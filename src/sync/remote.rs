@@ -164,6 +164,9 @@ impl<T> fmt::Debug for RemoteSender<T> {
     }
 }
 
+// Values are only ever moved in and out of `local`, never pinned in place.
+impl<T> Unpin for RemoteReceiver<T> {}
+
 impl<T> RemoteReceiver<T> {
     /// Receives the next value, waiting for one if none is queued. `None` once every sender is gone
     /// (or the receiver was closed) and the queue is empty.

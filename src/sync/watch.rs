@@ -316,39 +316,51 @@ impl<T> Future for Changed<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let shared = &this.rx.shared;
-        let mut new = NewWaker::new(cx.waker());
-        let out = loop {
-            let version = shared.version.get();
-            if version != this.rx.seen {
-                this.rx.seen = version;
-                break Ok(());
-            }
-            if !shared.sender_alive.get() {
-                break Err(RecvError(()));
-            }
-            let mut waiters = shared.waiters.borrow_mut();
-            match waiters.changed.wait(&mut this.key, &mut new) {
-                Ok(()) => return Poll::Pending,
-                Err(NeedsClone) => new.clone_after(waiters),
-            }
-        };
-        if this.key.is_some() {
-            // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
-            let waker = shared.waiters.borrow_mut().changed.cancel(&mut this.key);
-            drop(waker);
-        }
-        Poll::Ready(out)
+        poll_changed(this.rx, &mut this.key, cx)
     }
 }
 
 impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
-        if self.key.is_some() {
-            let shared = &self.rx.shared;
-            let waker = shared.waiters.borrow_mut().changed.cancel(&mut self.key);
-            drop(waker);
+        leave_changed(self.rx, &mut self.key);
+    }
+}
+
+/// Polls until `rx` has a version it has not seen, waiting in the waiter slot `key` (the
+/// caller's, freed once the poll is ready or by [`leave_changed`]): the body of
+/// [`Receiver::changed`], shared with the `Stream`.
+pub(crate) fn poll_changed<T>(
+    rx: &mut Receiver<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), RecvError>> {
+    let shared = &rx.shared;
+    let mut new = NewWaker::new(cx.waker());
+    let out = loop {
+        let version = shared.version.get();
+        if version != rx.seen {
+            rx.seen = version;
+            break Ok(());
         }
+        if !shared.sender_alive.get() {
+            break Err(RecvError(()));
+        }
+        let mut waiters = shared.waiters.borrow_mut();
+        match waiters.changed.wait(key, &mut new) {
+            Ok(()) => return Poll::Pending,
+            Err(NeedsClone) => new.clone_after(waiters),
+        }
+    };
+    leave_changed(rx, key);
+    Poll::Ready(out)
+}
+
+/// Frees the waiter slot `key` of a wait for a change that is over or dropped.
+pub(crate) fn leave_changed<T>(rx: &Receiver<T>, key: &mut Option<usize>) {
+    if key.is_some() {
+        // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
+        let waker = rx.shared.waiters.borrow_mut().changed.cancel(key);
+        drop(waker);
     }
 }
 

@@ -235,8 +235,10 @@ impl TcpStream {
     }
 }
 
-forward_async_io!(read: TcpStream);
-forward_async_io!(write: TcpStream);
+// Through a shared reference too, as std's `Read` for `&TcpStream`: one task may read while another
+// writes. (Two tasks reading at once would share one read waker: only the later one would be woken.)
+forward_async_io!(read: TcpStream, &TcpStream);
+forward_async_io!(write: TcpStream, &TcpStream);
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {

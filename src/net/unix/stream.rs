@@ -117,8 +117,10 @@ impl UnixStream {
     }
 }
 
-forward_async_io!(read: UnixStream);
-forward_async_io!(write: UnixStream);
+// Through a shared reference too, as std's `Read` for `&UnixStream`: one task may read while another
+// writes. (Two tasks reading at once would share one read waker: only the later one would be woken.)
+forward_async_io!(read: UnixStream, &UnixStream);
+forward_async_io!(write: UnixStream, &UnixStream);
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -26,6 +26,8 @@ mod receiver;
 
 pub use error::{RecvError, SendError, TryRecvError};
 pub use receiver::Receiver;
+#[cfg(feature = "stream")]
+pub(crate) use receiver::{leave, poll_recv};
 
 /// Creates a broadcast channel that holds the last `capacity` values, with one receiver; more
 /// subscribe with [`Sender::subscribe`] or [`Receiver::resubscribe`].

@@ -188,52 +188,60 @@ impl<T: Clone> Future for Recv<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let rx = &mut *this.rx;
-        let mut new = NewWaker::new(cx.waker());
-        loop {
-            let mut ring = rx.shared.ring.borrow_mut();
-            let out = match look(rx.next, &rx.shared, &ring) {
-                Look::Lagged(n) => {
-                    rx.next += n;
-                    Err(super::RecvError::Lagged(n))
-                }
-                Look::Ready => {
-                    if !spend_budget() {
-                        drop(ring);
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    Ok(take(&mut rx.next, &mut ring))
-                }
-                Look::Closed => Err(super::RecvError::Closed),
-                Look::Empty => match ring.waiters.wait(&mut this.key, &mut new) {
-                    Ok(()) => return Poll::Pending,
-                    Err(NeedsClone) => {
-                        new.clone_after(ring);
-                        continue;
-                    }
-                },
-            };
-            let waker = ring.waiters.cancel(&mut this.key);
-            drop(ring);
-            drop(waker);
-            return Poll::Ready(out);
-        }
+        poll_recv(this.rx, &mut this.key, cx)
     }
 }
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
-        if self.key.is_some() {
-            // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
-            let waker = self
-                .rx
-                .shared
-                .ring
-                .borrow_mut()
-                .waiters
-                .cancel(&mut self.key);
-            drop(waker);
-        }
+        leave(self.rx, &mut self.key);
+    }
+}
+
+/// Polls `rx` for its next value, waiting in the waiter slot `key` (the caller's, freed once the
+/// poll is ready or by [`leave`]): the body of [`Receiver::recv`], shared with the `Stream`.
+pub(crate) fn poll_recv<T: Clone>(
+    rx: &mut Receiver<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, super::RecvError>> {
+    let mut new = NewWaker::new(cx.waker());
+    loop {
+        let mut ring = rx.shared.ring.borrow_mut();
+        let out = match look(rx.next, &rx.shared, &ring) {
+            Look::Lagged(n) => {
+                rx.next += n;
+                Err(super::RecvError::Lagged(n))
+            }
+            Look::Ready => {
+                if !spend_budget() {
+                    drop(ring);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Ok(take(&mut rx.next, &mut ring))
+            }
+            Look::Closed => Err(super::RecvError::Closed),
+            Look::Empty => match ring.waiters.wait(key, &mut new) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => {
+                    new.clone_after(ring);
+                    continue;
+                }
+            },
+        };
+        let waker = ring.waiters.cancel(key);
+        drop(ring);
+        drop(waker);
+        return Poll::Ready(out);
+    }
+}
+
+/// Frees the waiter slot `key` of a receive that is dropped before it completed.
+pub(crate) fn leave<T>(rx: &Receiver<T>, key: &mut Option<usize>) {
+    if key.is_some() {
+        // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
+        let waker = rx.shared.ring.borrow_mut().waiters.cancel(key);
+        drop(waker);
     }
 }
