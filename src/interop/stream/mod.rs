@@ -10,7 +10,7 @@ use std::time::Instant;
 use futures_core::Stream;
 
 use crate::net::{Incoming, TcpStream};
-use crate::sync::{mpsc, RemoteReceiver};
+use crate::sync::{mpmc, mpsc, RemoteReceiver};
 use crate::time::Interval;
 
 mod broadcast;
@@ -54,6 +54,17 @@ impl<T> Stream for mpsc::Receiver<T> {
 /// The values in the order each sender sent them; ends once every sender is gone (or the receiver
 /// was closed) and the queue is drained.
 impl<T> Stream for RemoteReceiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+/// The values this receiver takes, each value of the channel going to one receiver; ends once
+/// the channel has ended and its buffer is empty, as [`Receiver::recv`](mpmc::Receiver::recv)
+/// returns `None`.
+impl<T> Stream for mpmc::Receiver<T> {
     type Item = T;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
