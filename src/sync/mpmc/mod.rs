@@ -5,8 +5,11 @@
 //! [`Receiver::recv`] waits for a value. Both kinds of waiter are served first come, first served:
 //!
 //! - **Receivers.** A value sent while receivers wait is promised to the one that has waited
-//!   longest, and stays promised until it takes it: a receiver that comes later, or one that keeps
-//!   receiving, cannot snatch it. So idle workers take turns, in the order they became idle.
+//!   longest, and the promise holds until it takes a value: a receiver that comes later, or one
+//!   that keeps receiving, gets a value only if one is left that nobody was promised. So idle
+//!   workers take turns, in the order they became idle. (Promises count values, they do not name
+//!   them: values still leave the buffer in order, so a newcomer that finds one free takes the
+//!   oldest.)
 //! - **Senders.** Each value a receiver takes makes room for the longest-waiting sender's value,
 //!   which moves into the buffer right then (as in [`mpsc`](super::mpsc)).
 //!

@@ -39,11 +39,13 @@ impl<T> Receiver<T> {
     ///     let (tx, rx) = mpmc::channel(4);
     ///     let other = rx.clone();
     ///     let waiting = evloop::spawn(async move { other.recv().await });
-    ///     evloop::yield_now().await; // `other` is waiting now: the first value is its
+    ///     evloop::yield_now().await; // `other` waits now: the next value is promised to it
     ///     tx.send("first").await.unwrap();
+    ///     assert!(rx.try_recv().is_err(), "not free: promised to `other`");
     ///     tx.send("second").await.unwrap();
-    ///     assert_eq!(rx.recv().await, Some("second"));
-    ///     assert_eq!(waiting.await.unwrap(), Some("first"));
+    ///     // Values leave in order; each receiver gets one.
+    ///     assert_eq!(rx.recv().await, Some("first"));
+    ///     assert_eq!(waiting.await.unwrap(), Some("second"));
     ///     drop(tx);
     ///     assert_eq!(rx.recv().await, None);
     /// });
