@@ -43,6 +43,25 @@ pub struct BroadcastStream<T> {
 }
 
 /// The error item of a [`BroadcastStream`].
+///
+/// ```
+/// use evloop::interop::{BroadcastStream, BroadcastStreamRecvError};
+/// use evloop::sync::broadcast;
+/// use futures_core::Stream;
+/// use std::future::poll_fn;
+/// use std::pin::Pin;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = broadcast::channel(1);
+///     let mut stream = BroadcastStream::new(rx);
+///     tx.send(1).unwrap();
+///     tx.send(2).unwrap();
+///     let item = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+///     assert_eq!(item, Some(Err(BroadcastStreamRecvError::Lagged(1))), "1 was overwritten");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BroadcastStreamRecvError {
     /// The receiver fell more than the channel's capacity behind: that many values were
@@ -52,6 +71,17 @@ pub enum BroadcastStreamRecvError {
 
 impl<T> BroadcastStream<T> {
     /// Wraps `rx`: the stream yields what `rx` would receive from now on.
+    ///
+    /// ```
+    /// use evloop::interop::BroadcastStream;
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, rx) = broadcast::channel::<u8>(4);
+    /// let stream = BroadcastStream::new(rx);
+    /// assert_eq!(tx.receiver_count(), 1, "the stream is the receiver");
+    /// drop(stream);
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn new(rx: Receiver<T>) -> BroadcastStream<T> {
         BroadcastStream { rx, key: None }
     }

@@ -48,6 +48,23 @@ pub struct WatchStream<T> {
 
 impl<T> WatchStream<T> {
     /// A stream that yields the current value at once, then each change.
+    ///
+    /// ```
+    /// use evloop::interop::WatchStream;
+    /// use evloop::sync::watch;
+    /// use futures_core::Stream;
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (_tx, rx) = watch::channel(5);
+    ///     let mut stream = WatchStream::new(rx);
+    ///     let first = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+    ///     assert_eq!(first, Some(5), "the current value, at once");
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(rx: Receiver<T>) -> WatchStream<T> {
         WatchStream {
             rx,
@@ -58,6 +75,24 @@ impl<T> WatchStream<T> {
 
     /// A stream that yields only changes: the first item is the first value this receiver has
     /// not seen.
+    ///
+    /// ```
+    /// use evloop::interop::WatchStream;
+    /// use evloop::sync::watch;
+    /// use futures_core::Stream;
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, rx) = watch::channel(5);
+    ///     let mut stream = WatchStream::from_changes(rx);
+    ///     evloop::spawn(async move { tx.send(6).unwrap() });
+    ///     let first = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+    ///     assert_eq!(first, Some(6), "the first change, not the value it started with");
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_changes(rx: Receiver<T>) -> WatchStream<T> {
         WatchStream {
             rx,

@@ -14,6 +14,40 @@ use crate::sync::{spend_budget, wake, NeedsClone, NewWaker};
 ///
 /// Receiving takes `&self`, so one receiver may also be shared by several futures of a task.
 /// Dropping the last receiver closes the channel and drops the values still buffered.
+///
+/// ```
+/// use evloop::sync::mpmc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = mpmc::channel(4);
+///     let workers: Vec<_> = (0..2)
+///         .map(|_| {
+///             let rx = rx.clone(); // one per worker
+///             evloop::spawn(async move {
+///                 let mut done = 0;
+///                 while rx.recv().await.is_some() {
+///                     done += 1;
+///                     evloop::yield_now().await; // the work
+///                 }
+///                 done
+///             })
+///         })
+///         .collect();
+///     for job in 0..10 {
+///         tx.send(job).await.unwrap();
+///     }
+///     drop(tx);
+///     let mut total = 0;
+///     for w in workers {
+///         let done = w.await.unwrap();
+///         assert!(done > 0, "both workers got jobs");
+///         total += done;
+///     }
+///     assert_eq!(total, 10, "each job done once");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Receiver<T> {
     chan: Rc<Chan<T>>,
     /// The waiter slot of [`Receiver::poll_recv`] (and so of the `Stream`), between its polls.

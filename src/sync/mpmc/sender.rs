@@ -13,6 +13,27 @@ use crate::sync::{wake, NeedsClone, NewWaker};
 ///
 /// When every `Sender` of a channel is dropped, the receivers get the values still buffered,
 /// then `None`.
+///
+/// ```
+/// use evloop::sync::mpmc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = mpmc::channel(2);
+///     for p in 0..3 {
+///         let tx = tx.clone(); // one per producer
+///         evloop::spawn(async move { tx.send(p).await.unwrap() });
+///     }
+///     drop(tx);
+///     let mut got = Vec::new();
+///     while let Some(v) = rx.recv().await {
+///         got.push(v);
+///     }
+///     got.sort();
+///     assert_eq!(got, [0, 1, 2]);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Sender<T> {
     chan: Rc<Chan<T>>,
 }
