@@ -568,6 +568,22 @@ impl fmt::Debug for Handle {
 }
 
 /// Keeps a loop alive while it exists; see [`Handle::keep_alive`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let guard = lp.keep_alive();
+/// // Say a thread will post the result; until it does, `run` must not return.
+/// let remote = lp.remote();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(Duration::from_millis(1));
+///     remote.post(move |_| println!("result")).unwrap();
+/// });
+/// lp.call_later(Duration::from_millis(20), move |_| drop(guard)); // or when the result came
+/// lp.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct KeepAlive {
     handle: Handle,
@@ -599,6 +615,19 @@ pub(crate) fn refused<T>(result: Result<T, Refused>, what: &str, instead: T) -> 
 /// # Panics
 ///
 /// If this thread has no event loop.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let sum = lp.block_on(async {
+///     // On the current loop; the future need not be `Send`.
+///     let shared = std::rc::Rc::new(20);
+///     let s = shared.clone();
+///     let task = evloop::spawn(async move { *s + 1 });
+///     task.await.unwrap() + *shared
+/// });
+/// assert_eq!(sum, 41);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
