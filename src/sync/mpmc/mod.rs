@@ -154,16 +154,19 @@ struct Taken<T> {
 
 impl<T> State<T> {
     /// No more values will come in.
+    #[inline]
     fn ended(&self) -> bool {
         self.closed || self.senders_gone
     }
 
     /// Whether a value is buffered that is not promised to anyone.
+    #[inline]
     fn has_free_value(&self) -> bool {
         self.buf.len() > self.promised
     }
 
     /// Promises a free value, if there is one, to the longest-waiting receiver; returns its waker.
+    #[inline]
     fn promise(&mut self) -> Option<Waker> {
         if !self.has_free_value() {
             return None;
@@ -176,6 +179,7 @@ impl<T> State<T> {
     }
 
     /// Buffers `value`, which there is room for, and promises it if a receiver waits.
+    #[inline]
     fn push(&mut self, value: T) -> Option<Waker> {
         debug_assert!(self.buf.len() < self.bound && !self.closed);
         self.buf.push_back(value);
@@ -184,6 +188,7 @@ impl<T> State<T> {
 
     /// Takes the front value, which the caller is entitled to (promised to it, or free). If a
     /// sender waits for room, its value takes the freed place at once, and is promised in turn.
+    #[inline]
     fn take(&mut self, was_promised: bool) -> Taken<T> {
         if was_promised {
             self.promised -= 1;
@@ -210,6 +215,7 @@ impl<T> State<T> {
 
 impl<T> Taken<T> {
     /// Wakes whom the take concerns (with no borrow held) and returns the value.
+    #[inline]
     fn finish(self, chan: &Chan<T>) -> T {
         super::wake(self.sender);
         super::wake(self.receiver);

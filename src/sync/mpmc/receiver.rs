@@ -286,8 +286,16 @@ fn poll_recv<T>(chan: &Chan<T>, key: &mut Option<usize>, cx: &mut Context<'_>) -
 
 /// Frees the waiter slot `key` of a receive that is over or dropped. A value promised to it, not
 /// taken, goes to the next waiting receiver (or stays free in the buffer).
+#[inline]
 fn leave<T>(chan: &Chan<T>, key: &mut Option<usize>) {
-    let Some(k) = key.take() else { return };
+    // Most receives end with their slot freed already (they took a value): nothing to do.
+    if let Some(k) = key.take() {
+        leave_slot(chan, k);
+    }
+}
+
+#[cold]
+fn leave_slot<T>(chan: &Chan<T>, k: usize) {
     let mut st = chan.state.borrow_mut();
     let (promised, waker) = st.recv_waiters.remove(k);
     let next = if promised {
