@@ -2,7 +2,7 @@
 //! through the `futures-io` bridge, and the room is a `sync::broadcast` channel, as in the TCP
 //! `chat` example (`examples/chat.rs`), whose design this follows.
 //!
-//! Run it:   cargo run --release --manifest-path ws_chat/Cargo.toml -- --addr 127.0.0.1:7878
+//! Run it:   cargo run --release -p ws_chat -- --addr 127.0.0.1:7878
 //! Join it:  any WebSocket client, for example `websocat ws://127.0.0.1:7878/` in a few
 //!           terminals, or a browser's console:
 //!           `ws = new WebSocket("ws://127.0.0.1:7878/"); ws.onmessage = e => console.log(e.data)`
