@@ -103,7 +103,7 @@
 //! - [`process`]: child processes with async pipes, reaped through pidfds (no zombies).
 //! - [`fs`]: files and directories, each operation one hand-off to the blocking pool.
 //! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
-//! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`,
+//! - [`sync`]: channels (oneshot, mpsc, mpmc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`,
 //!   [`CancellationToken`](sync::CancellationToken) (with `TaskTracker`, a graceful shutdown).
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
 //! - [`signal`]: Unix signals: [`signal::ctrl_c`], [`signal::unix::signal`], and callbacks with
@@ -117,6 +117,8 @@
 //! Unix (Linux first), 64-bit targets.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

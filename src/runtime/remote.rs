@@ -169,6 +169,21 @@ impl Remote {
     /// # Errors
     ///
     /// [`PostError`] if the loop has been dropped.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// let thread = std::thread::spawn(move || {
+    ///     // `Remote` is `Send`: the closure runs on the loop thread, with the loop's handle.
+    ///     remote.post(|h| h.stop()).unwrap();
+    /// });
+    /// let _alive = lp.keep_alive();
+    /// lp.run()?; // until the posted `stop`
+    /// thread.join().unwrap();
+    /// drop(_alive);
+    /// drop(lp);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn post<F>(&self, f: F) -> Result<(), PostError>
     where
         F: FnOnce(&Handle) + Send + 'static,
@@ -188,11 +203,30 @@ impl Remote {
     /// `block_on`, which runs until its future completes (the request is then used up). Sent while
     /// the loop is not running, it is kept, like asyncio's `stop` before `run_forever`: the next
     /// run returns after its first turn, so a stop that races with the start of a run is not lost.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// remote.stop(); // before the run: kept, so the run returns after its first turn
+    /// let _alive = lp.keep_alive();
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stop(&self) {
         self.shared.inbox.stop(&self.shared.waker);
     }
 
     /// Whether the loop is still alive.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// assert!(remote.is_alive());
+    /// drop(lp);
+    /// assert!(!remote.is_alive());
+    /// assert!(remote.post(|_| {}).is_err(), "a post to a dropped loop is refused");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         !self.shared.inbox.is_closed()
     }

@@ -172,6 +172,20 @@ impl TcpListener {
     /// taken (both handled here); so an error is not a transient one: the listener itself is
     /// broken. Or registering the new socket with the poller failed (the socket is then closed;
     /// for want of memory, `ENOMEM` or `ENOSPC`, the listener backs off instead).
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (_conn, peer) = listener.accept().await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -212,6 +226,28 @@ impl TcpListener {
 }
 
 /// The connections a [`TcpListener`] accepts; see [`TcpListener::incoming`].
+///
+/// ```
+/// use evloop::net::{TcpListener, TcpStream};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     evloop::spawn(async move {
+///         for _ in 0..3 {
+///             TcpStream::connect(addr).await.unwrap();
+///         }
+///     });
+///     let mut incoming = listener.incoming();
+///     for _ in 0..3 {
+///         let conn = incoming.next().await?;
+///         assert!(conn.peer_addr()?.ip().is_loopback());
+///     }
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
