@@ -45,41 +45,58 @@ pub struct Args {
 /// address), `--grace SECS` and `--help`. On bad input prints the problem and the usage to stderr
 /// and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
-    let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS]   (defaults {DEFAULT_ADDR}, {} s)",
+    parse_args_with(name, DEFAULT_ADDR, &[]).0
+}
+
+/// [`parse_args`] with another default address and more flags, each taking a value: returns the
+/// `(flag, value)` pairs given for them, in order, for the program to check.
+pub fn parse_args_with(
+    name: &str,
+    default_addr: &str,
+    extra: &[&str],
+) -> (Args, Vec<(String, String)>) {
+    let mut usage = format!(
+        "usage: {name} [--addr HOST:PORT] [--grace SECS]   (defaults {default_addr}, {} s)",
         DEFAULT_GRACE.as_secs()
     );
-    let mut addr = DEFAULT_ADDR.to_string();
+    for flag in extra {
+        usage.push_str(&format!("\n       [{flag} VALUE]"));
+    }
+    let mut addr = default_addr.to_string();
     let mut grace = DEFAULT_GRACE;
+    let mut given = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, value) = match arg.split_once('=') {
             Some((f, v)) => (f.to_string(), Some(v.to_string())),
             None => (arg.clone(), None),
         };
+        let known = flag == "--addr" || flag == "--grace" || extra.contains(&flag.as_str());
         match flag.as_str() {
             "-h" | "--help" => {
                 println!("{usage}");
                 std::process::exit(0);
             }
-            "--addr" | "--grace" => {
+            _ if known => {
                 let Some(v) = value.or_else(|| args.next()) else {
                     fail(&format!("`{flag}` needs a value"), &usage)
                 };
                 if flag == "--addr" {
                     addr = v;
-                } else {
+                } else if flag == "--grace" {
                     grace = match v.parse::<f64>() {
                         Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
                         _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
                     };
+                } else {
+                    given.push((flag, v));
                 }
             }
             _ => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
     match resolve(&addr) {
-        Some(addr) => Args { addr, grace },
+        Some(addr) => (Args { addr, grace }, given),
         None => fail(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,
@@ -104,7 +121,8 @@ fn resolve(addr: &str) -> Option<SocketAddr> {
     all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
 }
 
-fn fail(msg: &str, usage: &str) -> ! {
+/// Prints `msg` and `usage` to stderr and exits with status 2.
+pub fn fail(msg: &str, usage: &str) -> ! {
     eprintln!("error: {msg}\n{usage}");
     std::process::exit(2);
 }
