@@ -3,6 +3,8 @@
 //! idempotency keys.
 //!
 //! Run it:   cargo run --example task_queue
+//! Or through a Redis broker (a real Redis, or `examples/redis_server.rs`):
+//!           cargo run --example task_queue -- --broker redis://127.0.0.1:6379
 //!
 //! - Producers (think: web views) put jobs on the broker, a bounded `mpsc` channel, and go on at
 //!   once; they wait only if the queue is full (backpressure).
@@ -19,6 +21,12 @@
 //!
 //! The bookkeeping (keys seen, statistics) lives on the loop thread and only the loop thread
 //! touches it: no lock, unlike worker threads sharing state.
+//!
+//! With `--broker redis://HOST:PORT` the same jobs go through Redis instead of the in-process
+//! queue, as Celery's Redis transport does (see `redis_broker.rs`): producers `LPUSH` job ids,
+//! the dispatcher takes them with `BRPOP`, a job's record stays in Redis until it is acknowledged,
+//! a failure is retried by putting the job back on the queue after its backoff, and the
+//! idempotency keys are `SET NX` in Redis, so duplicates are caught across processes too.
 //!
 //! Stop it with Ctrl-C (or SIGTERM), like a Celery worker's warm shutdown: the dispatcher stops
 //! taking jobs and closes the queue (the producers and the beat stop submitting), prints what was
@@ -38,7 +46,11 @@ use evloop::sync::{mpsc, CancellationToken, OwnedPermit, Semaphore};
 use evloop::time::{sleep, timeout};
 use evloop::EventLoop;
 
+#[path = "../common/mod.rs"]
 mod common;
+#[path = "../resp/mod.rs"]
+mod resp;
+mod redis_broker;
 
 const WORKERS: usize = 2;
 const MAX_ATTEMPTS: u32 = 4;
@@ -49,8 +61,8 @@ const BEAT_FOR: Duration = Duration::from_millis(650);
 
 #[derive(Clone, Debug)]
 enum Task {
-    Thumbnail(&'static str),
-    Email(&'static str),
+    Thumbnail(String),
+    Email(String),
     /// Charges an order: must not happen twice.
     Charge(u32),
     /// Flaky: the rates service fails the first two calls.
@@ -71,6 +83,30 @@ impl Task {
         };
         thread::sleep(Duration::from_millis(ms));
         result
+    }
+
+    /// The job as a broker stores it: `kind:argument`.
+    fn encode(&self) -> String {
+        match self {
+            Task::Thumbnail(file) => format!("thumbnail:{file}"),
+            Task::Email(to) => format!("email:{to}"),
+            Task::Charge(order) => format!("charge:{order}"),
+            Task::ExchangeRates => "exchange-rates:".to_string(),
+            Task::Cleanup(n) => format!("cleanup:{n}"),
+        }
+    }
+
+    /// The job [`Task::encode`] stored, or `None` for something this worker does not know.
+    fn decode(s: &str) -> Option<Task> {
+        let (kind, arg) = s.split_once(':')?;
+        Some(match kind {
+            "thumbnail" => Task::Thumbnail(arg.to_string()),
+            "email" => Task::Email(arg.to_string()),
+            "charge" => Task::Charge(arg.parse().ok()?),
+            "exchange-rates" => Task::ExchangeRates,
+            "cleanup" => Task::Cleanup(arg.parse().ok()?),
+            _ => return None,
+        })
     }
 
     /// Jobs with a side effect that must not happen twice carry a key naming that effect.
@@ -125,6 +161,7 @@ impl Broker {
 }
 
 fn main() -> io::Result<()> {
+    let broker_url = parse_broker();
     let lp = EventLoop::new()?;
     lp.set_blocking_threads(WORKERS);
     // First of all, so that no signal finds the default action (death) once anything is printed.
@@ -135,6 +172,11 @@ fn main() -> io::Result<()> {
         workers: Rc::new(Semaphore::new(WORKERS)),
         stats: RefCell::default(),
     });
+    if let Some(url) = broker_url {
+        lp.block_on(redis_broker::run(&url, demo_jobs(), broker.clone(), shutdown))?;
+        print_summary(&broker);
+        return Ok(());
+    }
     let (queue, inbox) = mpsc::channel::<Task>(8);
 
     // Beat: a timer callback, not a task; `try_send` never waits, and a full queue skips a beat.
@@ -155,31 +197,61 @@ fn main() -> io::Result<()> {
         h.cancel_timer(beat);
     });
 
-    // Order 42 comes in twice (the user clicked "pay", then the app retried through the API),
-    // but must be charged once.
-    let web = vec![
-        Task::Thumbnail("cat.png"),
-        Task::Charge(42),
-        Task::Email("ada@example.com"),
-    ];
-    let api = vec![
-        Task::ExchangeRates,
-        Task::Charge(42),
-        Task::Thumbnail("dog.png"),
-    ];
+    let [(_, web), (_, api)] = demo_jobs();
     lp.spawn(produce("web", web, queue.clone(), broker.clone()));
     lp.spawn(produce("api", api, queue, broker.clone()));
     // The queue closes once both producers and the beat have dropped their senders (or at a
     // shutdown signal); the dispatcher then waits for the jobs still running, and returns.
     lp.block_on(dispatch(inbox, broker.clone(), shutdown));
 
+    print_summary(&broker);
+    Ok(())
+}
+
+/// What the two producers submit. Order 42 comes in twice (the user clicked "pay", then the app
+/// retried through the API), but must be charged once.
+fn demo_jobs() -> [(&'static str, Vec<Task>); 2] {
+    let web = vec![
+        Task::Thumbnail("cat.png".into()),
+        Task::Charge(42),
+        Task::Email("ada@example.com".into()),
+    ];
+    let api = vec![
+        Task::ExchangeRates,
+        Task::Charge(42),
+        Task::Thumbnail("dog.png".into()),
+    ];
+    [("web", web), ("api", api)]
+}
+
+/// `--broker redis://HOST:PORT`, if given; any other argument is an error.
+fn parse_broker() -> Option<String> {
+    let usage = "usage: task_queue [--broker redis://HOST:PORT]";
+    let mut args = std::env::args().skip(1);
+    let mut url = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            "--broker" => match args.next() {
+                Some(u) if u.starts_with("redis://") => url = Some(u),
+                _ => common::fail("`--broker` needs a redis://HOST:PORT URL", usage),
+            },
+            _ => common::fail(&format!("unexpected argument `{arg}`"), usage),
+        }
+    }
+    url
+}
+
+fn print_summary(broker: &Broker) {
     let s = broker.stats.borrow();
     println!(
         "summary: {} submitted, {} duplicate skipped, {} acknowledged, {} retries, {} failed, \
          at most {} running at once",
         s.submitted, s.duplicates, s.acked, s.retries, s.failed, s.max_running
     );
-    Ok(())
 }
 
 async fn produce(name: &str, tasks: Vec<Task>, queue: mpsc::Sender<Task>, broker: Rc<Broker>) {
