@@ -49,19 +49,22 @@ impl Input {
         }
     }
 
-    /// Room to read into: at least `READ_SIZE`, or what the command being parsed still needs, so
-    /// that a big value is read into a buffer sized once.
+    /// Room to read into: at least `READ_SIZE`. For a command known to need `need` bytes in all
+    /// (a big value), the buffer is allocated once for all of it, so the value is never copied
+    /// as it grows; but it is only filled (and its memory touched) a megabyte ahead of what
+    /// arrived, so that a client announcing a big value and sending nothing costs nothing.
     pub fn spare(&mut self, need: Option<usize>) -> &mut [u8] {
         let len = self.len();
-        let target = match need {
-            Some(total) if total > len + READ_SIZE => total,
-            _ => len + READ_SIZE,
-        };
+        let total = need.unwrap_or(0).max(len + READ_SIZE);
+        let target = total.min(len + (1 << 20)).max(len + READ_SIZE);
         if self.buf.len() - self.start < target {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.start = 0;
                 self.end = len;
+            }
+            if self.buf.capacity() < total {
+                self.buf.reserve_exact(total - self.buf.len());
             }
             if self.buf.len() < target {
                 self.buf.resize(target, 0);
