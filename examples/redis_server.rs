@@ -32,7 +32,11 @@ const EXPIRY_PERIOD: Duration = Duration::from_millis(100);
 const EXPIRY_BUDGET: usize = 20_000;
 
 fn main() -> io::Result<()> {
-    let flags = ["--proto-max-bulk-len", "--output-limit", "--pubsub-output-limit"];
+    let flags = [
+        "--proto-max-bulk-len",
+        "--output-limit",
+        "--pubsub-output-limit",
+    ];
     let (args, given) = common::parse_args_with("redis_server", "127.0.0.1:6380", &flags);
     let mut config = Config {
         port: args.addr.port(),
@@ -40,7 +44,10 @@ fn main() -> io::Result<()> {
     };
     for (flag, value) in given {
         let Ok(n) = value.parse::<usize>() else {
-            common::fail(&format!("`{flag}` needs a number of bytes, not `{value}`"), "");
+            common::fail(
+                &format!("`{flag}` needs a number of bytes, not `{value}`"),
+                "",
+            );
         };
         match flag.as_str() {
             "--proto-max-bulk-len" => config.max_bulk = n,

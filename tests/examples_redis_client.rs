@@ -136,7 +136,10 @@ fn every_command_answers_as_redis_does() {
         }
         r.cmd(&["SET", "big", "9223372036854775807"]).await?;
         let got = r.cmd(&["INCR", "big"]).await?;
-        assert!(err_starts(&got, "ERR increment or decrement would overflow"), "{got:?}");
+        assert!(
+            err_starts(&got, "ERR increment or decrement would overflow"),
+            "{got:?}"
+        );
         // COMMAND and INFO describe this server.
         let count = r.cmd(&["COMMAND", "COUNT"]).await?.int().unwrap();
         let Reply::Array(Some(all)) = r.cmd(&["COMMAND"]).await? else {
@@ -180,7 +183,9 @@ fn ten_thousand_pipelined_commands_are_answered_in_order() {
     on_loop(async move {
         let mut r = Connection::connect(addr).await?;
         let keys: Vec<String> = (0..2500).map(|i| format!("key:{i}")).collect();
-        let values: Vec<String> = (0..2500).map(|i| format!("value-{i}-{}", "x".repeat(i % 97))).collect();
+        let values: Vec<String> = (0..2500)
+            .map(|i| format!("value-{i}-{}", "x".repeat(i % 97)))
+            .collect();
         let mut commands: Vec<Vec<&str>> = Vec::new();
         for i in 0..2500 {
             commands.push(vec!["SET", &keys[i], &values[i]]);
@@ -229,8 +234,14 @@ fn pubsub_fans_out_to_a_hundred_subscribers() {
             let got = publisher.cmd(&["PUBLISH", "news.tech", &payload]).await?;
             assert_eq!(got, Reply::Int(100));
         }
-        assert_eq!(publisher.cmd(&["PUBLISH", "news.other", "x"]).await?, Reply::Int(10));
-        assert_eq!(publisher.cmd(&["PUBLISH", "sports", "x"]).await?, Reply::Int(0));
+        assert_eq!(
+            publisher.cmd(&["PUBLISH", "news.other", "x"]).await?,
+            Reply::Int(10)
+        );
+        assert_eq!(
+            publisher.cmd(&["PUBLISH", "sports", "x"]).await?,
+            Reply::Int(0)
+        );
         for (i, sub) in subscribers.iter_mut().enumerate() {
             for n in 0..50 {
                 let m = sub.next_message().await?;
@@ -240,7 +251,10 @@ fn pubsub_fans_out_to_a_hundred_subscribers() {
             }
             if i % 10 == 0 {
                 let m = sub.next_message().await?;
-                assert_eq!((m.channel.as_str(), &m.payload[..]), ("news.other", &b"x"[..]));
+                assert_eq!(
+                    (m.channel.as_str(), &m.payload[..]),
+                    ("news.other", &b"x"[..])
+                );
             }
         }
         // A subscriber may only (un)subscribe and ping; unsubscribing leaves pub/sub mode.
@@ -256,7 +270,10 @@ fn pubsub_fans_out_to_a_hundred_subscribers() {
             Reply::Array(Some(vec![bulk("subscribe"), bulk("b"), Reply::Int(2)]))
         );
         let refused = raw.cmd(&["GET", "x"]).await?;
-        assert!(err_starts(&refused, "ERR Can't execute 'get'"), "{refused:?}");
+        assert!(
+            err_starts(&refused, "ERR Can't execute 'get'"),
+            "{refused:?}"
+        );
         let pong = raw.cmd(&["PING"]).await?;
         assert_eq!(pong, Reply::Array(Some(vec![bulk("pong"), bulk("")])));
         raw.cmd(&["UNSUBSCRIBE", "a"]).await?;
@@ -270,7 +287,11 @@ fn pubsub_fans_out_to_a_hundred_subscribers() {
         drop(subscribers);
         let mut left = 100;
         for _ in 0..1000 {
-            left = publisher.cmd(&["PUBLISH", "news.tech", "late"]).await?.int().unwrap();
+            left = publisher
+                .cmd(&["PUBLISH", "news.tech", "late"])
+                .await?
+                .int()
+                .unwrap();
             if left == 0 {
                 break;
             }
@@ -313,7 +334,10 @@ fn brpop_blocks_until_a_push_or_its_timeout() {
                 evloop::time::sleep(Duration::from_millis(2)).await;
             }
         }
-        assert_eq!(pusher.cmd(&["LPUSH", "jobs", "a", "b", "c"]).await?, Reply::Int(3));
+        assert_eq!(
+            pusher.cmd(&["LPUSH", "jobs", "a", "b", "c"]).await?,
+            Reply::Int(3)
+        );
         for (i, task) in waiting.into_iter().enumerate() {
             let (who, got) = task.await.unwrap();
             assert_eq!(who, i);
@@ -323,7 +347,9 @@ fn brpop_blocks_until_a_push_or_its_timeout() {
         assert_eq!(pusher.cmd(&["EXISTS", "jobs"]).await?, Reply::Int(0));
         // A blocked client that leaves is forgotten: the next element is not lost to it.
         let mut quitter = Connection::connect(addr).await?;
-        quitter.send_raw(b"*3\r\n$5\r\nBRPOP\r\n$4\r\ngone\r\n$1\r\n0\r\n").await?;
+        quitter
+            .send_raw(b"*3\r\n$5\r\nBRPOP\r\n$4\r\ngone\r\n$1\r\n0\r\n")
+            .await?;
         loop {
             let info = pusher.cmd(&["INFO"]).await?.text().unwrap();
             if info.contains("blocked_clients:1\r\n") {
@@ -418,7 +444,9 @@ fn a_malformed_frame_closes_that_connection_only() {
     let server = serve(&["--proto-max-bulk-len", "1024"]);
     let addr = server.addr();
     let mut bystander = raw(addr);
-    bystander.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n").unwrap();
+    bystander
+        .write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
+        .unwrap();
     let mut ok = [0u8; 5];
     bystander.read_exact(&mut ok).unwrap();
     assert_eq!(&ok, b"+OK\r\n");
@@ -458,7 +486,8 @@ fn oversized_bulk_strings_are_refused_before_allocating() {
     let pid = server.server.child.id();
     // Over the default 512 MiB: refused from the header alone.
     let mut s = raw(addr);
-    s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870913\r\n").unwrap();
+    s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870913\r\n")
+        .unwrap();
     let got = read_to_close(&mut s);
     assert_eq!(got, b"-ERR Protocol error: invalid bulk length\r\n");
     // Just under it, announced by 50 clients that then send only a little: the server does
@@ -467,7 +496,8 @@ fn oversized_bulk_strings_are_refused_before_allocating() {
     let mut announcers = Vec::new();
     for _ in 0..50 {
         let mut s = raw(addr);
-        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n").unwrap();
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n")
+            .unwrap();
         s.write_all(&[b'x'; 4096]).unwrap();
         announcers.push(s);
     }
@@ -477,7 +507,10 @@ fn oversized_bulk_strings_are_refused_before_allocating() {
     let mut pong = [0u8; 7];
     probe.read_exact(&mut pong).unwrap();
     let grown = rss(pid).saturating_sub(before);
-    assert!(grown < 200 << 20, "50 announced 512 MiB values cost {grown} bytes of RSS");
+    assert!(
+        grown < 200 << 20,
+        "50 announced 512 MiB values cost {grown} bytes of RSS"
+    );
     // A big value that does arrive is stored whole.
     let value = vec![b'v'; 3 << 20];
     let mut s = raw(addr);
@@ -517,7 +550,10 @@ fn a_subscriber_that_stops_reading_is_disconnected_at_its_limit() {
             }
         }
         assert!(published < 1600, "the subscriber was never disconnected");
-        assert_eq!(publisher.cmd(&["PING"]).await?, Reply::Simple("PONG".into()));
+        assert_eq!(
+            publisher.cmd(&["PING"]).await?,
+            Reply::Simple("PONG".into())
+        );
         Ok(())
     });
     // What it had been sent comes, then the end.
@@ -551,14 +587,19 @@ fn a_client_that_does_not_read_is_paused_then_served_in_full() {
     };
     std::thread::sleep(Duration::from_millis(300));
     let grown = rss(pid).saturating_sub(before);
-    assert!(grown < 32 << 20, "a client not reading cost {grown} bytes of RSS");
+    assert!(
+        grown < 32 << 20,
+        "a client not reading cost {grown} bytes of RSS"
+    );
     // Then every reply arrives, whole.
     let head = format!("${}\r\n", value.len());
     let mut reply = vec![0u8; head.len() + value.len() + 2];
     for i in 0..200 {
         s.read_exact(&mut reply).unwrap();
         assert_eq!(&reply[..head.len()], head.as_bytes(), "reply {i}");
-        assert!(reply[head.len()..reply.len() - 2].iter().all(|&b| b == b'z'));
+        assert!(reply[head.len()..reply.len() - 2]
+            .iter()
+            .all(|&b| b == b'z'));
     }
     writer.join().unwrap();
     // One command whose replies pass the hard limit (4 MiB) gets the client disconnected.
@@ -609,7 +650,10 @@ fn random_bytes_from_a_hundred_connections_neither_crash_nor_stall_it() {
         f.join().unwrap();
     }
     let mut server = server;
-    assert!(server.server.child.try_wait().unwrap().is_none(), "the server died");
+    assert!(
+        server.server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
     on_loop(async move {
         let mut r = Connection::connect(addr).await?;
         assert_eq!(r.cmd(&["PING"]).await?, Reply::Simple("PONG".into()));

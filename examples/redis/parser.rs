@@ -122,7 +122,11 @@ impl Parser {
                     if next + len + 2 > self.max_command {
                         return Err(ProtocolError("query buffer limit exceeded"));
                     }
-                    self.state = State::Bulk { left, at: next, len };
+                    self.state = State::Bulk {
+                        left,
+                        at: next,
+                        len,
+                    };
                 }
                 State::Bulk { left, at, len } => {
                     let end = at + len;
@@ -218,8 +222,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, s),
     };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg))
-    {
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
         return None;
     }
     let mut n: i64 = 0;
@@ -267,11 +270,17 @@ mod tests {
         assert_eq!(p.parse(b"PING  x\r\n").unwrap(), Parsed::Command(9));
         assert_eq!(args(&p, b"PING  x\r\n"), [&b"PING"[..], b"x"]);
         assert_eq!(p.parse(b"\r\n").unwrap(), Parsed::Empty(2));
-        assert_eq!(p.parse(b"*1\r\n$11\r\n"), Err(ProtocolError("invalid bulk length")));
+        assert_eq!(
+            p.parse(b"*1\r\n$11\r\n"),
+            Err(ProtocolError("invalid bulk length"))
+        );
         let mut p = Parser::new(10, 1 << 30);
         assert_eq!(p.parse(b"*1\r\nx"), Err(ProtocolError("expected '$'")));
         let mut p = Parser::new(10, 1 << 30);
-        assert_eq!(p.parse(b"*x\r\n"), Err(ProtocolError("invalid multibulk length")));
+        assert_eq!(
+            p.parse(b"*x\r\n"),
+            Err(ProtocolError("invalid multibulk length"))
+        );
     }
 
     #[test]
@@ -279,7 +288,15 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"01", b"-0", b"+1", b" 1", b"9223372036854775808", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"01",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"9223372036854775808",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{bad:?}");
         }
     }

@@ -78,7 +78,11 @@ impl Connection {
 
     /// Subscribes to `channels` and `patterns`, waiting for each confirmation; the connection is
     /// then a [`Subscriber`].
-    pub async fn subscribe(mut self, channels: &[&str], patterns: &[&str]) -> io::Result<Subscriber> {
+    pub async fn subscribe(
+        mut self,
+        channels: &[&str],
+        patterns: &[&str],
+    ) -> io::Result<Subscriber> {
         self.out.clear();
         if !channels.is_empty() {
             let mut args = vec!["SUBSCRIBE"];

@@ -65,11 +65,7 @@ fn decode_at(buf: &[u8], at: usize, depth: usize) -> io::Result<Option<(Reply, u
                 (Reply::Array(Some(items)), pos)
             }
         },
-        other => {
-            return Err(invalid(&format!(
-                "a reply starting with byte {other:#04x}"
-            )))
-        }
+        other => return Err(invalid(&format!("a reply starting with byte {other:#04x}"))),
     }))
 }
 

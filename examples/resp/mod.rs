@@ -48,7 +48,8 @@ impl Reply {
 
     /// A bulk or simple string as text (lossy).
     pub fn text(&self) -> Option<String> {
-        self.bytes().map(|b| String::from_utf8_lossy(b).into_owned())
+        self.bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// An integer reply.

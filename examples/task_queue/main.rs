@@ -48,9 +48,9 @@ use evloop::EventLoop;
 
 #[path = "../common/mod.rs"]
 mod common;
+mod redis_broker;
 #[path = "../resp/mod.rs"]
 mod resp;
-mod redis_broker;
 
 const WORKERS: usize = 2;
 const MAX_ATTEMPTS: u32 = 4;
@@ -173,7 +173,12 @@ fn main() -> io::Result<()> {
         stats: RefCell::default(),
     });
     if let Some(url) = broker_url {
-        lp.block_on(redis_broker::run(&url, demo_jobs(), broker.clone(), shutdown))?;
+        lp.block_on(redis_broker::run(
+            &url,
+            demo_jobs(),
+            broker.clone(),
+            shutdown,
+        ))?;
         print_summary(&broker);
         return Ok(());
     }

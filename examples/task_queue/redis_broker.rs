@@ -52,7 +52,13 @@ impl Queue {
     }
 
     /// Puts a job (its attempt number and payload) in the broker.
-    async fn submit(&self, redis: &mut Connection, id: &str, attempt: u32, task: &Task) -> io::Result<()> {
+    async fn submit(
+        &self,
+        redis: &mut Connection,
+        id: &str,
+        attempt: u32,
+        task: &Task,
+    ) -> io::Result<()> {
         let record = format!("{attempt}|{}", task.encode());
         let job = self.key(&format!("job:{id}"));
         let queue = self.key("queue");
@@ -84,7 +90,13 @@ pub async fn run(
     let mut control = q.connect().await?;
     broker.log(format_args!("broker: redis at {addr}, keys {}:*", q.prefix));
     for (name, tasks) in jobs {
-        evloop::spawn(produce(name, tasks, q.clone(), broker.clone(), shutdown.clone()));
+        evloop::spawn(produce(
+            name,
+            tasks,
+            q.clone(),
+            broker.clone(),
+            shutdown.clone(),
+        ));
     }
     evloop::spawn(beat(q.clone(), broker.clone(), shutdown.clone()));
     let result = dispatch(&q, &broker, &shutdown).await;
@@ -109,7 +121,10 @@ async fn produce(
                 broker.log(format_args!("{name}: shutting down, submitting no more"));
                 break;
             }
-            let id = redis.cmd(&["INCR", &q.key("next-id")]).await?.into_result()?;
+            let id = redis
+                .cmd(&["INCR", &q.key("next-id")])
+                .await?
+                .into_result()?;
             let id = id.int().unwrap_or_default().to_string();
             q.submit(&mut redis, &id, 1, &task).await?;
             broker.log(format_args!("{name}: submitted {task} as job {id}"));
@@ -135,7 +150,10 @@ async fn beat(q: Rc<Queue>, broker: Rc<Broker>, shutdown: CancellationToken) {
         while start.elapsed() + BEAT_PERIOD <= BEAT_FOR && !shutdown.is_cancelled() {
             tick.tick().await;
             beats += 1;
-            let id = redis.cmd(&["INCR", &q.key("next-id")]).await?.into_result()?;
+            let id = redis
+                .cmd(&["INCR", &q.key("next-id")])
+                .await?
+                .into_result()?;
             let id = id.int().unwrap_or_default().to_string();
             q.submit(&mut redis, &id, 1, &Task::Cleanup(beats)).await?;
             broker.log(format_args!("beat: submitted cleanup#{beats} as job {id}"));
@@ -151,14 +169,23 @@ async fn beat(q: Rc<Queue>, broker: Rc<Broker>, shutdown: CancellationToken) {
 
 /// Takes jobs off the queue while a worker is free, until the producers are done and nothing is
 /// queued or in flight, or a shutdown.
-async fn dispatch(q: &Rc<Queue>, broker: &Rc<Broker>, shutdown: &CancellationToken) -> io::Result<()> {
+async fn dispatch(
+    q: &Rc<Queue>,
+    broker: &Rc<Broker>,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
     let mut blocking = q.connect().await?;
     let mut control = q.connect().await?;
     let queue = q.key("queue");
     let mut jobs = Vec::new();
     loop {
         let next = async {
-            let slot = broker.workers.clone().acquire_owned().await.expect("never closed");
+            let slot = broker
+                .workers
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("never closed");
             Ok::<_, io::Error>((slot, blocking.brpop(&[&queue], POLL).await?))
         };
         let Some(next) = shutdown.run_until_cancelled(next).await else {
@@ -229,7 +256,9 @@ async fn dispatch(q: &Rc<Queue>, broker: &Rc<Broker>, shutdown: &CancellationTok
         .await
         .is_err()
     {
-        broker.log(format_args!("grace period over: abandoning the jobs still running"));
+        broker.log(format_args!(
+            "grace period over: abandoning the jobs still running"
+        ));
     }
     Ok(())
 }
@@ -253,7 +282,10 @@ async fn work(
         let mut redis = q.connect().await?;
         match outcome.unwrap_or_else(|e| Err(format!("worker panicked: {e}"))) {
             Ok(result) => {
-                redis.cmd(&["DEL", &q.key(&format!("job:{id}"))]).await?.into_result()?;
+                redis
+                    .cmd(&["DEL", &q.key(&format!("job:{id}"))])
+                    .await?
+                    .into_result()?;
                 broker.stats.borrow_mut().acked += 1;
                 broker.log(format_args!("ack {task} (attempt {attempt}): {result}"));
             }
@@ -263,14 +295,21 @@ async fn work(
                 broker.log(format_args!("{task} failed ({e}), retry in {backoff:?}"));
                 // Shutting down, the retry goes back to the broker at once instead of being lost.
                 if shutdown.run_until_cancelled(sleep(backoff)).await.is_none() {
-                    broker.log(format_args!("{task}: retry put back in the broker, shutting down"));
+                    broker.log(format_args!(
+                        "{task}: retry put back in the broker, shutting down"
+                    ));
                 }
                 q.submit(&mut redis, &id, attempt + 1, &task).await?;
             }
             Err(e) => {
                 broker.stats.borrow_mut().failed += 1;
-                broker.log(format_args!("{task} failed for good after {attempt} attempts: {e}"));
-                redis.cmd(&["RPUSH", &q.key("dead"), &id]).await?.into_result()?;
+                broker.log(format_args!(
+                    "{task} failed for good after {attempt} attempts: {e}"
+                ));
+                redis
+                    .cmd(&["RPUSH", &q.key("dead"), &id])
+                    .await?
+                    .into_result()?;
                 redis.cmd(&["DEL", &q.key(&format!("job:{id}"))]).await?;
             }
         }

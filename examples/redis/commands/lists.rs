@@ -49,7 +49,11 @@ fn serve_blocked(ctx: &mut Ctx, key: &[u8]) {
         let Some(waiter) = ctx.server.waiters.borrow().first(key) else {
             return;
         };
-        let from_tail = waiter.blocked.borrow().as_ref().is_some_and(|b| b.from_tail);
+        let from_tail = waiter
+            .blocked
+            .borrow()
+            .as_ref()
+            .is_some_and(|b| b.from_tail);
         let Some(item) = pop_one(ctx, key, from_tail) else {
             return;
         };
@@ -212,7 +216,10 @@ fn block_pop(ctx: &mut Ctx, args: Args, from_tail: bool) -> After {
     let timeout = match timeout {
         Some(t) if t >= 0.0 => t,
         Some(_) => {
-            reply::error(&mut ctx.client.out.borrow_mut().buf, "ERR timeout is negative");
+            reply::error(
+                &mut ctx.client.out.borrow_mut().buf,
+                "ERR timeout is negative",
+            );
             return After::Continue;
         }
         None => {

@@ -83,11 +83,35 @@ macro_rules! spec {
 pub static COMMANDS: &[Spec] = &[
     spec!("blpop", -3, ["write", "blocking"], (1, -2, 1), lists::blpop),
     spec!("brpop", -3, ["write", "blocking"], (1, -2, 1), lists::brpop),
-    spec!("command", -1, ["loading", "stale"], (0, 0, 0), server::command),
-    spec!("config", -2, ["admin", "loading", "stale"], (0, 0, 0), server::config),
+    spec!(
+        "command",
+        -1,
+        ["loading", "stale"],
+        (0, 0, 0),
+        server::command
+    ),
+    spec!(
+        "config",
+        -2,
+        ["admin", "loading", "stale"],
+        (0, 0, 0),
+        server::config
+    ),
     spec!("dbsize", 1, ["readonly", "fast"], (0, 0, 0), server::dbsize),
-    spec!("decr", 2, ["write", "denyoom", "fast"], (1, 1, 1), strings::decr),
-    spec!("decrby", 3, ["write", "denyoom", "fast"], (1, 1, 1), strings::decrby),
+    spec!(
+        "decr",
+        2,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        strings::decr
+    ),
+    spec!(
+        "decrby",
+        3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        strings::decrby
+    ),
     spec!("del", -2, ["write"], (1, -1, 1), keys::del),
     spec!("echo", 2, ["fast"], (0, 0, 0), server::echo),
     spec!("exists", -2, ["readonly", "fast"], (1, -1, 1), keys::exists),
@@ -95,29 +119,96 @@ pub static COMMANDS: &[Spec] = &[
     spec!("flushall", -1, ["write"], (0, 0, 0), server::flushall),
     spec!("flushdb", -1, ["write"], (0, 0, 0), server::flushall),
     spec!("get", 2, ["readonly", "fast"], (1, 1, 1), strings::get),
-    spec!("incr", 2, ["write", "denyoom", "fast"], (1, 1, 1), strings::incr),
-    spec!("incrby", 3, ["write", "denyoom", "fast"], (1, 1, 1), strings::incrby),
+    spec!(
+        "incr",
+        2,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        strings::incr
+    ),
+    spec!(
+        "incrby",
+        3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        strings::incrby
+    ),
     spec!("info", -1, ["loading", "stale"], (0, 0, 0), server::info),
     spec!("llen", 2, ["readonly", "fast"], (1, 1, 1), lists::llen),
     spec!("lpop", -2, ["write", "fast"], (1, 1, 1), lists::lpop),
-    spec!("lpush", -3, ["write", "denyoom", "fast"], (1, 1, 1), lists::lpush),
+    spec!(
+        "lpush",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        lists::lpush
+    ),
     spec!("lrange", 4, ["readonly"], (1, 1, 1), lists::lrange),
     spec!("mget", -2, ["readonly", "fast"], (1, -1, 1), strings::mget),
     spec!("mset", -3, ["write", "denyoom"], (1, -1, 2), strings::mset),
     spec!("pexpire", 3, ["write", "fast"], (1, 1, 1), keys::pexpire),
     spec!("ping", -1, ["fast", "stale"], (0, 0, 0), server::ping),
-    spec!("psubscribe", -2, ["pubsub", "noscript", "loading", "stale"], (0, 0, 0), pubsub::psubscribe),
+    spec!(
+        "psubscribe",
+        -2,
+        ["pubsub", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        pubsub::psubscribe
+    ),
     spec!("pttl", 2, ["readonly", "fast"], (1, 1, 1), keys::pttl),
-    spec!("publish", 3, ["pubsub", "loading", "stale", "fast"], (0, 0, 0), pubsub::publish),
-    spec!("punsubscribe", -1, ["pubsub", "noscript", "loading", "stale"], (0, 0, 0), pubsub::punsubscribe),
+    spec!(
+        "publish",
+        3,
+        ["pubsub", "loading", "stale", "fast"],
+        (0, 0, 0),
+        pubsub::publish
+    ),
+    spec!(
+        "punsubscribe",
+        -1,
+        ["pubsub", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        pubsub::punsubscribe
+    ),
     spec!("quit", -1, ["fast"], (0, 0, 0), server::quit),
     spec!("rpop", -2, ["write", "fast"], (1, 1, 1), lists::rpop),
-    spec!("rpush", -3, ["write", "denyoom", "fast"], (1, 1, 1), lists::rpush),
-    spec!("select", 2, ["loading", "stale", "fast"], (0, 0, 0), server::select),
+    spec!(
+        "rpush",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        lists::rpush
+    ),
+    spec!(
+        "select",
+        2,
+        ["loading", "stale", "fast"],
+        (0, 0, 0),
+        server::select
+    ),
     spec!("set", -3, ["write", "denyoom"], (1, 1, 1), strings::set),
-    spec!("subscribe", -2, ["pubsub", "noscript", "loading", "stale"], (0, 0, 0), pubsub::subscribe),
+    spec!(
+        "strlen",
+        2,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        strings::strlen
+    ),
+    spec!(
+        "subscribe",
+        -2,
+        ["pubsub", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        pubsub::subscribe
+    ),
     spec!("ttl", 2, ["readonly", "fast"], (1, 1, 1), keys::ttl),
-    spec!("unsubscribe", -1, ["pubsub", "noscript", "loading", "stale"], (0, 0, 0), pubsub::unsubscribe),
+    spec!(
+        "unsubscribe",
+        -1,
+        ["pubsub", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        pubsub::unsubscribe
+    ),
 ];
 
 /// The command named `name`, in any case.
@@ -140,11 +231,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> After {
     let Some(spec) = lookup(args.get(0)) else {
         let mut out = ctx.client.out.borrow_mut();
         let mut msg = format!(
-            "ERR unknown command '{}', with args beginning with:",
+            "ERR unknown command '{}', with args beginning with: ",
             reply::quote(args.get(0))
         );
         for a in args.from(1).take(8) {
-            msg.push_str(&format!(" '{}'", reply::quote(a)));
+            msg.push_str(&format!("'{}' ", reply::quote(a)));
         }
         reply::error(&mut out.buf, &msg);
         return After::Continue;

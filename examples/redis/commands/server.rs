@@ -19,7 +19,10 @@ pub fn ping(ctx: &mut Ctx, args: Args) -> After {
             reply::bulk(&mut out.buf, b"pong");
             reply::bulk(&mut out.buf, if n == 2 { args.get(1) } else { b"" });
         }
-        _ => reply::error(&mut out.buf, "ERR wrong number of arguments for 'ping' command"),
+        _ => reply::error(
+            &mut out.buf,
+            "ERR wrong number of arguments for 'ping' command",
+        ),
     }
     After::Continue
 }
@@ -39,7 +42,10 @@ pub fn select(ctx: &mut Ctx, args: Args) -> After {
     if args.get(1) == b"0" {
         reply::ok(&mut out.buf);
     } else {
-        reply::error(&mut out.buf, "ERR DB index is out of range (this server has db 0 only)");
+        reply::error(
+            &mut out.buf,
+            "ERR DB index is out of range (this server has db 0 only)",
+        );
     }
     After::Continue
 }
@@ -80,7 +86,10 @@ pub fn config(ctx: &mut Ctx, args: Args) -> After {
         ("client-query-buffer-limit", c.max_command.to_string()),
         (
             "client-output-buffer-limit",
-            format!("normal {0} {0} 0 pubsub {1} {1} 0", c.output_limit, c.pubsub_limit),
+            format!(
+                "normal {0} {0} 0 pubsub {1} {1} 0",
+                c.output_limit, c.pubsub_limit
+            ),
         ),
     ];
     let wanted: Vec<String> = args
@@ -89,7 +98,11 @@ pub fn config(ctx: &mut Ctx, args: Args) -> After {
         .collect();
     let found: Vec<_> = settings
         .iter()
-        .filter(|(name, _)| wanted.iter().any(|p| glob_match(p.as_bytes(), name.as_bytes())))
+        .filter(|(name, _)| {
+            wanted
+                .iter()
+                .any(|p| glob_match(p.as_bytes(), name.as_bytes()))
+        })
         .collect();
     reply::array(&mut out.buf, 2 * found.len());
     for (name, value) in found {

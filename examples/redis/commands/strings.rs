@@ -1,4 +1,4 @@
-//! String commands: `GET`, `SET` (with `EX`/`PX`/`NX`/`XX`), `MGET`, `MSET`, `INCR` and friends.
+//! String commands: `GET`, `STRLEN`, `SET` (with `EX`/`PX`/`NX`/`XX`), `MGET`, `MSET`, `INCR` and friends.
 
 use std::time::Duration;
 
@@ -13,6 +13,17 @@ pub fn get(ctx: &mut Ctx, args: Args) -> After {
     match store.get(args.get(1), ctx.now) {
         None => reply::nil(&mut out.buf),
         Some(Value::Str(s)) => reply::bulk(&mut out.buf, s),
+        Some(_) => wrong_type(&mut out.buf),
+    }
+    After::Continue
+}
+
+pub fn strlen(ctx: &mut Ctx, args: Args) -> After {
+    let mut store = ctx.server.store.borrow_mut();
+    let mut out = ctx.client.out.borrow_mut();
+    match store.get(args.get(1), ctx.now) {
+        None => reply::int(&mut out.buf, 0),
+        Some(Value::Str(s)) => reply::int(&mut out.buf, s.len() as i64),
         Some(_) => wrong_type(&mut out.buf),
     }
     After::Continue
@@ -92,7 +103,10 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> After {
 pub fn mset(ctx: &mut Ctx, args: Args) -> After {
     let mut out = ctx.client.out.borrow_mut();
     if args.len() % 2 == 0 {
-        reply::error(&mut out.buf, "ERR wrong number of arguments for 'mset' command");
+        reply::error(
+            &mut out.buf,
+            "ERR wrong number of arguments for 'mset' command",
+        );
         return After::Continue;
     }
     let mut store = ctx.server.store.borrow_mut();
@@ -116,7 +130,11 @@ pub fn incrby(ctx: &mut Ctx, args: Args) -> After {
 }
 
 pub fn decrby(ctx: &mut Ctx, args: Args) -> After {
-    add(ctx, args.get(1), parse_i64(args.get(2)).and_then(i64::checked_neg))
+    add(
+        ctx,
+        args.get(1),
+        parse_i64(args.get(2)).and_then(i64::checked_neg),
+    )
 }
 
 /// Adds `by` to the integer at `key` (0 if there is none), keeping its expiry as Redis does.
