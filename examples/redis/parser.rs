@@ -178,35 +178,53 @@ impl Parser {
 }
 
 /// Reads the `*N\r\n` or `$N\r\n` line at `at`: the number and where the next line starts, or
-/// `None` if the line is not complete yet.
+/// `None` if the line is not complete yet. One pass finds the end and reads the digits (this runs
+/// for every argument of every command).
 fn header(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, ProtocolError> {
-    let line = &buf[at + 1..];
-    let Some(cr) = memchr(b'\r', &line[..line.len().min(MAX_INLINE)]) else {
-        if line.len() >= MAX_INLINE {
-            return Err(ProtocolError(if buf[at] == b'*' {
-                "too big mbulk count string"
-            } else {
-                "too big bulk count string"
-            }));
-        }
-        return Ok(None);
+    let array = buf[at] == b'*';
+    let bad = || {
+        ProtocolError(if array {
+            "invalid multibulk length"
+        } else {
+            "invalid bulk length"
+        })
     };
-    match line.get(cr + 1) {
+    let mut i = at + 1;
+    let neg = buf.get(i) == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let digits_start = i;
+    let mut n: i64 = 0;
+    loop {
+        let Some(&b) = buf.get(i) else {
+            if i - at >= MAX_INLINE {
+                return Err(ProtocolError(if array {
+                    "too big mbulk count string"
+                } else {
+                    "too big bulk count string"
+                }));
+            }
+            return Ok(None);
+        };
+        match b {
+            b'0'..=b'9' if i - digits_start < 18 => n = n * 10 + i64::from(b - b'0'),
+            b'\r' => break,
+            _ => return Err(bad()),
+        }
+        i += 1;
+    }
+    match buf.get(i + 1) {
         None => return Ok(None),
         Some(b'\n') => {}
-        Some(_) => {
-            return Err(ProtocolError(if buf[at] == b'*' {
-                "invalid multibulk length"
-            } else {
-                "invalid bulk length"
-            }))
-        }
+        Some(_) => return Err(bad()),
     }
-    match parse_i64(&line[..cr]) {
-        Some(n) => Ok(Some((n, at + 1 + cr + 2))),
-        None if buf[at] == b'*' => Err(ProtocolError("invalid multibulk length")),
-        None => Err(ProtocolError("invalid bulk length")),
+    let digits = i - digits_start;
+    // As `string2ll`: digits, no leading zero, no sign on zero.
+    if digits == 0 || (digits > 1 && buf[digits_start] == b'0') || (neg && n == 0) {
+        return Err(bad());
     }
+    Ok(Some((if neg { -n } else { n }, i + 2)))
 }
 
 fn expected_dollar(got: u8) -> ProtocolError {

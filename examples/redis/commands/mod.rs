@@ -70,13 +70,40 @@ pub struct Spec {
     pub flags: &'static [&'static str],
     /// First key, last key (negative: from the end), step.
     pub keys: (i32, i32, i32),
+    /// The name packed into a number (see [`pack`]), to find it with integer compares.
+    packed: u128,
     run: fn(&mut Ctx, Args) -> After,
 }
 
 macro_rules! spec {
     ($name:literal, $arity:expr, [$($flag:literal),*], $keys:expr, $run:path) => {
-        Spec { name: $name, arity: $arity, flags: &[$($flag),*], keys: $keys, run: $run }
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: &[$($flag),*],
+            keys: $keys,
+            packed: match pack($name.as_bytes()) {
+                Some(p) => p,
+                None => panic!("command names fit in 16 bytes"),
+            },
+            run: $run,
+        }
     };
+}
+
+/// A name of up to 16 bytes, lower-cased, as a big-endian number padded with zeros: numbers
+/// compare as the names do, so the sorted table is sorted by them too.
+const fn pack(name: &[u8]) -> Option<u128> {
+    if name.len() > 16 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    let mut i = 0;
+    while i < name.len() {
+        bytes[i] = name[i].to_ascii_lowercase();
+        i += 1;
+    }
+    Some(u128::from_be_bytes(bytes))
 }
 
 /// Every command, sorted by name (a test checks), so that lookup is a binary search.
@@ -213,14 +240,9 @@ pub static COMMANDS: &[Spec] = &[
 
 /// The command named `name`, in any case.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    let mut upper = [0u8; 16];
-    let lower = upper.get_mut(..name.len())?;
-    for (d, s) in lower.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
-    }
-    let lower = &*lower;
+    let key = pack(name)?;
     COMMANDS
-        .binary_search_by(|s| s.name.as_bytes().cmp(lower))
+        .binary_search_by(|s| s.packed.cmp(&key))
         .ok()
         .map(|i| &COMMANDS[i])
 }
@@ -283,6 +305,7 @@ mod tests {
     #[test]
     fn the_table_is_sorted_and_lookup_ignores_case() {
         assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(COMMANDS.windows(2).all(|w| w[0].packed < w[1].packed));
         assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
         assert!(lookup(b"nope").is_none());
         assert!(lookup(b"averyveryverylongname").is_none());
