@@ -5,7 +5,7 @@
 //! (`evloop::spawn`, `tokio::task::spawn_local`), which find the runtime through a thread-local.
 //!
 //! Run with, for example:
-//! `taskset -c 1 cargo bench --bench task -- --warm-up-time 1 --measurement-time 3`
+//! `taskset -c 1 cargo bench -p evloop-bench --bench task -- --warm-up-time 1 --measurement-time 3`
 
 mod common;
 

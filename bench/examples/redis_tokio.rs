@@ -1,6 +1,6 @@
 //! The benchmark's twin of `redis_server`: the same server on tokio's current_thread runtime.
 //!
-//! Run it:   cargo run --release --example redis_tokio -- --addr 127.0.0.1:6381
+//! Run it:   cargo run --release -p evloop-bench --example redis_tokio -- --addr 127.0.0.1:6381
 //!
 //! Same code shape, so that the two compare runtimes rather than programs: the parser, the
 //! commands, the store, pub/sub and the blocked clients are `examples/redis/`'s own files; only
@@ -23,8 +23,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::{JoinSet, LocalSet};
 use tokio::time::Sleep;
 
+#[path = "../../examples/common/mod.rs"]
 mod common;
-#[path = "redis/mod.rs"]
+#[path = "../../examples/redis/mod.rs"]
 #[allow(unused)]
 mod redis;
 

@@ -1,6 +1,6 @@
 //! The reference for the echo benchmark: the same echo server on tokio's single-threaded runtime.
 //!
-//! Run it:   cargo run --release --example echo_tokio -- --addr 127.0.0.1:0
+//! Run it:   cargo run --release -p evloop-bench --example echo_tokio -- --addr 127.0.0.1:0
 //!
 //! One task per connection (`spawn_local` on a `current_thread` runtime), a 4 KiB buffer, read then
 //! `write_all`: line for line what `examples/echo.rs` does on evloop, so the two compare runtimes
@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::{JoinSet, LocalSet};
 
+#[path = "../../examples/common/mod.rs"]
 mod common;
 
 fn main() -> io::Result<()> {

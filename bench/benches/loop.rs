@@ -4,7 +4,7 @@
 //! taken from one run on the same (noisy) machine. Batched groups report per-element throughput.
 //!
 //! Run with, for example:
-//! `taskset -c 1 cargo bench --bench loop -- --warm-up-time 1 --measurement-time 3`
+//! `taskset -c 1 cargo bench -p evloop-bench --bench loop -- --warm-up-time 1 --measurement-time 3`
 
 mod common;
 

@@ -4,17 +4,19 @@
 //! Run it:
 //!
 //! ```text
-//! cargo bench --bench echo                 # full run: 3 rounds, 1 s warm-up + 3 s per run (~5 min)
-//! cargo bench --bench echo -- --quick      # smoke test: 1 round of short runs
-//! cargo bench --bench echo -- --rounds 5 --servers echo,echo_tokio --scenarios 1,3
+//! cargo bench -p evloop-bench --bench echo                 # full run: 3 rounds, 1 s warm-up + 3 s per run (~5 min)
+//! cargo bench -p evloop-bench --bench echo -- --quick      # smoke test: 1 round of short runs
+//! cargo bench -p evloop-bench --bench echo -- --rounds 5 --servers echo,echo_tokio --scenarios 1,3
 //! ```
 //!
-//! `cargo bench` builds benches but not examples, so this program first runs
-//! `cargo build --release --examples`-equivalent for the examples it needs (with the `cargo` that
-//! started it, into the same target directory): a no-op when they are up to date. An example that
-//! is missing or fails to build is skipped with a note (the rest still run); only the load
-//! generator is required. `--no-build` skips the build and uses the binaries already in
-//! `target/release/examples` (then build them yourself: `cargo build --release --examples`).
+//! `cargo bench` builds benches but not examples, so this program first runs the equivalent of
+//! `cargo build --release --workspace --examples` for the examples it needs (with the `cargo` that
+//! started it, into the same target directory, `-p` naming the package of each: evloop's servers
+//! in the root package, the peers and the load generator in this one): a no-op when they are up to
+//! date. An example that is missing or fails to build is skipped with a note (the rest still run);
+//! only the load generator is required. `--no-build` skips the build and uses the binaries already
+//! in `target/release/examples` (then build them yourself:
+//! `cargo build --release --workspace --examples`).
 //!
 //! For each scenario, servers run in turns (A B C D A B C D ...) for `--rounds` rounds, and the
 //! tables give each server's median. The server is pinned to CPU 0 and the load generator to CPU 1
