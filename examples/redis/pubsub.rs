@@ -139,13 +139,13 @@ pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
                         }
                     }
                 }
-                b'\\' if p + 1 < pattern.len() => {
-                    if pattern[p + 1] == s[i] {
-                        p += 2;
-                        i += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pattern.len() && pattern[p + 1] == s[i] => {
+                    p += 2;
+                    i += 1;
+                    continue;
                 }
+                // An escaped byte that differs: no literal match for the backslash either.
+                b'\\' if p + 1 < pattern.len() => {}
                 c if c == s[i] => {
                     p += 1;
                     i += 1;
