@@ -38,7 +38,10 @@ fn decode_at(buf: &[u8], at: usize, depth: usize) -> io::Result<Option<(Reply, u
             -1 => (Reply::Bulk(None), next),
             n if n < 0 => return Err(invalid("a negative bulk length")),
             n => {
-                let end = next + n as usize;
+                let end = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| next.checked_add(n)?.checked_add(2).map(|e| e - 2))
+                    .ok_or_else(|| invalid("a bulk length past the address space"))?;
                 if buf.len() < end + 2 {
                     return Ok(None);
                 }
