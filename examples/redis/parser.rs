@@ -75,73 +75,85 @@ impl Parser {
     /// After `Command` or `Empty`, the caller consumes that many bytes and calls again with what
     /// follows; after `Incomplete`, it calls again with the same start and more bytes.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed, ProtocolError> {
-        if let State::Start = self.state {
-            self.args.clear();
-            self.pos = 0;
-            match buf.first() {
-                None => return Ok(Parsed::Incomplete(None)),
-                Some(b'*') => {}
-                Some(_) => return self.inline(buf),
+        // The state in locals while parsing (registers, not memory), stored back only when the
+        // bytes run out: most commands arrive whole and never store it.
+        let (mut left, mut pos) = match self.state {
+            State::Start => {
+                self.args.clear();
+                match buf.first() {
+                    None => return Ok(Parsed::Incomplete(None)),
+                    Some(b'*') => {}
+                    Some(_) => return self.inline(buf),
+                }
+                let Some((n, next)) = header(buf, 0)? else {
+                    return Ok(Parsed::Incomplete(None));
+                };
+                if n <= 0 {
+                    return Ok(Parsed::Empty(next));
+                }
+                if n as u64 > MAX_ARGS as u64 {
+                    return Err(ProtocolError("invalid multibulk length"));
+                }
+                // Room for what a normal command has; a huge count grows it as strings come.
+                self.args.reserve((n as usize).min(64));
+                (n as usize, next)
             }
-            let Some((n, next)) = header(buf, 0)? else {
-                return Ok(Parsed::Incomplete(None));
+            State::Array { left } => (left, self.pos),
+            State::Bulk { left, at, len } => match self.bulk(buf, at, len)? {
+                Some(next) => (left - 1, next),
+                None => return Ok(Parsed::Incomplete(Some(at + len + 2))),
+            },
+        };
+        while left > 0 {
+            let Some(&first) = buf.get(pos) else {
+                return Ok(self.suspend(State::Array { left }, pos, None));
             };
-            if n <= 0 {
-                return Ok(Parsed::Empty(next));
+            if first != b'$' {
+                return Err(expected_dollar(first));
             }
-            if n as u64 > MAX_ARGS as u64 {
-                return Err(ProtocolError("invalid multibulk length"));
+            let Some((len, at)) = header(buf, pos)? else {
+                return Ok(self.suspend(State::Array { left }, pos, None));
+            };
+            if len < 0 || len as u64 > self.max_bulk as u64 {
+                return Err(ProtocolError("invalid bulk length"));
             }
-            let n = n as usize;
-            // Room for what a normal command has; a huge count grows it as the strings come.
-            self.args.reserve(n.min(64));
-            self.pos = next;
-            self.state = State::Array { left: n };
+            let len = len as usize;
+            if at + len + 2 > self.max_command {
+                return Err(ProtocolError("query buffer limit exceeded"));
+            }
+            match self.bulk(buf, at, len)? {
+                Some(next) => pos = next,
+                None => {
+                    let state = State::Bulk { left, at, len };
+                    return Ok(self.suspend(state, pos, Some(at + len + 2)));
+                }
+            }
+            left -= 1;
         }
-        loop {
-            match self.state {
-                State::Start => unreachable!("handled above"),
-                State::Array { left: 0 } => {
-                    self.state = State::Start;
-                    return Ok(Parsed::Command(self.pos));
-                }
-                State::Array { left } => {
-                    let Some(&first) = buf.get(self.pos) else {
-                        return Ok(Parsed::Incomplete(None));
-                    };
-                    if first != b'$' {
-                        return Err(expected_dollar(first));
-                    }
-                    let Some((len, next)) = header(buf, self.pos)? else {
-                        return Ok(Parsed::Incomplete(None));
-                    };
-                    if len < 0 || len as u64 > self.max_bulk as u64 {
-                        return Err(ProtocolError("invalid bulk length"));
-                    }
-                    let len = len as usize;
-                    if next + len + 2 > self.max_command {
-                        return Err(ProtocolError("query buffer limit exceeded"));
-                    }
-                    self.state = State::Bulk {
-                        left,
-                        at: next,
-                        len,
-                    };
-                }
-                State::Bulk { left, at, len } => {
-                    let end = at + len;
-                    if buf.len() < end + 2 {
-                        return Ok(Parsed::Incomplete(Some(end + 2)));
-                    }
-                    if &buf[end..end + 2] != b"\r\n" {
-                        return Err(ProtocolError("invalid bulk string ending"));
-                    }
-                    self.args.push(at..end);
-                    self.pos = end + 2;
-                    self.state = State::Array { left: left - 1 };
-                }
-            }
+        self.state = State::Start;
+        Ok(Parsed::Command(pos))
+    }
+
+    /// The bulk string of `len` bytes at `at`, if it is all there: pushed to the arguments, and
+    /// where the next one starts.
+    #[inline(always)]
+    fn bulk(&mut self, buf: &[u8], at: usize, len: usize) -> Result<Option<usize>, ProtocolError> {
+        let end = at + len;
+        if buf.len() < end + 2 {
+            return Ok(None);
         }
+        if &buf[end..end + 2] != b"\r\n" {
+            return Err(ProtocolError("invalid bulk string ending"));
+        }
+        self.args.push(at..end);
+        Ok(Some(end + 2))
+    }
+
+    /// Remembers where parsing stopped, for the next call with more bytes.
+    fn suspend(&mut self, state: State, pos: usize, need: Option<usize>) -> Parsed {
+        self.state = state;
+        self.pos = pos;
+        Parsed::Incomplete(need)
     }
 
     /// An inline command: one line, arguments separated by spaces or tabs.
@@ -181,6 +193,19 @@ impl Parser {
 /// `None` if the line is not complete yet. One pass finds the end and reads the digits (this runs
 /// for every argument of every command).
 fn header(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, ProtocolError> {
+    // Most counts and lengths have one or two digits: read those without the general loop.
+    match buf.get(at + 1..at + 5) {
+        Some(&[d, b'\r', b'\n', _]) if d.is_ascii_digit() => {
+            return Ok(Some((i64::from(d - b'0'), at + 4)))
+        }
+        Some(&[d1 @ b'1'..=b'9', d2 @ b'0'..=b'9', b'\r', b'\n']) => {
+            return Ok(Some((
+                i64::from(d1 - b'0') * 10 + i64::from(d2 - b'0'),
+                at + 5,
+            )))
+        }
+        _ => {}
+    }
     let array = buf[at] == b'*';
     let bad = || {
         ProtocolError(if array {

@@ -52,18 +52,29 @@ pub fn array(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A number in decimal, without allocating.
+/// A number in decimal, without allocating, two digits at a time.
 pub fn push_int(out: &mut Vec<u8>, n: i64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut v = n.unsigned_abs();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        digits[i] = b'0' + v as u8;
     }
     if n < 0 {
         out.push(b'-');
@@ -75,4 +86,33 @@ pub fn push_int(out: &mut Vec<u8>, n: i64) {
 pub fn quote(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(128)];
     String::from_utf8_lossy(cut).replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_int;
+
+    #[test]
+    fn numbers_in_decimal() {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            42,
+            99,
+            100,
+            101,
+            12345,
+            -1,
+            -10,
+            -123,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            push_int(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
 }

@@ -91,25 +91,18 @@ impl Store {
         }
     }
 
-    /// The value of `key`, created with `make` if it does not exist (or has expired).
-    pub fn get_or_insert(
-        &mut self,
-        key: &[u8],
-        now: &mut Now,
-        make: impl FnOnce() -> Value,
-    ) -> &mut Value {
-        self.expire_if_due(key, now);
-        if !self.map.contains_key(key) {
-            let value = make();
-            self.map.insert(
-                key.into(),
-                Entry {
-                    value,
-                    expires: None,
-                },
-            );
-        }
-        &mut self.map.get_mut(key).expect("just inserted").value
+    /// Stores `value` at `key`, which must not exist (the caller just looked: a command that
+    /// updates a value in place looks it up once with [`Store::get`], and only a missing key
+    /// costs a second lookup, here).
+    pub fn insert_new(&mut self, key: &[u8], value: Value) {
+        let old = self.map.insert(
+            key.into(),
+            Entry {
+                value,
+                expires: None,
+            },
+        );
+        debug_assert!(old.is_none(), "insert_new over an existing key");
     }
 
     /// Deletes `key`; whether it existed (and had not expired).
@@ -182,7 +175,11 @@ impl Store {
 
     /// Deletes `key` if its time is past; whether it did.
     fn expire_if_due(&mut self, key: &[u8], now: &mut Now) -> bool {
-        // Reading the clock only for keys with an expiry keeps plain GET and SET off it.
+        // With no key that expires, nothing to look up (Redis checks its `expires` dict the
+        // same way); and the clock is read only for keys with an expiry.
+        if self.with_expiry == 0 {
+            return false;
+        }
         let due = match self.map.get(key) {
             Some(Entry {
                 expires: Some(when),

@@ -23,19 +23,30 @@ fn push(ctx: &mut Ctx, args: Args, tail: bool) -> After {
     {
         let mut store = ctx.server.store.borrow_mut();
         let mut out = ctx.client.out.borrow_mut();
-        let value = store.get_or_insert(key, ctx.now, || Value::List(VecDeque::new()));
-        let Value::List(list) = value else {
-            wrong_type(&mut out.buf);
-            return After::Continue;
-        };
-        for item in args.from(2) {
-            if tail {
-                list.push_back(item.to_vec());
-            } else {
-                list.push_front(item.to_vec());
+        let fill = |list: &mut VecDeque<Vec<u8>>| {
+            for item in args.from(2) {
+                if tail {
+                    list.push_back(item.to_vec());
+                } else {
+                    list.push_front(item.to_vec());
+                }
             }
-        }
-        reply::int(&mut out.buf, list.len() as i64);
+            list.len()
+        };
+        let len = match store.get(key, ctx.now) {
+            Some(Value::List(list)) => fill(list),
+            Some(_) => {
+                wrong_type(&mut out.buf);
+                return After::Continue;
+            }
+            None => {
+                let mut list = VecDeque::new();
+                let len = fill(&mut list);
+                store.insert_new(key, Value::List(list));
+                len
+            }
+        };
+        reply::int(&mut out.buf, len as i64);
     }
     if ctx.server.waiters.borrow().waits_on(key) {
         serve_blocked(ctx, key);

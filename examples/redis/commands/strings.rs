@@ -145,21 +145,31 @@ fn add(ctx: &mut Ctx, key: &[u8], by: Option<i64>) -> After {
         return After::Continue;
     };
     let mut store = ctx.server.store.borrow_mut();
-    let value = store.get_or_insert(key, ctx.now, || Value::Str(b"0".to_vec()));
-    let Value::Str(s) = value else {
-        wrong_type(&mut out.buf);
-        return After::Continue;
+    let n = match store.get(key, ctx.now) {
+        None => {
+            let mut s = Vec::new();
+            reply::push_int(&mut s, by);
+            store.insert_new(key, Value::Str(s));
+            by
+        }
+        Some(Value::Str(s)) => {
+            let Some(n) = parse_i64(s) else {
+                not_an_integer(&mut out.buf);
+                return After::Continue;
+            };
+            let Some(n) = n.checked_add(by) else {
+                reply::error(&mut out.buf, "ERR increment or decrement would overflow");
+                return After::Continue;
+            };
+            s.clear();
+            reply::push_int(s, n);
+            n
+        }
+        Some(_) => {
+            wrong_type(&mut out.buf);
+            return After::Continue;
+        }
     };
-    let Some(n) = parse_i64(s) else {
-        not_an_integer(&mut out.buf);
-        return After::Continue;
-    };
-    let Some(n) = n.checked_add(by) else {
-        reply::error(&mut out.buf, "ERR increment or decrement would overflow");
-        return After::Continue;
-    };
-    s.clear();
-    reply::push_int(s, n);
     reply::int(&mut out.buf, n);
     After::Continue
 }
