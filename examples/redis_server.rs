@@ -15,7 +15,6 @@
 
 use std::io;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use evloop::net::TcpListener;
 use evloop::task::TaskTracker;
@@ -24,12 +23,8 @@ use evloop::EventLoop;
 mod common;
 mod redis;
 
+use redis::expiry::{active_expiry, loop_clock};
 use redis::server::{Config, Server};
-
-/// How often the active expiry cycle runs (Redis's `hz 10`), and how many keys it may delete
-/// at a time, so that a million keys expiring at once do not stall the loop.
-const EXPIRY_PERIOD: Duration = Duration::from_millis(100);
-const EXPIRY_BUDGET: usize = 20_000;
 
 fn main() -> io::Result<()> {
     let flags = [
@@ -60,10 +55,13 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(args.addr)?;
         let shutdown = common::shutdown_signal()?;
         let addr = listener.local_addr()?;
-        let server = Rc::new(Server::new(Config {
-            port: addr.port(),
-            ..config
-        }));
+        let server = Rc::new(Server::new(
+            Config {
+                port: addr.port(),
+                ..config
+            },
+            loop_clock,
+        ));
         let expiry = evloop::spawn(active_expiry(server.clone()));
         common::announce(addr)?;
         let connections = TaskTracker::new();
@@ -83,16 +81,4 @@ fn main() -> io::Result<()> {
         expiry.abort();
         Ok(())
     })
-}
-
-/// Deletes keys whose time is past and that nobody touched (those touched go at once).
-async fn active_expiry(server: Rc<Server>) {
-    let mut tick = evloop::time::interval(EXPIRY_PERIOD);
-    loop {
-        tick.tick().await;
-        server
-            .store
-            .borrow_mut()
-            .expire_due(Instant::now(), EXPIRY_BUDGET);
-    }
 }

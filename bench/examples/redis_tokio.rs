@@ -43,10 +43,13 @@ fn main() -> io::Result<()> {
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let addr = listener.local_addr()?;
-        let server = Rc::new(Server::new(Config {
-            port: addr.port(),
-            ..Config::default()
-        }));
+        let server = Rc::new(Server::new(
+            Config {
+                port: addr.port(),
+                ..Config::default()
+            },
+            tokio_clock,
+        ));
         let expiry = tokio::task::spawn_local(active_expiry(server.clone()));
         common::announce(addr)?;
         let mut connections = JoinSet::new();
@@ -79,11 +82,17 @@ fn main() -> io::Result<()> {
     })
 }
 
+/// tokio's clock (which its paused time moves, as evloop's `Handle::now` for `redis_server`).
+fn tokio_clock() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 async fn active_expiry(server: Rc<Server>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
-        server.store.borrow_mut().expire_due(Instant::now(), 20_000);
+        let now = (server.clock)();
+        server.store.borrow_mut().expire_due(now, 20_000);
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::blocking::Waiters;
 use super::client::Client;
 use super::pubsub::PubSub;
-use super::store::Store;
+use super::store::{Clock, Store};
 
 /// The limits, set from the command line.
 #[derive(Debug, Clone)]
@@ -52,6 +52,8 @@ pub struct Server {
     pub pubsub: RefCell<PubSub>,
     pub waiters: RefCell<Waiters>,
     pub started: Instant,
+    /// The time for expiry, `BRPOP` timeouts and the uptime.
+    pub clock: Clock,
     next_id: Cell<u64>,
     /// Connected clients, by id.
     live: RefCell<HashMap<u64, Rc<Client>>>,
@@ -60,13 +62,14 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(config: Config) -> Server {
+    pub fn new(config: Config, clock: Clock) -> Server {
         Server {
             config,
             store: RefCell::default(),
             pubsub: RefCell::default(),
             waiters: RefCell::default(),
-            started: Instant::now(),
+            started: clock(),
+            clock,
             next_id: Cell::new(1),
             live: RefCell::default(),
             commands: Cell::new(0),

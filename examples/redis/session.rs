@@ -112,7 +112,7 @@ impl Session {
     /// Runs the complete commands in the input (see the module docs for when it pauses);
     /// whether it ran or skipped any.
     pub fn run(&mut self, server: &Server, client: &Rc<Client>) -> bool {
-        let mut now = Now::default();
+        let mut now = Now::new(server.clock);
         let mut progress = false;
         while !self.closing
             && !client.is_blocked()

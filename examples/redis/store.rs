@@ -217,14 +217,25 @@ impl Store {
     }
 }
 
+/// Where the server reads the time: the runtime's clock, not `Instant::now`, so that expiry follows
+/// it (evloop's `Handle::now`, which paused time moves; tokio's `Instant::now` for the twin).
+pub type Clock = fn() -> Instant;
+
 /// The time, read from the clock at most once per batch of commands (Redis caches it per
 /// command), and only when a key with an expiry is touched or an expiry is set.
-#[derive(Debug, Default)]
-pub struct Now(Option<Instant>);
+#[derive(Debug)]
+pub struct Now {
+    clock: Clock,
+    at: Option<Instant>,
+}
 
 impl Now {
+    pub fn new(clock: Clock) -> Now {
+        Now { clock, at: None }
+    }
+
     /// The time, read on first use.
     pub fn get(&mut self) -> Instant {
-        *self.0.get_or_insert_with(Instant::now)
+        *self.at.get_or_insert_with(self.clock)
     }
 }

@@ -176,7 +176,7 @@ pub fn info(ctx: &mut Ctx, _args: Args) -> After {
          # Keyspace\r\n",
         std::process::id(),
         s.config.port,
-        s.started.elapsed().as_secs(),
+        (s.clock)().saturating_duration_since(s.started).as_secs(),
         s.clients(),
         s.waiters.borrow().count,
         s.commands.get(),
