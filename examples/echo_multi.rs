@@ -55,8 +55,11 @@ impl Startup {
 
 fn main() -> io::Result<()> {
     let usage = "--loops N (a positive number), --pin yes|no";
-    let (args, extra) =
-        common::parse_args_with("echo_multi", &[("--loops", "N"), ("--pin", "yes|no")]);
+    let (args, extra) = common::parse_args_with(
+        "echo_multi",
+        common::DEFAULT_ADDR,
+        &[("--loops", "N"), ("--pin", "yes|no")],
+    );
     let mut set = LoopSet::new().name("echo");
     for (flag, value) in extra {
         match (flag.as_str(), value.as_str()) {

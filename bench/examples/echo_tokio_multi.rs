@@ -30,6 +30,7 @@ mod common;
 fn main() -> io::Result<()> {
     let (args, extra) = common::parse_args_with(
         "echo_tokio_multi",
+        common::DEFAULT_ADDR,
         &[("--flavor", "multi-thread|per-core"), ("--threads", "N")],
     );
     let usage = "--flavor multi-thread|per-core, --threads N (a positive number)";

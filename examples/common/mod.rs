@@ -47,22 +47,27 @@ pub struct Args {
 }
 
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
-/// address), `--grace SECS`, `--idle-timeout SECS` and `--help`. On bad input prints the problem and the usage to stderr
-/// and exits with status 2.
+/// address), `--grace SECS`, `--idle-timeout SECS` (with `--idle-reset`) and `--help`. On bad
+/// input prints the problem and the usage to stderr and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
-    parse_args_with(name, &[]).0
+    parse_args_with(name, DEFAULT_ADDR, &[]).0
 }
 
-/// [`parse_args`] for a server with flags of its own: each of `extra` (`("--loops", "N")`) takes a
-/// value, returned with it in the order given on the command line.
-pub fn parse_args_with(name: &str, extra: &[(&str, &str)]) -> (Args, Vec<(String, String)>) {
+/// [`parse_args`] for a server with another default address and flags of its own: each of `extra`
+/// (`("--loops", "N")`) takes a value, returned with it in the order given on the command line,
+/// for the program to check.
+pub fn parse_args_with(
+    name: &str,
+    default_addr: &str,
+    extra: &[(&str, &str)],
+) -> (Args, Vec<(String, String)>) {
     let own: String = extra.iter().map(|(f, v)| format!(" [{f} {v}]")).collect();
     let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]]{own}   (defaults {DEFAULT_ADDR}, {} s, none)",
+        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]]{own}   (defaults {default_addr}, {} s, none)",
         DEFAULT_GRACE.as_secs()
     );
     let mut found = Vec::new();
-    let mut addr = DEFAULT_ADDR.to_string();
+    let mut addr = default_addr.to_string();
     let mut grace = DEFAULT_GRACE;
     let mut idle_timeout = None;
     let mut idle_reset = false;
@@ -141,6 +146,7 @@ fn resolve(addr: &str) -> Option<SocketAddr> {
     all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
 }
 
+/// Prints `msg` and `usage` to stderr and exits with status 2.
 pub fn fail(msg: &str, usage: &str) -> ! {
     eprintln!("error: {msg}\n{usage}");
     std::process::exit(2);

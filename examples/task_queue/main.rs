@@ -3,6 +3,8 @@
 //! idempotency keys.
 //!
 //! Run it:   cargo run --example task_queue
+//! Or through a Redis broker (a real Redis, or `examples/redis_server.rs`):
+//!           cargo run --example task_queue -- --broker redis://127.0.0.1:6379
 //!
 //! - Producers (think: web views) put jobs on the broker, a bounded `mpmc` channel, and go on at
 //!   once; they wait only if the queue is full (backpressure).
@@ -23,6 +25,13 @@
 //! The bookkeeping (keys seen, statistics) lives on the loop thread and only the loop thread
 //! touches it: no lock, unlike worker threads sharing state.
 //!
+//! With `--broker redis://HOST:PORT` the same jobs go through Redis instead of the in-process
+//! queue, as Celery's Redis transport does (see `redis_broker.rs`): producers `LPUSH` job ids,
+//! each of the `WORKERS` workers takes the next one with `BRPOP` whenever it is idle, a job's
+//! record stays in Redis until it is acknowledged, a failure goes back on the queue after its
+//! backoff, and the idempotency keys are `SET NX` in Redis, so duplicates are caught across
+//! processes too.
+//!
 //! Stop it with Ctrl-C (or SIGTERM), like a Celery worker's warm shutdown: the workers stop
 //! taking jobs, the queue is closed (the producers and the beat stop submitting), what was left
 //! queued is printed, the retries not yet due are dropped, and the jobs running finish (for up to
@@ -42,7 +51,11 @@ use evloop::sync::{mpmc, CancellationToken, Notify};
 use evloop::time::{sleep, timeout};
 use evloop::EventLoop;
 
+#[path = "../common/mod.rs"]
 mod common;
+mod redis_broker;
+#[path = "../resp/mod.rs"]
+mod resp;
 
 const WORKERS: usize = 2;
 const MAX_ATTEMPTS: u32 = 4;
@@ -53,8 +66,8 @@ const BEAT_FOR: Duration = Duration::from_millis(650);
 
 #[derive(Clone, Debug)]
 enum Task {
-    Thumbnail(&'static str),
-    Email(&'static str),
+    Thumbnail(String),
+    Email(String),
     /// Charges an order: must not happen twice.
     Charge(u32),
     /// Flaky: the rates service fails the first two calls.
@@ -75,6 +88,30 @@ impl Task {
         };
         thread::sleep(Duration::from_millis(ms));
         result
+    }
+
+    /// The job as a broker stores it: `kind:argument`.
+    fn encode(&self) -> String {
+        match self {
+            Task::Thumbnail(file) => format!("thumbnail:{file}"),
+            Task::Email(to) => format!("email:{to}"),
+            Task::Charge(order) => format!("charge:{order}"),
+            Task::ExchangeRates => "exchange-rates:".to_string(),
+            Task::Cleanup(n) => format!("cleanup:{n}"),
+        }
+    }
+
+    /// The job [`Task::encode`] stored, or `None` for something this worker does not know.
+    fn decode(s: &str) -> Option<Task> {
+        let (kind, arg) = s.split_once(':')?;
+        Some(match kind {
+            "thumbnail" => Task::Thumbnail(arg.to_string()),
+            "email" => Task::Email(arg.to_string()),
+            "charge" => Task::Charge(arg.parse().ok()?),
+            "exchange-rates" => Task::ExchangeRates,
+            "cleanup" => Task::Cleanup(arg.parse().ok()?),
+            _ => return None,
+        })
     }
 
     /// Jobs with a side effect that must not happen twice carry a key naming that effect.
@@ -136,8 +173,28 @@ struct Broker {
 }
 
 impl Broker {
+    /// `requeue`: the in-process queue's sender, for retries (`None` with a Redis broker, whose
+    /// retries go back through Redis).
+    fn new(requeue: Option<mpmc::Sender<Job>>) -> Broker {
+        Broker {
+            start: Instant::now(),
+            stats: RefCell::default(),
+            seen: RefCell::default(),
+            in_flight: Cell::new(0),
+            settled: Notify::new(),
+            requeue: RefCell::new(requeue),
+        }
+    }
+
     fn log(&self, what: fmt::Arguments<'_>) {
         println!("[{:>4} ms] {what}", self.start.elapsed().as_millis());
+    }
+
+    /// An attempt starts running on a worker.
+    fn started(&self) {
+        let mut s = self.stats.borrow_mut();
+        s.running += 1;
+        s.max_running = s.max_running.max(s.running);
     }
 
     fn settle(&self) {
@@ -147,20 +204,25 @@ impl Broker {
 }
 
 fn main() -> io::Result<()> {
+    let broker_url = parse_broker();
     let lp = EventLoop::new()?;
     lp.set_blocking_threads(WORKERS);
     // First of all, so that no signal finds the default action (death) once anything is printed.
     // (The task it spawns waits in the loop until `block_on` below runs it.)
     let shutdown = lp.block_on(async { common::shutdown_signal() })?;
+    if let Some(url) = broker_url {
+        let broker = Rc::new(Broker::new(None));
+        lp.block_on(redis_broker::run(
+            &url,
+            demo_jobs(),
+            broker.clone(),
+            shutdown,
+        ))?;
+        print_summary(&broker);
+        return Ok(());
+    }
     let (queue, jobs) = mpmc::channel::<Job>(8);
-    let broker = Rc::new(Broker {
-        start: Instant::now(),
-        stats: RefCell::default(),
-        seen: RefCell::default(),
-        in_flight: Cell::new(0),
-        settled: Notify::new(),
-        requeue: RefCell::new(Some(queue.clone())),
-    });
+    let broker = Rc::new(Broker::new(Some(queue.clone())));
 
     // Beat: a timer callback, not a task; `try_send` never waits, and a full queue skips a beat.
     let (beat_queue, b) = (queue.clone(), broker.clone());
@@ -182,18 +244,7 @@ fn main() -> io::Result<()> {
         let _ = beat_over.send(());
     });
 
-    // Order 42 comes in twice (the user clicked "pay", then the app retried through the API),
-    // but must be charged once.
-    let web = vec![
-        Task::Thumbnail("cat.png"),
-        Task::Charge(42),
-        Task::Email("ada@example.com"),
-    ];
-    let api = vec![
-        Task::ExchangeRates,
-        Task::Charge(42),
-        Task::Thumbnail("dog.png"),
-    ];
+    let [(_, web), (_, api)] = demo_jobs();
     let producers = vec![
         lp.spawn(produce("web", web, queue.clone(), broker.clone())),
         lp.spawn(produce("api", api, queue, broker.clone())),
@@ -241,13 +292,58 @@ fn main() -> io::Result<()> {
         }
     });
 
+    print_summary(&broker);
+    Ok(())
+}
+
+/// What the two producers submit. Order 42 comes in twice (the user clicked "pay", then the app
+/// retried through the API), but must be charged once.
+fn demo_jobs() -> [(&'static str, Vec<Task>); 2] {
+    let web = vec![
+        Task::Thumbnail("cat.png".into()),
+        Task::Charge(42),
+        Task::Email("ada@example.com".into()),
+    ];
+    let api = vec![
+        Task::ExchangeRates,
+        Task::Charge(42),
+        Task::Thumbnail("dog.png".into()),
+    ];
+    [("web", web), ("api", api)]
+}
+
+/// `--broker redis://HOST:PORT` (or `--broker=...`), if given; any other argument is an error.
+fn parse_broker() -> Option<String> {
+    let usage = "usage: task_queue [--broker redis://HOST:PORT]";
+    let mut args = std::env::args().skip(1);
+    let mut url = None;
+    while let Some(arg) = args.next() {
+        let (flag, value) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        match flag.as_str() {
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            "--broker" => match value.or_else(|| args.next()) {
+                Some(u) if u.starts_with("redis://") => url = Some(u),
+                _ => common::fail("`--broker` needs a redis://HOST:PORT URL", usage),
+            },
+            _ => common::fail(&format!("unexpected argument `{arg}`"), usage),
+        }
+    }
+    url
+}
+
+fn print_summary(broker: &Broker) {
     let s = broker.stats.borrow();
     println!(
         "summary: {} submitted, {} duplicate skipped, {} acknowledged, {} retries, {} failed, \
          at most {} running at once",
         s.submitted, s.duplicates, s.acked, s.retries, s.failed, s.max_running
     );
-    Ok(())
 }
 
 async fn produce(name: &str, tasks: Vec<Task>, queue: mpmc::Sender<Job>, broker: Rc<Broker>) {
@@ -291,11 +387,7 @@ async fn worker(jobs: mpmc::Receiver<Job>, broker: Rc<Broker>, shutdown: Cancell
 /// (from a task of its own, so the worker is free meanwhile), or gives up on it.
 async fn run(job: Job, broker: &Rc<Broker>, shutdown: &CancellationToken) {
     let (task, attempt) = (job.task, job.attempt);
-    {
-        let mut s = broker.stats.borrow_mut();
-        s.running += 1;
-        s.max_running = s.max_running.max(s.running);
-    }
+    broker.started();
     let work = task.clone();
     let outcome = evloop::spawn_blocking(move || work.run(attempt)).await;
     broker.stats.borrow_mut().running -= 1;
