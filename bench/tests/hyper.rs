@@ -384,3 +384,71 @@ fn the_executor_runs_non_send_futures_on_the_loop() {
     });
     assert_eq!(seen.get(), 10);
 }
+
+/// Polls `sleep` once inside the loop (it arms), expecting it pending.
+async fn arm(sleep: &mut std::pin::Pin<Box<dyn hyper::rt::Sleep>>) {
+    assert!(poll_fn(|cx| Poll::Ready(sleep.as_mut().poll(cx)))
+        .await
+        .is_pending());
+}
+
+#[test]
+fn sleeps_in_and_out_of_deadline_order_all_complete_and_never_early() {
+    let _wd = watchdog("sleep_lane_order", 60);
+    let lp = EventLoop::new().unwrap();
+    lp.block_on(async {
+        let base = Instant::now() + Duration::from_millis(20);
+        let ms = Duration::from_millis;
+        // In order (the lane), equal deadlines, then earlier ones (timers of their own).
+        let deadlines = [
+            base + ms(5),
+            base + ms(10),
+            base + ms(10),
+            base + ms(1),
+            base + ms(30),
+            base + ms(20),
+            base,
+        ];
+        // One more in the lane, dropped before its deadline: it must not disturb the others.
+        let mut dropped = EvloopTimer.sleep_until(base + ms(15));
+        arm(&mut dropped).await;
+        let tasks: Vec<_> = deadlines
+            .iter()
+            .map(|&d| {
+                let mut sleep = EvloopTimer.sleep_until(d);
+                evloop::spawn(async move {
+                    arm(&mut sleep).await;
+                    sleep.await;
+                    assert!(Instant::now() >= d, "a sleep completed before its deadline");
+                })
+            })
+            .collect();
+        evloop::yield_now().await;
+        drop(dropped);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(lp.pending_counts().0, 0, "a timer outlived the sleeps");
+}
+
+#[test]
+fn dead_places_behind_a_long_sleep_are_compacted_and_nothing_is_left() {
+    let _wd = watchdog("sleep_lane_compaction", 60);
+    let lp = EventLoop::new().unwrap();
+    lp.block_on(async {
+        let mut long = EvloopTimer.sleep(Duration::from_secs(3600));
+        arm(&mut long).await;
+        // Hundreds of later sleeps come and go behind it, as hyper's header-read timeouts do.
+        for _ in 0..1000 {
+            let mut s = EvloopTimer.sleep(Duration::from_secs(7200));
+            arm(&mut s).await;
+        }
+        let mut short = EvloopTimer.sleep(Duration::from_millis(1));
+        // Earlier than the lane's last deadline: a timer of its own, and it fires.
+        arm(&mut short).await;
+        short.await;
+        drop(long);
+    });
+    assert_eq!(lp.pending_counts().0, 0);
+}

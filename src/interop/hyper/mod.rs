@@ -53,6 +53,7 @@
 
 mod executor;
 mod io;
+mod lane;
 mod timer;
 
 pub use executor::EvloopExecutor;

@@ -11,6 +11,10 @@
 //! - dropped on its loop's thread, it removes its timer at once; dropped on another thread, it
 //!   posts the removal to the loop (a timer's key is only ever removed by its sleep, so the key
 //!   stays valid until then), and does nothing if the loop is gone.
+//!
+//! A sleep waits in its loop's lane (`lane.rs`: one loop timer for a FIFO of sleeps, since hyper's
+//! header-read deadlines come in order) unless its deadline is earlier than the lane's last one;
+//! then it takes a loop timer of its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::lane::{self, Place};
 use crate::runtime::core::{Action, Core};
 use crate::runtime::current::with_current_core;
 use crate::runtime::waker;
@@ -58,6 +63,14 @@ impl hyper::rt::Timer for EvloopTimer {
         Box::pin(EvloopSleep::new(|core| core.instant_to_ns(deadline)))
     }
 
+    /// The loop's time at the start of this turn (no clock read; never later than the real time,
+    /// so a deadline hyper derives from it is at most one turn early); the clock off a loop.
+    fn now(&self) -> Instant {
+        with_current_core(|core| core.ns_to_instant(core.now_ns()))
+            .flatten()
+            .unwrap_or_else(Instant::now)
+    }
+
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
         // hyper resets its header-read timer on every request: move the armed timer rather than
         // dropping it and allocating a new sleep.
@@ -81,9 +94,29 @@ pub struct EvloopSleep {
     home: Remote,
     /// On the loop's clock (nanoseconds since its origin).
     deadline: u64,
-    /// The slab key of the armed timer, if any.
-    timer: Option<u32>,
+    /// Where it waits, once polled.
+    armed: Armed,
     done: bool,
+}
+
+/// Where a polled sleep waits: its loop's lane (see `lane.rs`), or a timer of its own (the slab
+/// key of the timer, which only this sleep removes) when its deadline would break the lane's order.
+#[derive(Clone, Copy, Debug)]
+enum Armed {
+    No,
+    Lane(Place),
+    Timer(u32),
+}
+
+impl Armed {
+    /// Takes it off wherever it waits (on its loop's thread).
+    fn disarm(self, core: &Core) {
+        match self {
+            Armed::No => {}
+            Armed::Lane(place) => lane::remove(core, place),
+            Armed::Timer(key) => core.remove_timer(key),
+        }
+    }
 }
 
 impl EvloopSleep {
@@ -94,7 +127,7 @@ impl EvloopSleep {
                 shared: core.remote.clone(),
             },
             deadline: deadline(core),
-            timer: None,
+            armed: Armed::No,
             done: false,
         })
         .expect(
@@ -119,18 +152,18 @@ impl EvloopSleep {
     /// Off its loop's thread.
     #[track_caller]
     pub fn reset(&mut self, deadline: Instant) {
-        let (deadline, kept) = match with_home(&self.home, |core| {
-            let ns = core.instant_to_ns(deadline);
-            (ns, self.timer.is_some_and(|t| core.reset_timer(t, ns)))
+        let armed = self.armed;
+        let deadline = match with_home(&self.home, |core| {
+            // The next poll arms it again, on the lane if the new deadline keeps its order.
+            armed.disarm(core);
+            core.instant_to_ns(deadline)
         }) {
-            Some(r) => r,
+            Some(ns) => ns,
             None => self.off_thread("reset"),
         };
+        self.armed = Armed::No;
         self.deadline = deadline;
         self.done = false;
-        if !kept {
-            self.timer = None;
-        }
     }
 }
 
@@ -144,19 +177,36 @@ impl Future for EvloopSleep {
             return Poll::Ready(());
         }
         // As `time::Sleep::poll`, on the loop found through the thread.
-        let polled = with_home(&this.home, |core| match this.timer {
+        let polled = with_home(&this.home, |core| match this.armed {
             // The cached turn time is never later than the real time, so this is never early.
-            None if this.deadline <= core.now_ns() => true,
-            None => {
-                let action = Action::wake(waker::clone_waker(cx.waker()));
-                // A closed loop arms nothing: stay unarmed (pending for ever, like its other work).
-                this.timer = core.add_timer(this.deadline, action).ok().map(|t| t.key);
+            Armed::No if this.deadline <= core.now_ns() => true,
+            Armed::No => {
+                this.armed = match lane::arm(core, this.deadline, cx.waker()) {
+                    Some(place) => Armed::Lane(place),
+                    None => {
+                        let action = Action::wake(waker::clone_waker(cx.waker()));
+                        // A closed loop arms nothing: stay unarmed (pending for ever, like its
+                        // other work).
+                        match core.add_timer(this.deadline, action) {
+                            Ok(t) => Armed::Timer(t.key),
+                            Err(_) => Armed::No,
+                        }
+                    }
+                };
                 false
             }
-            Some(t) => {
+            Armed::Lane(place) => {
+                let fired = lane::poll(core, place, cx.waker());
+                if fired {
+                    this.armed = Armed::No;
+                    lane::remove(core, place);
+                }
+                fired
+            }
+            Armed::Timer(t) => {
                 let fired = core.poll_timer(t, cx.waker());
                 if fired {
-                    this.timer = None;
+                    this.armed = Armed::No;
                     core.remove_timer(t);
                 }
                 fired
@@ -182,13 +232,15 @@ fn with_home<R>(home: &Remote, f: impl FnOnce(&Core) -> R) -> Option<R> {
 
 impl Drop for EvloopSleep {
     fn drop(&mut self) {
-        let Some(key) = self.timer.take() else {
+        let armed = std::mem::replace(&mut self.armed, Armed::No);
+        if matches!(armed, Armed::No) {
             return;
-        };
-        if with_home(&self.home, |core| core.remove_timer(key)).is_none() {
-            // Another thread: the loop removes it. Only this sleep removes its key, so the slot
-            // is still this timer's when the post runs; a loop that is gone took its timers along.
-            let _ = self.home.post(move |h| h.core.remove_timer(key));
+        }
+        if with_home(&self.home, |core| armed.disarm(core)).is_none() {
+            // Another thread: the loop takes it off. Only this sleep removes its place or timer
+            // key, so they are still its own when the post runs; a loop that is gone took its
+            // timers along.
+            let _ = self.home.post(move |h| armed.disarm(&h.core));
         }
     }
 }
