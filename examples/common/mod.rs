@@ -39,18 +39,25 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 pub struct Args {
     pub addr: SocketAddr,
     pub grace: Duration,
+    /// `--idle-timeout SECS`: close a connection silent for this long (servers that support it).
+    pub idle_timeout: Option<Duration>,
+    /// `--idle-reset`: keep the idle timeout as one sleep reset per read rather than a `timeout`
+    /// per read (`echo_tokio`, to measure both of tokio's forms).
+    pub idle_reset: bool,
 }
 
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
-/// address), `--grace SECS` and `--help`. On bad input prints the problem and the usage to stderr
+/// address), `--grace SECS`, `--idle-timeout SECS` and `--help`. On bad input prints the problem and the usage to stderr
 /// and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
     let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS]   (defaults {DEFAULT_ADDR}, {} s)",
+        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]]   (defaults {DEFAULT_ADDR}, {} s, none)",
         DEFAULT_GRACE.as_secs()
     );
     let mut addr = DEFAULT_ADDR.to_string();
     let mut grace = DEFAULT_GRACE;
+    let mut idle_timeout = None;
+    let mut idle_reset = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, value) = match arg.split_once('=') {
@@ -62,24 +69,37 @@ pub fn parse_args(name: &str) -> Args {
                 println!("{usage}");
                 std::process::exit(0);
             }
-            "--addr" | "--grace" => {
+            "--idle-reset" => idle_reset = true,
+            "--addr" | "--grace" | "--idle-timeout" => {
                 let Some(v) = value.or_else(|| args.next()) else {
                     fail(&format!("`{flag}` needs a value"), &usage)
                 };
                 if flag == "--addr" {
                     addr = v;
+                    continue;
+                }
+                let secs = match v.parse::<f64>() {
+                    Ok(s) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
+                    _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
+                };
+                if flag == "--grace" {
+                    grace = secs;
+                } else if secs.is_zero() {
+                    fail("`--idle-timeout` must be more than 0", &usage);
                 } else {
-                    grace = match v.parse::<f64>() {
-                        Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
-                        _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
-                    };
+                    idle_timeout = Some(secs);
                 }
             }
             _ => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
     match resolve(&addr) {
-        Some(addr) => Args { addr, grace },
+        Some(addr) => Args {
+            addr,
+            grace,
+            idle_timeout,
+            idle_reset,
+        },
         None => fail(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,

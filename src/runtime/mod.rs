@@ -17,6 +17,7 @@
 
 use std::rc::Rc;
 
+pub(crate) mod census;
 pub(crate) mod core;
 pub(crate) mod current;
 mod error;

@@ -6,6 +6,8 @@
 //! leaves unused is not dead code.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -33,6 +35,17 @@ pub fn tokio_rt() -> Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// Lets tokio's driver park once with a timer due in `soon` armed, as a running server's driver has
+/// (it parks between bursts and knows its next wake-up): after that, arming a timer due later than
+/// `soon` does not wake the driver. A driver that never parked treats every new timer as possibly
+/// the earliest and wakes itself (an eventfd write) on each, which a real program seldom pays.
+pub async fn tokio_park_with_timer(soon: Duration) {
+    let mut anchor = std::pin::pin!(tokio::time::sleep(soon));
+    std::future::poll_fn(|cx| Poll::Ready(anchor.as_mut().poll(cx).is_pending())).await;
+    // tokio's `yield_now` defers the task until the driver has been polled: one park.
+    tokio::task::yield_now().await;
 }
 
 /// Pending once, waking its own task immediately: a yield that behaves the same on both runtimes
