@@ -213,7 +213,9 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
                         match once(msgs) {
                             Ok(total) => return Ok(total),
                             Err(e) => {
-                                eprintln!("timers bench: {label}, {conns} conns, attempt {attempt}: {e}");
+                                eprintln!(
+                                    "timers bench: {label}, {conns} conns, attempt {attempt}: {e}"
+                                );
                                 last = e;
                             }
                         }
