@@ -452,3 +452,31 @@ fn dead_places_behind_a_long_sleep_are_compacted_and_nothing_is_left() {
     });
     assert_eq!(lp.pending_counts().0, 0);
 }
+
+#[test]
+fn sleeps_work_on_every_loop_of_a_thread_while_another_lives_and_after_it_is_gone() {
+    let _wd = watchdog("sleep_lane_loops", 60);
+    let ms = Duration::from_millis;
+    let first = EventLoop::new().unwrap();
+    first.block_on(async { EvloopTimer.sleep(ms(1)).await });
+    // The thread's lane is the first loop's: the second loop's sleeps take timers of their own.
+    let second = EventLoop::new().unwrap();
+    second.block_on(async {
+        EvloopTimer.sleep(ms(1)).await;
+        EvloopTimer.sleep(ms(2)).await;
+    });
+    assert_eq!(second.pending_counts().0, 0);
+    drop(second);
+    drop(first);
+    // The first loop is gone: its lane makes way for the next loop's.
+    let third = EventLoop::new().unwrap();
+    third.block_on(async {
+        let mut a = EvloopTimer.sleep(ms(1));
+        let mut b = EvloopTimer.sleep(ms(2));
+        arm(&mut a).await;
+        arm(&mut b).await;
+        b.await;
+        a.await;
+    });
+    assert_eq!(third.pending_counts().0, 0);
+}

@@ -23,6 +23,7 @@ use crate::driver::timers::TimerId;
 use crate::runtime::core::{Action, Core};
 use crate::runtime::remote::RemoteShared;
 use crate::runtime::waker;
+use crate::Remote;
 
 /// A sleep's place in its loop's lane.
 #[derive(Clone, Copy, Debug)]
@@ -66,29 +67,33 @@ thread_local! {
 fn with_lane<R>(core: &Core, f: impl FnOnce(&mut Lane) -> R) -> Option<R> {
     LANE.try_with(|cell| {
         let mut slot = cell.borrow_mut();
-        let mine = match &*slot {
-            Some(l) => Arc::ptr_eq(&l.home, &core.remote),
-            None => false,
-        };
-        if !mine {
-            // A lane whose loop is gone makes way (its sleeps can only be gone or inert).
-            if slot
-                .as_ref()
-                .is_some_and(|l| Arc::strong_count(&l.home) > 1)
+        match &mut *slot {
+            Some(l) if Arc::ptr_eq(&l.home, &core.remote) => return Some(f(l)),
+            // Another loop's, still alive: this loop's sleeps take timers of their own.
+            Some(l)
+                if (Remote {
+                    shared: l.home.clone(),
+                })
+                .is_alive() =>
             {
-                return None;
+                return None
             }
-            *slot = Some(Lane {
-                home: core.remote.clone(),
-                entries: Slab::new(),
-                order: VecDeque::new(),
-                dead: 0,
-                last: 0,
-                head: None,
-                next_gen: 0,
-            });
+            _ => {}
         }
-        slot.as_mut().map(f)
+        // No lane yet, or the lane of a loop that is gone (its sleeps can only be gone or inert):
+        // the old one is dropped with the cell free, since its wakers' drops are user code.
+        let old = slot.replace(Lane {
+            home: core.remote.clone(),
+            entries: Slab::new(),
+            order: VecDeque::new(),
+            dead: 0,
+            last: 0,
+            head: None,
+            next_gen: 0,
+        });
+        drop(slot);
+        drop(old);
+        cell.borrow_mut().as_mut().map(f)
     })
     .ok()
     .flatten()
