@@ -9,12 +9,13 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use evloop::io::{AsyncRead as _, AsyncWrite as _};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const SIZE: usize = 64;
 
 fn evloop_round_trips(iters: u64) -> Duration {
+    // Each side's traits in its own function: this crate builds evloop with `tokio-io`, so its
+    // streams have both sets of methods.
+    use evloop::io::{AsyncRead as _, AsyncWrite as _};
     let lp = evloop::EventLoop::new().expect("event loop");
     lp.block_on(async move {
         let listener = evloop::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -45,6 +46,7 @@ fn evloop_round_trips(iters: u64) -> Duration {
 }
 
 fn tokio_round_trips(iters: u64) -> Duration {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -10,6 +10,7 @@ use mio::event::Source;
 use super::source::IoSource;
 use super::sys;
 use crate::driver::reactor::Direction;
+use crate::io::ReadBuf;
 
 /// A stream socket as the generic code needs it (not nameable outside the crate).
 pub trait StreamSocket: Source + AsRawFd {
@@ -43,6 +44,21 @@ where
             return Poll::Ready(Ok(0));
         }
         self.poll_syscall(Direction::Read, cx, buf.len(), |fd| sys::recv(fd, buf))
+    }
+
+    /// Reads into `buf`'s unfilled part as it is (see [`sys::recv_buf`]); the byte count, 0 at end
+    /// of file or when `buf` is full.
+    #[inline]
+    pub(crate) fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.remaining();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_syscall(Direction::Read, cx, len, |fd| sys::recv_buf(fd, buf))
     }
 
     #[inline]
@@ -87,6 +103,15 @@ macro_rules! forward_async_io {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.io.poll_read(cx, buf)
+            }
+
+            #[inline]
+            fn poll_read_buf(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut crate::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_read_buf(cx, buf).map_ok(drop)
             }
         }
     )*};

@@ -9,6 +9,8 @@
 use std::io::IoSlice;
 use std::os::fd::RawFd;
 
+use crate::io::ReadBuf;
+
 /// A syscall's result: the byte count, or the `errno` it failed with.
 pub(crate) type SysResult = Result<usize, i32>;
 
@@ -51,6 +53,22 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> SysResult {
     // SAFETY: `buf` is valid for writes of its whole length during the call, and `recv` writes at
     // most that many bytes; an invalid `fd` is reported as EBADF.
     result(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })
+}
+
+/// `recv(fd, spare, 0)` into the unfilled part of `buf`, which may be uninitialised (nothing is
+/// zeroed first); the bytes `recv` reports are counted as initialised and filled, and no more.
+#[inline]
+pub(crate) fn recv_buf(fd: RawFd, buf: &mut ReadBuf<'_>) -> SysResult {
+    // SAFETY: `recv` writes bytes (never an uninitialised value) into what it is given.
+    let spare = unsafe { buf.unfilled_mut() };
+    // SAFETY: `spare` is valid for writes of its whole length during the call (uninitialised
+    // memory is fine: `recv` only writes), and `recv` writes at most that many bytes; an invalid
+    // `fd` is reported as EBADF.
+    let n = result(unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), spare.len(), 0) })?;
+    // SAFETY: `recv` returned `n`: it initialised the first `n` bytes of `spare`, the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(n)
 }
 
 /// The accept backlog `TcpListener::bind` asks for: tokio's, where std and mio's TCP listener ask

@@ -111,6 +111,16 @@ pub fn build_examples(
     d: &Dirs,
     names: &[&'static str],
 ) -> HashMap<&'static str, String> {
+    build_examples_with(bench, d, names, &[])
+}
+
+/// [`build_examples`] with cargo `features` (such as `evloop/hyper`) enabled.
+pub fn build_examples_with(
+    bench: &str,
+    d: &Dirs,
+    names: &[&'static str],
+    features: &[&str],
+) -> HashMap<&'static str, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("bench/ lives in the workspace root");
@@ -141,6 +151,9 @@ pub fn build_examples(
                 cmd.args(["-p", package]);
             }
         }
+        if !features.is_empty() {
+            cmd.arg("--features").arg(features.join(","));
+        }
         for (n, _) in which {
             cmd.arg("--example").arg(n);
         }
@@ -166,8 +179,19 @@ pub fn example_problems(
     names: &[&'static str],
     build: bool,
 ) -> HashMap<&'static str, String> {
+    example_problems_with(bench, d, names, build, &[])
+}
+
+/// [`example_problems`] with cargo `features` enabled for the build.
+pub fn example_problems_with(
+    bench: &str,
+    d: &Dirs,
+    names: &[&'static str],
+    build: bool,
+    features: &[&str],
+) -> HashMap<&'static str, String> {
     let mut problems = if build {
-        build_examples(bench, d, names)
+        build_examples_with(bench, d, names, features)
     } else {
         HashMap::new()
     };

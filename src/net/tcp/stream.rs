@@ -129,6 +129,19 @@ impl TcpStream {
         self.io.poll_read(cx, buf)
     }
 
+    /// Polls a read into `buf`'s unfilled part, which may be uninitialised: nothing is zeroed
+    /// first, and exactly the bytes `recv(2)` wrote are counted as filled (the same as
+    /// [`AsyncRead::poll_read_buf`](crate::io::AsyncRead::poll_read_buf), through a shared
+    /// reference). No growth of the filled part, with room left, means end of file.
+    #[inline]
+    pub fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut crate::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.io.poll_read_buf(cx, buf).map_ok(drop)
+    }
+
     /// Polls a write of `buf` (the same as [`AsyncWrite::poll_write`](crate::io::AsyncWrite::poll_write), through a shared reference).
     #[inline]
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

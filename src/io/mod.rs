@@ -1,4 +1,5 @@
-//! Async byte streams: the [`AsyncRead`] and [`AsyncWrite`] traits and their `async` methods.
+//! Async byte streams: the [`AsyncRead`] and [`AsyncWrite`] traits and their `async` methods, and
+//! [`ReadBuf`], a read target that may be uninitialised.
 //!
 //! The socket types implement them; so do their halves. Import both traits to call
 //! `stream.read(&mut buf).await` and friends:
@@ -22,7 +23,11 @@
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
+
+mod read_buf;
+
+pub use read_buf::ReadBuf;
 
 /// Reads bytes asynchronously.
 ///
@@ -51,6 +56,58 @@ use std::task::{Context, Poll};
 pub trait AsyncRead {
     /// Reads into `buf`: `Ready(Ok(0))` means end of file (or an empty `buf`).
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Reads into the unfilled part of `buf`, which may be uninitialised, and extends its filled
+    /// part by what was read: no growth (with room left) means end of file.
+    ///
+    /// evloop's TCP and Unix streams and their halves read into the memory as it is, with no
+    /// zeroing first, and count as filled exactly what `recv(2)` reported. The default, for
+    /// readers that only have [`poll_read`](Self::poll_read), initialises the unfilled part first
+    /// (each byte at most once over the life of `buf`) and reads into that.
+    ///
+    /// # Panics
+    ///
+    /// The default panics if `poll_read` reports more bytes than it was given room for.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = ready!(self.poll_read(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads some bytes into `buf`'s unfilled part (see [`poll_read_buf`](Self::poll_read_buf)),
+    /// returning how many (0 at end of file, or when `buf` is full).
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    /// use evloop::io::{AsyncRead, AsyncWrite, ReadBuf};
+    /// use evloop::net::UnixStream;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (mut a, mut b) = UnixStream::pair()?;
+    ///     a.write_all(b"one two").await?;
+    ///     a.shutdown().await?;
+    ///     let mut storage = [MaybeUninit::uninit(); 64];
+    ///     let mut buf = ReadBuf::uninit(&mut storage);
+    ///     while b.read_buf(&mut buf).await? > 0 {}
+    ///     assert_eq!(buf.filled(), b"one two");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn read_buf<'a, 'b>(
+        &'a mut self,
+        buf: &'a mut ReadBuf<'b>,
+    ) -> impl Future<Output = io::Result<usize>> + 'a
+    where
+        Self: Sized,
+    {
+        ReadBufFuture { io: self, buf }
+    }
 
     /// Reads some bytes into `buf`, returning how many (0 at end of file).
     fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a
@@ -102,19 +159,16 @@ pub trait AsyncRead {
             if buf.capacity() - buf.len() < 4096 {
                 buf.reserve(8192);
             }
-            let len = buf.len();
-            buf.resize(buf.capacity(), 0);
-            let r = self.poll_read(cx, &mut buf[len..]);
-            let n = match &r {
-                Poll::Ready(Ok(n)) => *n,
-                _ => 0,
-            };
-            buf.truncate(len + n);
+            // Into the spare capacity as it is: a stream's read zeroes nothing first.
+            let r = read_buf::with_spare_capacity(buf, |spare| {
+                let r = self.poll_read_buf(cx, spare);
+                (r, spare.filled().len())
+            });
             match r {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(buf.len() - start)),
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                (Poll::Ready(Ok(())), 0) => return Poll::Ready(Ok(buf.len() - start)),
+                (Poll::Ready(Ok(())), _) => {}
+                (Poll::Ready(Err(e)), _) => return Poll::Ready(Err(e)),
+                (Poll::Pending, _) => return Poll::Pending,
             }
         })
     }
@@ -316,6 +370,23 @@ impl<R: AsyncRead> Future for Read<'_, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.io.poll_read(cx, this.buf)
+    }
+}
+
+struct ReadBufFuture<'a, 'b, R> {
+    io: &'a mut R,
+    buf: &'a mut ReadBuf<'b>,
+}
+
+impl<R: AsyncRead> Future for ReadBufFuture<'_, '_, R> {
+    type Output = io::Result<usize>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let before = this.buf.filled().len();
+        ready!(this.io.poll_read_buf(cx, this.buf))?;
+        Poll::Ready(Ok(this.buf.filled().len() - before))
     }
 }
 
