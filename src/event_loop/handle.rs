@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,8 @@ impl Handle {
     where
         F: FnOnce(&Handle) + 'static,
     {
-        let (key, id) = refused(self.core.call_soon(Box::new(f)), "call_soon", DEAD_CALLBACK);
+        let f = self.core.traced_once(f);
+        let (key, id) = refused(self.core.call_soon(f), "call_soon", DEAD_CALLBACK);
         CallbackId { key, id }
     }
 
@@ -99,7 +101,11 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(delay);
-        self.add_timer(deadline, Action::once(Box::new(f)), "call_later")
+        self.add_timer(
+            deadline,
+            Action::once(self.core.traced_once(f)),
+            "call_later",
+        )
     }
 
     /// Runs `f` once, no sooner than `at`. An instant in the past runs it in the next turn.
@@ -113,7 +119,7 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.instant_to_ns(at);
-        self.add_timer(deadline, Action::once(Box::new(f)), "call_at")
+        self.add_timer(deadline, Action::once(self.core.traced_once(f)), "call_at")
     }
 
     /// Runs `f` every `period`, the first time one `period` from now, until cancelled.
@@ -127,18 +133,28 @@ impl Handle {
     ///
     /// If the loop has been dropped (after dropping `f`); see [`Handle`].
     #[track_caller]
-    pub fn call_every<F>(&self, period: Duration, f: F) -> TimerId
+    pub fn call_every<F>(&self, period: Duration, mut f: F) -> TimerId
     where
         F: FnMut(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(period);
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let callback = Box::new(Periodic {
-            period,
-            deadline,
-            callback: f,
-        });
-        self.add_timer(deadline, Action::every(callback), "call_every")
+        let action = match self.core.traced_site() {
+            Some(site) => Action::every(Box::new(Periodic {
+                period,
+                deadline,
+                callback: move |h: &Handle| {
+                    h.core.debug.enter(site);
+                    f(h)
+                },
+            })),
+            None => Action::every(Box::new(Periodic {
+                period,
+                deadline,
+                callback: f,
+            })),
+        };
+        self.add_timer(deadline, action, "call_every")
     }
 
     #[track_caller]
@@ -195,16 +211,29 @@ impl Handle {
     /// lp.run()?; // returns once the watcher is gone
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn watch<S, F>(&self, source: S, interest: Interest, f: F) -> io::Result<WatcherId>
+    #[track_caller]
+    pub fn watch<S, F>(&self, source: S, interest: Interest, mut f: F) -> io::Result<WatcherId>
     where
         S: Source + 'static,
         F: FnMut(&Handle, &mut S, IoEvent) + 'static,
     {
-        let watch = Box::new(Watcher {
-            source,
-            callback: f,
-        });
-        self.core.watch(watch, interest)
+        match self.core.traced_site() {
+            Some(site) => {
+                let callback = move |h: &Handle, s: &mut S, e: IoEvent| {
+                    h.core.debug.enter(site);
+                    f(h, s, e)
+                };
+                self.core
+                    .watch(Box::new(Watcher { source, callback }), interest)
+            }
+            None => self.core.watch(
+                Box::new(Watcher {
+                    source,
+                    callback: f,
+                }),
+                interest,
+            ),
+        }
     }
 
     /// Changes what a watcher waits for. From inside the watcher's own callback the change applies
@@ -300,13 +329,29 @@ impl Handle {
     where
         F: Future + 'static,
     {
+        match self.spawn_named(future, Location::caller(), None) {
+            Ok(task) => task,
+            // Cancelled already, its future dropped: its handle says so.
+            Err((refusal, task)) => refused(Err(refusal), "spawn", task),
+        }
+    }
+
+    /// Spawns a task that the dump and debug mode know by `site` and `name`.
+    pub(crate) fn spawn_named<F>(
+        &self,
+        future: F,
+        site: &'static Location<'static>,
+        name: Option<Rc<str>>,
+    ) -> Spawned<F::Output>
+    where
+        F: Future + 'static,
+    {
         match self
             .core
-            .spawn(|waker| Rc::new(TaskCell::new(future, waker)))
+            .spawn(|waker| Rc::new(TaskCell::new(future, waker)), site, name)
         {
-            Ok(task) => JoinHandle::new(task),
-            // Cancelled already, its future dropped: its handle says so.
-            Err((refusal, task)) => refused(Err(refusal), "spawn", JoinHandle::new(task)),
+            Ok(task) => Ok(JoinHandle::new(task)),
+            Err((refusal, task)) => Err((refusal, JoinHandle::new(task))),
         }
     }
 }
@@ -318,6 +363,9 @@ impl fmt::Debug for Handle {
             .finish()
     }
 }
+
+/// A spawned task's handle, or the refusal with the handle of the task cancelled at once.
+pub(crate) type Spawned<T> = Result<JoinHandle<T>, (Refused, JoinHandle<T>)>;
 
 /// Keeps a loop alive while it exists; see [`Handle::keep_alive`].
 #[derive(Debug)]

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::debug::DebugMode;
 use super::error::LoopError;
+use super::hooks::TurnHooks;
+use super::metrics::Counters;
 use super::remote::{Batch, RemoteShared};
 use super::state::{Life, RunState};
 use super::trash::{self, Panic};
@@ -91,6 +94,13 @@ pub(crate) struct Core {
     error_hook: RefCell<Option<ErrorHook>>,
     /// The blocking pool, started on first use.
     pub(crate) blocking: RefCell<Option<Arc<Pool>>>,
+    /// The always-on metrics.
+    pub(crate) metrics: Counters,
+    pub(crate) debug: DebugMode,
+    /// This turn's entries are measured (a timed turn, or debug mode).
+    pub(crate) observe: Cell<bool>,
+    /// Hooks run around the poller's wait.
+    pub(crate) hooks: TurnHooks,
 }
 
 impl Core {
@@ -122,6 +132,10 @@ impl Core {
             stall_reported: Cell::new(false),
             error_hook: RefCell::new(None),
             blocking: RefCell::new(None),
+            metrics: Counters::default(),
+            debug: DebugMode::from_env(),
+            observe: Cell::new(false),
+            hooks: TurnHooks::default(),
         }))
     }
 

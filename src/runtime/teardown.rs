@@ -45,6 +45,7 @@ impl Core {
             self.discard(states);
             let foreign = self.with(|d| std::mem::take(&mut d.foreign));
             self.discard(foreign);
+            self.discard(self.hooks.clear());
         });
         panics.extend(dropped);
         // Reported while the hook is still there; a hook that resumes a panic ends the reports,

@@ -24,6 +24,8 @@ use std::time::Duration;
 use super::core::{Core, DRAIN_BUDGET, QUEUE_CAPACITY};
 use super::error::LoopError;
 use super::guard::catch;
+use super::hooks::When;
+use super::metrics::Counters;
 use super::state::RunState;
 use super::{waker, Handle};
 use crate::driver::inbox::ANY_TAG;
@@ -42,6 +44,7 @@ pub(crate) enum Wait {
 
 impl Core {
     pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
+        self.begin_turn_metrics();
         let queued = !self.with(|d| d.queue.is_empty()) || self.run.get() == RunState::BlockOnDue;
         if !queued {
             // About to wait: give back what a burst grew (a check of two capacities otherwise).
@@ -51,7 +54,9 @@ impl Core {
             }
         }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
+            let queued = self.before_sleep(handle, queued);
             self.poll_io(self.poll_timeout(wait, queued))?;
+            self.run_hooks(handle, When::AfterWake);
         }
         // With no timers there is nothing to fire: the clock is read only when someone asks.
         if self.with(|d| d.timers.len() > 0) {
@@ -62,6 +67,7 @@ impl Core {
         }
         self.take_remote();
         self.drain_queue(handle);
+        self.end_turn_metrics();
         Ok(())
     }
 
@@ -100,8 +106,9 @@ impl Core {
                 self.route_waker(queue, tasks, foreign, w)
             })
         });
+        self.polled_io_metrics(&result);
         self.wake_foreign();
-        result
+        result.map(drop)
     }
 
     fn fire_due_timers(&self) {
@@ -112,6 +119,7 @@ impl Core {
             }
             let (tasks, foreign) = (&mut d.tasks, &mut d.foreign);
             d.timers.fire_due(now, &mut d.queue, |queue, w| {
+                Counters::bump(&self.metrics.timers_fired);
                 self.route_waker(queue, tasks, foreign, w)
             });
             true
@@ -139,6 +147,7 @@ impl Core {
                 })
             });
         }
+        self.count_remote(&batch);
         self.with(|d| {
             for post in batch.posts.drain(..) {
                 d.queue.push_callback(post);
@@ -169,13 +178,18 @@ impl Core {
     }
 
     fn drain_queue(&self, handle: &Handle) {
-        let n = self.with(|d| d.queue.len()).min(DRAIN_BUDGET);
-        for _ in 0..n {
+        let n = self.with(|d| d.queue.len());
+        self.metrics.queue_len(n);
+        for _ in 0..n.min(DRAIN_BUDGET) {
             let Some(entry) = self.with(|d| d.queue.pop()) else {
                 break;
             };
             self.since_io.set(self.since_io.get() + 1);
-            self.dispatch(handle, entry);
+            if self.observing() {
+                self.dispatch_observed(handle, entry);
+            } else {
+                self.dispatch(handle, entry);
+            }
             // After the entry: a stop taken with the remote work still lets this turn dispatch
             // one (a stop before `run` is "run one turn", as asyncio's).
             if !self.run.get().drain_goes_on() {
@@ -184,10 +198,11 @@ impl Core {
         }
     }
 
-    fn dispatch(&self, handle: &Handle, entry: Entry) {
+    pub(crate) fn dispatch(&self, handle: &Handle, entry: Entry) {
         match entry {
             Entry::Callback { key, id } => {
                 if let Some(cb) = self.with(|d| d.queue.take_callback(key, id)) {
+                    Counters::bump(&self.metrics.callbacks_run);
                     let panic = catch(|| cb(handle));
                     self.report_panic(panic, LoopError::CallbackPanic);
                 }
@@ -208,7 +223,9 @@ impl Core {
     }
 
     fn dispatch_timer(&self, handle: &Handle, key: u32, id: u64) {
-        match self.with(|d| d.timers.take_due(key, id)) {
+        let due = self.with(|d| d.timers.take_due(key, id));
+        self.count_timer_callback(due.is_some());
+        match due {
             Some(Due::Once(cb)) => {
                 // The slot is empty now (its callback taken): nothing of the user's is in it.
                 let emptied = self.with(|d| d.timers.cancel(TimerId { key, id }));
@@ -234,6 +251,7 @@ impl Core {
         let Some(mut watch) = self.with(|d| d.reactor.take_watch(key, gen)) else {
             return;
         };
+        Counters::bump(&self.metrics.watcher_events);
         let watcher = WatcherId { key, gen };
         // Put the watcher back before reporting a panic: a hook that resumes the unwind must
         // not leave its slot empty (never dispatched again, never removable).
@@ -253,6 +271,7 @@ impl Core {
         let Some(task) = self.with(|d| d.tasks.start_poll(key, gen)) else {
             return;
         };
+        Counters::bump(&self.metrics.tasks_polled);
         // Dropping one of our wakers does nothing: skip the vtable call.
         let waker = ManuallyDrop::new(waker::waker(self.remote.index, key, gen));
         let mut cx = Context::from_waker(&waker);

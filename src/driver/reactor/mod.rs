@@ -236,13 +236,14 @@ impl<W> Reactor<W> {
     }
 
     /// Waits for events (retrying `EINTR` with the remaining time) and routes them: watcher events
-    /// into `queue`, the wakers of tasks waiting on resources to `wake`.
+    /// into `queue`, the wakers of tasks waiting on resources to `wake`. Returns the number of
+    /// events, the loop's own wake-up included.
     pub(crate) fn poll_io<C>(
         &mut self,
         timeout: Option<Duration>,
         queue: &mut Queue<C>,
         mut wake: impl FnMut(&mut Queue<C>, Waker),
-    ) -> io::Result<()> {
+    ) -> io::Result<usize> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut timeout = timeout;
         loop {
@@ -256,7 +257,9 @@ impl<W> Reactor<W> {
                 Err(e) => return Err(e),
             }
         }
+        let mut n = 0;
         for event in self.events.iter() {
+            n += 1;
             if event.token() == WAKER_TOKEN {
                 continue;
             }
@@ -274,7 +277,7 @@ impl<W> Reactor<W> {
                 state.set_ready(ready, |w| wake(queue, w));
             }
         }
-        Ok(())
+        Ok(n)
     }
 
     /// Lends a watcher's watch out for dispatch, if the event is not stale.

@@ -1,0 +1,230 @@
+//! Always-on loop metrics: counters that the turn bumps with one-line calls, and the clock read
+//! for a sample of turns only.
+//!
+//! A counter is a `Cell<u64>` add (no atomics: only the loop thread touches them). The clock is
+//! the expensive part: one read costs about as much as a tenth of an echoed message, so a loop
+//! that read it around every poll and every task would pay tens of percent. Instead the turn
+//! reads it only in **timed turns**: every [`BUSY_STRIDE`]th turn while turns are short (a busy
+//! loop, where one turn in 64 is still thousands of samples a second), and every turn once the
+//! turns average [`SLOW_TURN_NS`] or more (an idle or slow loop, where a clock read is lost in
+//! the turn's own length). A timed turn measures its wait in the poller, its busy time, and for
+//! each task it polls the schedule latency (from the end of the turn's I/O poll, when the wakes
+//! it found were queued, to the poll) and the poll's duration. Each measured value stands for
+//! the `stride` turns it samples: totals and histogram counts are scaled by it.
+
+use std::cell::Cell;
+use std::io;
+
+use super::core::Core;
+use super::remote::Batch;
+
+/// Turns per timed turn while the loop is busy.
+pub(crate) const BUSY_STRIDE: u32 = 64;
+/// A mean turn at least this long (1 ms) makes every turn a timed one.
+pub(crate) const SLOW_TURN_NS: u64 = 1_000_000;
+/// Buckets of each histogram (see [`Histogram`](crate::event_loop::Histogram)).
+pub(crate) const BUCKETS: usize = 24;
+
+/// The bucket of a duration: 0 below 1,024 ns, then one per power of two, the last unbounded.
+#[inline]
+pub(crate) fn bucket(ns: u64) -> usize {
+    ((u64::BITS - (ns >> 10).leading_zeros()) as usize).min(BUCKETS - 1)
+}
+
+/// The counters of one loop (see the public `Metrics` for what each means).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) turns: Cell<u64>,
+    pub(crate) io_polls: Cell<u64>,
+    pub(crate) io_events: Cell<u64>,
+    pub(crate) queue_max: Cell<usize>,
+    pub(crate) callbacks_run: Cell<u64>,
+    pub(crate) watcher_events: Cell<u64>,
+    pub(crate) tasks_spawned: Cell<u64>,
+    pub(crate) tasks_polled: Cell<u64>,
+    pub(crate) timers_armed: Cell<u64>,
+    pub(crate) timers_fired: Cell<u64>,
+    pub(crate) remote_posts: Cell<u64>,
+    pub(crate) remote_wakes: Cell<u64>,
+    pub(crate) timing: Timing,
+}
+
+/// The sampled clock: which turn is timed, and what timed turns measured.
+#[derive(Default)]
+pub(crate) struct Timing {
+    /// Turns left until the next timed one.
+    countdown: Cell<u32>,
+    /// What the current timed turn stands for (0 while the turn is not timed).
+    pub(crate) weight: Cell<u32>,
+    /// The stride chosen at the last timed turn.
+    stride: Cell<u32>,
+    /// Start of the previous timed turn, and of this one.
+    last_start: Cell<u64>,
+    /// End of this timed turn's I/O poll: what schedule latency is measured from.
+    pub(crate) poll_end: Cell<u64>,
+    /// The clock at the end of the last thing measured in this timed turn.
+    pub(crate) mark: Cell<u64>,
+    pub(crate) timed_turns: Cell<u64>,
+    pub(crate) idle_ns: Cell<u64>,
+    pub(crate) busy_ns: Cell<u64>,
+    pub(crate) latency: [Cell<u64>; BUCKETS],
+    pub(crate) poll: [Cell<u64>; BUCKETS],
+}
+
+#[inline]
+fn add(c: &Cell<u64>, n: u64) {
+    c.set(c.get().wrapping_add(n));
+}
+
+impl Counters {
+    /// A counter plus one.
+    #[inline]
+    pub(crate) fn bump(c: &Cell<u64>) {
+        c.set(c.get().wrapping_add(1));
+    }
+
+    /// A turn begins: whether it is a timed one (then the caller gives it the clock).
+    #[inline]
+    pub(crate) fn begin_turn(&self) -> bool {
+        Self::bump(&self.turns);
+        let t = &self.timing;
+        match t.countdown.get() {
+            0 => true,
+            n => {
+                t.countdown.set(n - 1);
+                false
+            }
+        }
+    }
+
+    /// The queue held `len` entries when a drain began.
+    #[inline]
+    pub(crate) fn queue_len(&self, len: usize) {
+        if len > self.queue_max.get() {
+            self.queue_max.set(len);
+        }
+    }
+}
+
+impl Timing {
+    /// A timed turn starts at `now`. It stands for the turns since the last timed one (the
+    /// stride chosen then; the very first turn stands for itself); the next stride follows from
+    /// the mean turn since then.
+    #[cold]
+    pub(crate) fn start(&self, now: u64) {
+        let weight = self.stride.get().max(1);
+        let last = self.last_start.replace(now);
+        let slow = last == 0 || now.saturating_sub(last) / u64::from(weight) >= SLOW_TURN_NS;
+        let next = if slow { 1 } else { BUSY_STRIDE };
+        self.weight.set(weight);
+        self.stride.set(next);
+        self.countdown.set(next - 1);
+        self.mark.set(now);
+        self.poll_end.set(now);
+        add(&self.timed_turns, 1);
+    }
+
+    /// The timed turn's poll returned at `now`, after starting at the mark.
+    #[cold]
+    pub(crate) fn polled(&self, now: u64) {
+        let w = u64::from(self.weight.get());
+        add(&self.idle_ns, now.saturating_sub(self.mark.get()) * w);
+        self.poll_end.set(now);
+        self.mark.set(now);
+    }
+
+    /// Something that is not a task ran in the timed turn and ended at `now`.
+    #[cold]
+    pub(crate) fn ran(&self, now: u64) {
+        let w = u64::from(self.weight.get());
+        add(&self.busy_ns, now.saturating_sub(self.mark.get()) * w);
+        self.mark.set(now);
+    }
+
+    /// A task was polled from the mark to `now` in the timed turn: returns the poll's duration.
+    #[cold]
+    pub(crate) fn polled_task(&self, now: u64) -> u64 {
+        let w = u64::from(self.weight.get());
+        let start = self.mark.get();
+        let took = now.saturating_sub(start);
+        let waited = start.saturating_sub(self.poll_end.get());
+        add(&self.latency[bucket(waited)], w);
+        add(&self.poll[bucket(took)], w);
+        add(&self.busy_ns, took * w);
+        self.mark.set(now);
+        took
+    }
+
+    /// The timed turn ended (its last entry's time is counted already).
+    #[inline]
+    pub(crate) fn end(&self) {
+        self.weight.set(0);
+    }
+}
+
+impl Core {
+    /// A turn begins: count it and, in a timed turn, start the clock.
+    #[inline]
+    pub(crate) fn begin_turn_metrics(&self) {
+        if self.metrics.begin_turn() {
+            self.metrics.timing.start(self.clock_ns());
+            self.observe.set(true);
+        }
+    }
+
+    /// The poller returned `result` (its event count).
+    #[inline]
+    pub(crate) fn polled_io_metrics(&self, result: &io::Result<usize>) {
+        let m = &self.metrics;
+        Counters::bump(&m.io_polls);
+        if let Ok(n) = result {
+            add(&m.io_events, *n as u64);
+        }
+        if m.timing.weight.get() != 0 {
+            m.timing.polled(self.clock_ns());
+        }
+    }
+
+    /// The turn's drain ended.
+    #[inline]
+    pub(crate) fn end_turn_metrics(&self) {
+        if self.observe.get() {
+            self.metrics.timing.end();
+            self.observe.set(self.debug.on.get());
+        }
+    }
+
+    /// Posts and wakes arrived from other threads.
+    pub(crate) fn count_remote(&self, batch: &Batch) {
+        add(&self.metrics.remote_posts, batch.posts.len() as u64);
+        add(
+            &self.metrics.remote_wakes,
+            batch.wakes.len() as u64 + u64::from(batch.main),
+        );
+    }
+
+    /// A timer's entry came up; `live` if its callback runs.
+    #[inline]
+    pub(crate) fn count_timer_callback(&self, live: bool) {
+        if live {
+            Counters::bump(&self.metrics.timers_fired);
+            Counters::bump(&self.metrics.callbacks_run);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_powers_of_two_from_a_microsecond() {
+        assert_eq!(bucket(0), 0);
+        assert_eq!(bucket(1023), 0);
+        assert_eq!(bucket(1024), 1);
+        assert_eq!(bucket(2047), 1);
+        assert_eq!(bucket(2048), 2);
+        assert_eq!(bucket(150_000_000), 18); // 150 ms: 2^27 <= 150e6 < 2^28
+        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+    }
+}
