@@ -1,6 +1,7 @@
 //! What every example server shares: the `--addr` and `--grace` flags, the `listening on` line, the
 //! graceful shutdown on SIGINT and SIGTERM, and, for the servers on a raw `mio` or tokio listener,
-//! how to treat accept errors.
+//! how to treat accept errors. The servers on evloop also take `--stats SECS` and print a dump of
+//! their loop on SIGUSR1 (see [`observe`]).
 //!
 //! The shutdown: on the first SIGINT or SIGTERM a server prints `shutting down`, stops accepting
 //! (it drops its listener), lets the connections in flight finish for up to `--grace` seconds (5 by
@@ -20,9 +21,11 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::task::Poll;
 use std::time::Duration;
 
+use evloop::event_loop::{Histogram, Metrics};
 use evloop::signal::unix::{signal, SignalKind};
 use evloop::sync::CancellationToken;
 use evloop::task::TaskTracker;
+use evloop::Handle;
 
 /// The address used when `--addr` is not given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
@@ -39,18 +42,31 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 pub struct Args {
     pub addr: SocketAddr,
     pub grace: Duration,
+    /// `--stats SECS`: print a line of loop metrics every SECS seconds (evloop servers only).
+    pub stats: Option<Duration>,
 }
 
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
 /// address), `--grace SECS` and `--help`. On bad input prints the problem and the usage to stderr
 /// and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
+    parse(name, false)
+}
+
+/// [`parse_args`] plus `--stats SECS`, for the servers that call [`observe`].
+pub fn parse_args_with_stats(name: &str) -> Args {
+    parse(name, true)
+}
+
+fn parse(name: &str, with_stats: bool) -> Args {
     let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS]   (defaults {DEFAULT_ADDR}, {} s)",
+        "usage: {name} [--addr HOST:PORT] [--grace SECS]{}   (defaults {DEFAULT_ADDR}, {} s)",
+        if with_stats { " [--stats SECS]" } else { "" },
         DEFAULT_GRACE.as_secs()
     );
     let mut addr = DEFAULT_ADDR.to_string();
     let mut grace = DEFAULT_GRACE;
+    let mut stats = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, value) = match arg.split_once('=') {
@@ -62,24 +78,31 @@ pub fn parse_args(name: &str) -> Args {
                 println!("{usage}");
                 std::process::exit(0);
             }
-            "--addr" | "--grace" => {
+            "--addr" | "--grace" | "--stats" if with_stats || flag != "--stats" => {
                 let Some(v) = value.or_else(|| args.next()) else {
                     fail(&format!("`{flag}` needs a value"), &usage)
                 };
                 if flag == "--addr" {
                     addr = v;
+                    continue;
+                }
+                let secs = match v.parse::<f64>() {
+                    Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+                    _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
+                };
+                if flag == "--grace" {
+                    grace = secs;
+                } else if secs.is_zero() {
+                    fail("`--stats` needs a positive number of seconds", &usage);
                 } else {
-                    grace = match v.parse::<f64>() {
-                        Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
-                        _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
-                    };
+                    stats = Some(secs);
                 }
             }
             _ => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
     match resolve(&addr) {
-        Some(addr) => Args { addr, grace },
+        Some(addr) => Args { addr, grace, stats },
         None => fail(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,
@@ -206,4 +229,85 @@ pub async fn drain(tracker: &TaskTracker, grace: Duration) -> usize {
     let left = tracker.len();
     eprintln!("grace period over: cancelling {left} connection(s)");
     left
+}
+
+/// What a person can see of a running server: on SIGUSR1 the loop's dump (tasks, timers,
+/// watchers) on stderr; with `stats`, one line of metrics every interval on stderr. Neither keeps
+/// the loop alive. Call it inside the loop; [`print_histograms`] at the end.
+pub fn observe(stats: Option<Duration>) -> io::Result<()> {
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    usr1.set_keep_alive(false);
+    evloop::spawn(async move {
+        while usr1.recv().await.is_some() {
+            eprint!("{}", Handle::current().dump());
+        }
+    });
+    if let Some(every) = stats {
+        let h = Handle::current();
+        let mut last = h.metrics();
+        let timer = h.call_every(every, move |h| {
+            let now = h.metrics();
+            eprintln!("{}", stats_line(&last, &now, every));
+            last = now;
+        });
+        h.set_timer_keep_alive(timer, false);
+    }
+    Ok(())
+}
+
+/// One line of metrics: what changed from `a` to `b` over `dt`, and what is alive now.
+pub fn stats_line(a: &Metrics, b: &Metrics, dt: Duration) -> String {
+    let per_s = |x: u64, y: u64| (y - x) as f64 / dt.as_secs_f64();
+    let busy = (b.busy_time() - a.busy_time()).as_secs_f64();
+    let idle = (b.idle_time() - a.idle_time()).as_secs_f64();
+    let load = if busy + idle > 0.0 {
+        100.0 * busy / (busy + idle)
+    } else {
+        0.0
+    };
+    let polls = b.io_polls() - a.io_polls();
+    let events = b.io_events() - a.io_events();
+    let q = |h: &Histogram, q| match h.quantile_upper_bound(q) {
+        Some(d) => format!("<{d:?}"),
+        None => "-".into(),
+    };
+    format!(
+        "stats: {:.0} turns/s, busy {load:.0}%, {:.0} polls/s ({:.1} events/poll), \
+         {:.0} task polls/s, {:.0} callbacks/s, {} tasks, {} watchers, {} timers, queue max {}, \
+         schedule latency p50 {} p99 {}, poll p99 {}",
+        per_s(a.turns(), b.turns()),
+        per_s(a.io_polls(), b.io_polls()),
+        if polls == 0 {
+            0.0
+        } else {
+            events as f64 / polls as f64
+        },
+        per_s(a.tasks_polled(), b.tasks_polled()),
+        per_s(
+            a.callbacks_run() + a.watcher_events(),
+            b.callbacks_run() + b.watcher_events()
+        ),
+        b.tasks_alive(),
+        b.watchers(),
+        b.timers_live(),
+        b.queue_depth_max(),
+        q(b.schedule_latency(), 0.5),
+        q(b.schedule_latency(), 0.99),
+        q(b.poll_duration(), 0.99),
+    )
+}
+
+/// The loop's two latency histograms as text bars, on stderr.
+pub fn print_histograms(h: &Handle) {
+    let m = h.metrics();
+    eprintln!(
+        "schedule latency (wake-up to poll), {} samples:\n{}",
+        m.schedule_latency().total(),
+        m.schedule_latency().bars(40)
+    );
+    eprintln!(
+        "poll duration, {} samples:\n{}",
+        m.poll_duration().total(),
+        m.poll_duration().bars(40)
+    );
 }

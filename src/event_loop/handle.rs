@@ -212,28 +212,17 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[track_caller]
-    pub fn watch<S, F>(&self, source: S, interest: Interest, mut f: F) -> io::Result<WatcherId>
+    pub fn watch<S, F>(&self, source: S, interest: Interest, f: F) -> io::Result<WatcherId>
     where
         S: Source + 'static,
         F: FnMut(&Handle, &mut S, IoEvent) + 'static,
     {
-        match self.core.traced_site() {
-            Some(site) => {
-                let callback = move |h: &Handle, s: &mut S, e: IoEvent| {
-                    h.core.debug.enter(site);
-                    f(h, s, e)
-                };
-                self.core
-                    .watch(Box::new(Watcher { source, callback }), interest)
-            }
-            None => self.core.watch(
-                Box::new(Watcher {
-                    source,
-                    callback: f,
-                }),
-                interest,
-            ),
-        }
+        let watch = Box::new(Watcher {
+            source,
+            callback: f,
+            site: self.core.traced_site(),
+        });
+        self.core.watch(watch, interest)
     }
 
     /// Changes what a watcher waits for. From inside the watcher's own callback the change applies

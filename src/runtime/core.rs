@@ -97,8 +97,9 @@ pub(crate) struct Core {
     /// The always-on metrics.
     pub(crate) metrics: Counters,
     pub(crate) debug: DebugMode,
-    /// This turn's entries are measured (a timed turn, or debug mode).
-    pub(crate) observe: Cell<bool>,
+    /// What this turn measures: bits `TIMED` (a timed turn) and `DEBUG` (debug mode), see
+    /// the runtime's `metrics`.
+    pub(crate) observe: Cell<u8>,
     /// Hooks run around the poller's wait.
     pub(crate) hooks: TurnHooks,
 }
@@ -106,6 +107,12 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new() -> std::io::Result<Rc<Core>> {
         let (reactor, registry) = Reactor::new()?;
+        let debug = DebugMode::from_env();
+        let observe = if debug.on.get() {
+            super::metrics::DEBUG
+        } else {
+            0
+        };
         let remote = RemoteShared::new(&registry)?;
         Ok(Rc::new_cyclic(|me| Core {
             me: me.clone(),
@@ -133,8 +140,8 @@ impl Core {
             error_hook: RefCell::new(None),
             blocking: RefCell::new(None),
             metrics: Counters::default(),
-            debug: DebugMode::from_env(),
-            observe: Cell::new(false),
+            debug,
+            observe: Cell::new(observe),
             hooks: TurnHooks::default(),
         }))
     }

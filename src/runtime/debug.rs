@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::core::Core;
 use super::error::LoopError;
+use super::metrics::{now, DEBUG};
 use super::{waker, Handle};
 use crate::driver::queue::Entry;
 
@@ -64,14 +65,14 @@ impl Core {
     /// Whether the entries of this turn are to be measured: a timed turn, or debug mode.
     #[inline]
     pub(crate) fn observing(&self) -> bool {
-        self.observe.get()
+        self.observe.get() != 0
     }
 
     /// Sets debug mode on or off, from now on.
     pub(crate) fn set_debug(&self, on: bool) {
         self.debug.on.set(on);
-        self.observe
-            .set(on || self.metrics.timing.weight.get() != 0);
+        let flags = self.observe.get() & !DEBUG;
+        self.observe.set(if on { flags | DEBUG } else { flags });
     }
 
     /// Wraps a one-shot callback so that, in debug mode, it notes where it was scheduled.
@@ -90,7 +91,8 @@ impl Core {
         })
     }
 
-    /// [`Core::traced_once`] for a periodic timer's or a watcher's callback.
+    /// Where the caller was called from, in debug mode: for a periodic timer's or a watcher's
+    /// callback to note when it runs.
     #[track_caller]
     pub(crate) fn traced_site(&self) -> Option<Site> {
         self.debug.on.get().then(Location::caller)
@@ -114,14 +116,10 @@ impl Core {
             (true, Some((key, gen))) => self.with(|d| d.tasks.info(key, gen)),
             _ => None,
         };
-        let start = if timed {
-            timing.mark.get()
-        } else {
-            self.clock_ns()
-        };
+        let start = if timed { timing.mark.get() } else { now() };
         self.debug.site.set(None);
         self.dispatch(handle, entry);
-        let now = self.clock_ns();
+        let now = now();
         let took = match (timed, task) {
             (true, Some(_)) => timing.polled_task(now),
             (true, None) => {
@@ -153,13 +151,13 @@ impl Core {
     /// The block_on future is about to be polled: the clock, if debug mode wants it.
     #[inline]
     pub(crate) fn main_poll_start(&self) -> Option<u64> {
-        self.debug.on.get().then(|| self.clock_ns())
+        self.debug.on.get().then(now)
     }
 
     /// The block_on future's poll that began at `start` ended.
     #[cold]
     pub(crate) fn main_poll_end(&self, start: u64, site: Site) {
-        let took = self.clock_ns().saturating_sub(start);
+        let took = now().saturating_sub(start);
         if took >= self.debug.slow_ns.get() {
             self.report(LoopError::Slow {
                 what: format!("the block_on future (block_on called at {site})"),

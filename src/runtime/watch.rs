@@ -2,6 +2,7 @@
 
 use mio::event::Source;
 
+use super::debug::Site;
 use super::Handle;
 use crate::driver::reactor::IoEvent;
 
@@ -18,6 +19,8 @@ pub(crate) trait ErasedWatch {
 pub(crate) struct Watcher<S, F> {
     pub(crate) source: S,
     pub(crate) callback: F,
+    /// Where it was registered, noted in debug mode only.
+    pub(crate) site: Option<Site>,
 }
 
 impl<S, F> ErasedWatch for Watcher<S, F>
@@ -26,6 +29,9 @@ where
     F: FnMut(&Handle, &mut S, IoEvent),
 {
     fn dispatch(&mut self, handle: &Handle, event: IoEvent) {
+        if let Some(site) = self.site {
+            handle.core.debug.enter(site);
+        }
         (self.callback)(handle, &mut self.source, event)
     }
 
