@@ -61,14 +61,14 @@ impl Handle {
                 id: 0,
             };
         }
-        let (key, id) = self.core.hooks.add(when, f);
+        let (key, id) = self.core.add_turn_hook(when, f);
         TurnHookId { key, id }
     }
 
     /// Removes a turn hook; its closure is dropped (from inside the hook itself, once it has
     /// returned). Returns whether it was registered.
     pub fn remove_turn_hook(&self, id: TurnHookId) -> bool {
-        match self.core.hooks.remove(id.key, id.id) {
+        match self.core.remove_turn_hook(id.key, id.id) {
             Some(f) => {
                 self.core.discard(f);
                 true

@@ -11,7 +11,7 @@ use crate::runtime::Handle;
 /// The counters are exact and count from the loop's creation (take two snapshots and subtract
 /// to get a rate). The times and the two histograms come from **timed turns**: reading the clock
 /// around every poll would cost more than the rest of the metrics together, so the loop reads it
-/// in one turn in 64 while turns are short (under 1 ms on average), and in every turn once they
+/// in one turn in 256 while turns are short (under 1 ms on average), and in every turn once they
 /// are longer (an idle or a slow loop, where the clock read is lost in the turn's length). Each
 /// timed turn's measures count for the turns it stands for, so [`busy_time`](Metrics::busy_time),
 /// [`idle_time`](Metrics::idle_time) and the histogram counts estimate the totals: exact for a
@@ -359,11 +359,11 @@ impl Handle {
             .as_ref()
             .map_or((0, 0, 0), |p| p.stats());
         Metrics {
-            turns: m.turns.get(),
+            turns: m.turns(),
             timed_turns: t.timed_turns.get(),
             busy: Duration::from_nanos(t.busy_ns.get()),
             idle: Duration::from_nanos(t.idle_ns.get()),
-            io_polls: m.io_polls.get(),
+            io_polls: m.io_polls(),
             io_events: m.io_events.get(),
             queue_depth,
             queue_max: m.queue_max.get(),
@@ -388,4 +388,4 @@ impl Handle {
 }
 
 // The documented sampling constants, checked here so the docs above stay true.
-const _: () = assert!(BUSY_STRIDE == 64 && SLOW_TURN_NS == 1_000_000);
+const _: () = assert!(BUSY_STRIDE == 256 && SLOW_TURN_NS == 1_000_000);

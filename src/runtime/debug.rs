@@ -10,15 +10,17 @@
 //! flag test per scheduled callback and nothing per entry beyond the check of the turn's
 //! `observe` flag, which the sampled metrics need anyway.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::Location;
+use std::rc::Rc;
 use std::time::Duration;
 
 use super::core::Core;
 use super::error::LoopError;
-use super::metrics::{now, DEBUG};
+use super::metrics::{now, DEBUG, TIMED};
 use super::{waker, Handle};
 use crate::driver::queue::Entry;
+use crate::driver::tasks::Info;
 
 /// The threshold of a slow entry unless set otherwise: asyncio's `slow_callback_duration`.
 pub(crate) const DEFAULT_SLOW: Duration = Duration::from_millis(100);
@@ -30,8 +32,11 @@ pub(crate) type Site = &'static Location<'static>;
 pub(crate) struct DebugMode {
     pub(crate) on: Cell<bool>,
     slow_ns: Cell<u64>,
-    /// The site of the callback running now, noted by its wrapper.
+    /// The site of the callback running now, noted by its wrapper (or, for a watcher, before
+    /// it runs).
     site: Cell<Option<Site>>,
+    /// The task about to be polled: its spawn site and name.
+    task: RefCell<Option<(Info, Option<Rc<str>>)>>,
 }
 
 impl DebugMode {
@@ -42,6 +47,7 @@ impl DebugMode {
             on: Cell::new(on),
             slow_ns: Cell::new(DEFAULT_SLOW.as_nanos() as u64),
             site: Cell::new(None),
+            task: RefCell::new(None),
         }
     }
 
@@ -62,17 +68,14 @@ impl DebugMode {
 }
 
 impl Core {
-    /// Whether the entries of this turn are to be measured: a timed turn, or debug mode.
-    #[inline]
-    pub(crate) fn observing(&self) -> bool {
-        self.observe.get() != 0
-    }
-
     /// Sets debug mode on or off, from now on.
     pub(crate) fn set_debug(&self, on: bool) {
         self.debug.on.set(on);
         let flags = self.observe.get() & !DEBUG;
         self.observe.set(if on { flags | DEBUG } else { flags });
+        if on {
+            self.observe_next_turn();
+        }
     }
 
     /// Wraps a one-shot callback so that, in debug mode, it notes where it was scheduled.
@@ -98,27 +101,41 @@ impl Core {
         self.debug.on.get().then(Location::caller)
     }
 
-    /// Dispatches `entry` with the clock read after it (and before it, outside a timed turn):
-    /// feeds the sampled metrics and the task's longest poll, and reports a slow entry in debug
-    /// mode.
+    /// Before an entry of a measured turn: notes who it is (in debug mode) and returns the
+    /// time it starts.
     #[cold]
     #[inline(never)]
-    pub(crate) fn dispatch_observed(&self, handle: &Handle, entry: Entry) {
+    pub(crate) fn observe_before(&self, entry: Entry) -> u64 {
+        if self.debug.on.get() {
+            // A task may finish in its poll and leave its slot: learn who it is first.
+            let (task, site) = self.with(|d| match entry {
+                Entry::Task { key, gen } => (d.tasks.info(key, gen), None),
+                Entry::Io { key, gen, .. } => {
+                    (None, d.reactor.peek_watch(key, gen).and_then(|w| w.site()))
+                }
+                _ => (None, None),
+            });
+            *self.debug.task.borrow_mut() = task;
+            self.debug.site.set(site);
+        }
+        if self.observe.get() & TIMED != 0 {
+            self.metrics.timing.mark.get()
+        } else {
+            now()
+        }
+    }
+
+    /// After an entry of a measured turn that started at `start`: feeds the sampled metrics and
+    /// the task's longest poll, and reports a slow entry in debug mode.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn observe_after(&self, entry: Entry, start: u64) {
         let timing = &self.metrics.timing;
-        let timed = timing.weight.get() != 0;
-        let debug = self.debug.on.get();
+        let timed = self.observe.get() & TIMED != 0;
         let task = match entry {
             Entry::Task { key, gen } if key != waker::MAIN_KEY => Some((key, gen)),
             _ => None,
         };
-        // A task may finish in its poll and leave its slot: learn who it is first.
-        let info = match (debug, task) {
-            (true, Some((key, gen))) => self.with(|d| d.tasks.info(key, gen)),
-            _ => None,
-        };
-        let start = if timed { timing.mark.get() } else { now() };
-        self.debug.site.set(None);
-        self.dispatch(handle, entry);
         let now = now();
         let took = match (timed, task) {
             (true, Some(_)) => timing.polled_task(now),
@@ -131,21 +148,27 @@ impl Core {
         if let Some((key, gen)) = task {
             self.with(|d| d.tasks.note_poll(key, gen, took));
         }
-        if debug && took >= self.debug.slow_ns.get() {
-            let what = match (entry, info) {
-                (Entry::Task { .. }, Some((info, name))) => match name {
-                    Some(name) => format!("task {name:?} spawned at {}", info.site),
-                    None => format!("task spawned at {}", info.site),
-                },
-                (Entry::Task { .. }, None) => "a task".to_string(),
-                (other, _) => describe(other, self.debug.site.take()),
-            };
-            self.report(LoopError::Slow {
-                what,
-                took: Duration::from_nanos(took),
-                threshold: self.debug.threshold(),
-            });
+        if !self.debug.on.get() {
+            return;
         }
+        let info = self.debug.task.borrow_mut().take();
+        let site = self.debug.site.take();
+        if took < self.debug.slow_ns.get() {
+            return;
+        }
+        let what = match (entry, info) {
+            (Entry::Task { .. }, Some((info, name))) => match name {
+                Some(name) => format!("task {name:?} spawned at {}", info.site),
+                None => format!("task spawned at {}", info.site),
+            },
+            (Entry::Task { .. }, None) => "a task".to_string(),
+            (other, _) => describe(other, site),
+        };
+        self.report(LoopError::Slow {
+            what,
+            took: Duration::from_nanos(took),
+            threshold: self.debug.threshold(),
+        });
     }
 
     /// The block_on future is about to be polled: the clock, if debug mode wants it.

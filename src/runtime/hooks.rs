@@ -3,8 +3,9 @@
 //!
 //! They are kept in a slab of shared closures. Running them clones one closure out at a time,
 //! with the slab's borrow released, so a hook may add or remove hooks (itself included); a
-//! removed hook's closure is dropped through the trash. With no hook registered, a turn pays one
-//! flag test on each side of the wait.
+//! removed hook's closure is dropped through the trash. With no hook registered, a turn pays
+//! nothing for them: the flag test that sends a timed turn's poll down its observed path
+//! (`Core::poll_io_observed`) covers hooks too.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -14,6 +15,7 @@ use slab::Slab;
 use super::core::Core;
 use super::error::LoopError;
 use super::guard::catch;
+use super::metrics::HOOKS;
 use super::Handle;
 
 /// When a turn hook runs.
@@ -23,7 +25,7 @@ pub(crate) enum When {
     AfterWake,
 }
 
-type HookFn = Rc<dyn Fn(&Handle)>;
+pub(crate) type HookFn = Rc<dyn Fn(&Handle)>;
 
 struct Hook {
     id: u64,
@@ -77,6 +79,23 @@ impl TurnHooks {
 }
 
 impl Core {
+    /// Registers a hook (the turn then takes its observed path around the poll).
+    pub(crate) fn add_turn_hook(&self, when: When, f: HookFn) -> (u32, u64) {
+        let added = self.hooks.add(when, f);
+        self.observe.set(self.observe.get() | HOOKS);
+        self.observe_next_turn();
+        added
+    }
+
+    /// Removes a hook; hands back its closure, to be dropped with nothing borrowed.
+    pub(crate) fn remove_turn_hook(&self, key: u32, id: u64) -> Option<HookFn> {
+        let removed = self.hooks.remove(key, id);
+        if !self.hooks.any.get() {
+            self.observe.set(self.observe.get() & !HOOKS);
+        }
+        removed
+    }
+
     /// Runs the hooks of `when`, if there are any.
     #[inline]
     pub(crate) fn run_hooks(&self, handle: &Handle, when: When) {

@@ -5,7 +5,7 @@
 //! the expensive part: one read costs about as much as a tenth of an echoed message, so a loop
 //! that read it around every poll and every task would pay tens of percent. Instead the turn
 //! reads it only in **timed turns**: every [`BUSY_STRIDE`]th turn while turns are short (a busy
-//! loop, where one turn in 64 is still thousands of samples a second), and every turn once the
+//! loop, where one turn in 256 is still hundreds of samples a second), and every turn once the
 //! turns average [`SLOW_TURN_NS`] or more (an idle or slow loop, where a clock read is lost in
 //! the turn's own length). A timed turn measures its wait in the poller, its busy time, and for
 //! each task it polls the schedule latency (from the end of the turn's I/O poll, when the wakes
@@ -13,18 +13,21 @@
 //! the `stride` turns it samples: totals and histogram counts are scaled by it.
 
 use std::cell::Cell;
-use std::io;
 
 use super::core::Core;
+use super::hooks::When;
 use super::remote::Batch;
+use super::Handle;
 
 /// A bit of `Core::observe`: this turn is timed.
 pub(crate) const TIMED: u8 = 1;
 /// A bit of `Core::observe`: debug mode is on.
 pub(crate) const DEBUG: u8 = 2;
+/// A bit of `Core::observe`: turn hooks are registered.
+pub(crate) const HOOKS: u8 = 4;
 
-/// Turns per timed turn while the loop is busy.
-pub(crate) const BUSY_STRIDE: u32 = 64;
+/// Turns per timed turn while the loop is busy (a power of two).
+pub(crate) const BUSY_STRIDE: u32 = 256;
 /// A mean turn at least this long (1 ms) makes every turn a timed one.
 pub(crate) const SLOW_TURN_NS: u64 = 1_000_000;
 /// Buckets of each histogram (see [`Histogram`](crate::event_loop::Histogram)).
@@ -56,8 +59,15 @@ pub(crate) fn bucket(ns: u64) -> usize {
 /// The counters of one loop (see the public `Metrics` for what each means).
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) turns: Cell<u64>,
-    pub(crate) io_polls: Cell<u64>,
+    /// Turns to begin until the next observed one (1: the next turn is observed). The hot path
+    /// of a turn is this one countdown; the turn count is kept by the observed turns.
+    until_observed: Cell<u32>,
+    /// What `until_observed` was last set to.
+    last_set: Cell<u32>,
+    /// Turns begun up to the last observed one, included.
+    turns_counted: Cell<u64>,
+    /// Turns that skipped the poll (the poll count is the turn count less these).
+    pub(crate) polls_skipped: Cell<u64>,
     pub(crate) io_events: Cell<u64>,
     pub(crate) queue_max: Cell<usize>,
     pub(crate) callbacks_run: Cell<u64>,
@@ -74,12 +84,12 @@ pub(crate) struct Counters {
 /// The sampled clock: which turn is timed, and what timed turns measured.
 #[derive(Default)]
 pub(crate) struct Timing {
-    /// Turns left until the next timed one.
-    countdown: Cell<u32>,
+    /// Turns between timed turns now: 1 for a slow loop, [`BUSY_STRIDE`] for a busy one.
+    stride: Cell<u32>,
+    /// The number of the last timed turn.
+    last_turn: Cell<u64>,
     /// What the current timed turn stands for (0 while the turn is not timed).
     pub(crate) weight: Cell<u32>,
-    /// The stride chosen at the last timed turn.
-    stride: Cell<u32>,
     /// Start of the previous timed turn, and of this one.
     last_start: Cell<u64>,
     /// End of this timed turn's I/O poll: what schedule latency is measured from.
@@ -105,18 +115,18 @@ impl Counters {
         c.set(c.get().wrapping_add(1));
     }
 
-    /// A turn begins: whether it is a timed one (then the caller gives it the clock).
-    #[inline]
-    pub(crate) fn begin_turn(&self) -> bool {
-        Self::bump(&self.turns);
-        let t = &self.timing;
-        match t.countdown.get() {
-            0 => true,
-            n => {
-                t.countdown.set(n - 1);
-                false
-            }
-        }
+    /// Turns begun.
+    pub(crate) fn turns(&self) -> u64 {
+        let pending = self
+            .last_set
+            .get()
+            .saturating_sub(self.until_observed.get().max(1));
+        self.turns_counted.get() + u64::from(pending)
+    }
+
+    /// Polls of the OS.
+    pub(crate) fn io_polls(&self) -> u64 {
+        self.turns() - self.polls_skipped.get()
     }
 
     /// The queue held `len` entries when a drain began.
@@ -129,18 +139,15 @@ impl Counters {
 }
 
 impl Timing {
-    /// A timed turn starts at `now`. It stands for the turns since the last timed one (the
-    /// stride chosen then; the very first turn stands for itself); the next stride follows from
-    /// the mean turn since then.
+    /// Timed turn number `turn` starts at `now`. It stands for the turns since the last timed
+    /// one (the very first turn stands for itself); the mean turn since then sets the stride.
     #[cold]
-    pub(crate) fn start(&self, now: u64) {
-        let weight = self.stride.get().max(1);
+    fn start(&self, turn: u64, now: u64) {
+        let weight = turn.wrapping_sub(self.last_turn.replace(turn)).max(1);
         let last = self.last_start.replace(now);
-        let slow = last == 0 || now.saturating_sub(last) / u64::from(weight) >= SLOW_TURN_NS;
-        let next = if slow { 1 } else { BUSY_STRIDE };
-        self.weight.set(weight);
-        self.stride.set(next);
-        self.countdown.set(next - 1);
+        let slow = last == 0 || now.saturating_sub(last) / weight >= SLOW_TURN_NS;
+        self.stride.set(if slow { 1 } else { BUSY_STRIDE });
+        self.weight.set(u32::try_from(weight).unwrap_or(u32::MAX));
         self.mark.set(now);
         self.poll_end.set(now);
         add(&self.timed_turns, 1);
@@ -185,31 +192,99 @@ impl Timing {
 }
 
 impl Core {
-    /// A turn begins: count it and, in a timed turn, start the clock.
+    /// A turn begins: whether it is observed (timed, or with debug mode or hooks on).
     #[inline]
-    pub(crate) fn begin_turn_metrics(&self) {
-        if self.metrics.begin_turn() {
-            self.metrics.timing.start(now());
+    pub(crate) fn begin_turn_metrics(&self) -> bool {
+        let c = &self.metrics.until_observed;
+        match c.get() {
+            0 | 1 => self.begin_observed_turn(),
+            n => {
+                c.set(n - 1);
+                false
+            }
+        }
+    }
+
+    /// An observed turn begins: count the turns up to it, time it if its turn has come, and
+    /// choose when the next observed turn is.
+    #[cold]
+    #[inline(never)]
+    fn begin_observed_turn(&self) -> bool {
+        let m = &self.metrics;
+        let t = &m.timing;
+        let turn = m.turns_counted.get() + u64::from(m.last_set.get().max(1));
+        m.turns_counted.set(turn);
+        let stride = u64::from(t.stride.get().max(1));
+        let timed = turn.wrapping_sub(t.last_turn.get()) >= stride || t.last_turn.get() == 0;
+        if timed {
+            t.start(turn, now());
             self.observe.set(self.observe.get() | TIMED);
         }
+        // Debug mode and hooks observe every turn; otherwise the next observed is the next timed.
+        let next = if self.observe.get() & (DEBUG | HOOKS) != 0 {
+            1
+        } else {
+            let since = turn.wrapping_sub(t.last_turn.get());
+            u64::from(t.stride.get()).saturating_sub(since).max(1) as u32
+        };
+        m.until_observed.set(next);
+        m.last_set.set(next);
+        true
     }
 
-    /// The poller returned `result` (its event count).
-    #[inline]
-    pub(crate) fn polled_io_metrics(&self, result: &io::Result<usize>) {
+    /// Observe the next turn (debug mode or hooks were turned on).
+    pub(crate) fn observe_next_turn(&self) {
         let m = &self.metrics;
-        Counters::bump(&m.io_polls);
-        if let Ok(n) = result {
-            add(&m.io_events, *n as u64);
-        }
-        if self.observe.get() & TIMED != 0 {
-            m.timing.polled(now());
-        }
+        // The turns begun since the last observed one stay counted.
+        let begun = m
+            .last_set
+            .get()
+            .saturating_sub(m.until_observed.get().max(1));
+        m.turns_counted
+            .set(m.turns_counted.get() + u64::from(begun));
+        m.until_observed.set(1);
+        m.last_set.set(1);
     }
 
-    /// The turn's drain ended.
+    /// Before the poll of an observed turn: the before-sleep hooks. Returns whether work is
+    /// queued now (`queued` before them).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn before_poll(&self, handle: &Handle, queued: bool) -> bool {
+        let queued = self.before_sleep(handle, queued);
+        // The hooks' time is the turn's, not the wait's.
+        if self.observe.get() & TIMED != 0 {
+            self.metrics.timing.ran(now());
+        }
+        queued
+    }
+
+    /// After the poll of an observed turn: its end time, the after-wake hooks.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn after_poll(&self, handle: &Handle) {
+        if self.observe.get() & TIMED != 0 {
+            self.metrics.timing.polled(now());
+        }
+        self.run_hooks(handle, When::AfterWake);
+    }
+
+    /// The poller returned `n` events.
     #[inline]
-    pub(crate) fn end_turn_metrics(&self) {
+    pub(crate) fn count_poll(&self, n: usize) {
+        add(&self.metrics.io_events, n as u64);
+    }
+
+    /// Whether the entries of an observed turn's drain are to be measured: a timed turn, or
+    /// debug mode (not hooks alone).
+    #[inline]
+    pub(crate) fn measuring(&self) -> bool {
+        self.observe.get() & (TIMED | DEBUG) != 0
+    }
+
+    /// The drain of an observed turn ended.
+    #[cold]
+    pub(crate) fn end_observed_drain(&self) {
         let flags = self.observe.get();
         if flags & TIMED != 0 {
             self.metrics.timing.end();

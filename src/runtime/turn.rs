@@ -24,7 +24,6 @@ use std::time::Duration;
 use super::core::{Core, DRAIN_BUDGET, QUEUE_CAPACITY};
 use super::error::LoopError;
 use super::guard::catch;
-use super::hooks::When;
 use super::metrics::Counters;
 use super::state::RunState;
 use super::{waker, Handle};
@@ -44,7 +43,7 @@ pub(crate) enum Wait {
 
 impl Core {
     pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
-        self.begin_turn_metrics();
+        let observed = self.begin_turn_metrics();
         let queued = !self.with(|d| d.queue.is_empty()) || self.run.get() == RunState::BlockOnDue;
         if !queued {
             // About to wait: give back what a burst grew (a check of two capacities otherwise).
@@ -54,9 +53,18 @@ impl Core {
             }
         }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
-            let queued = self.before_sleep(handle, queued);
+            // One call site of each, so that they stay inlined here.
+            let queued = if observed {
+                self.before_poll(handle, queued)
+            } else {
+                queued
+            };
             self.poll_io(self.poll_timeout(wait, queued))?;
-            self.run_hooks(handle, When::AfterWake);
+            if observed {
+                self.after_poll(handle);
+            }
+        } else {
+            Counters::bump(&self.metrics.polls_skipped);
         }
         // With no timers there is nothing to fire: the clock is read only when someone asks.
         if self.with(|d| d.timers.len() > 0) {
@@ -66,8 +74,7 @@ impl Core {
             self.mark_time_stale();
         }
         self.take_remote();
-        self.drain_queue(handle);
-        self.end_turn_metrics();
+        self.drain_queue(handle, observed);
         Ok(())
     }
 
@@ -106,7 +113,9 @@ impl Core {
                 self.route_waker(queue, tasks, foreign, w)
             })
         });
-        self.polled_io_metrics(&result);
+        if let Ok(n) = result {
+            self.count_poll(n);
+        }
         self.wake_foreign();
         result.map(drop)
     }
@@ -177,18 +186,24 @@ impl Core {
         }
     }
 
-    fn drain_queue(&self, handle: &Handle) {
+    fn drain_queue(&self, handle: &Handle, observed: bool) {
         let n = self.with(|d| d.queue.len());
         self.metrics.queue_len(n);
+        let measured = observed && self.measuring();
         for _ in 0..n.min(DRAIN_BUDGET) {
             let Some(entry) = self.with(|d| d.queue.pop()) else {
                 break;
             };
             self.since_io.set(self.since_io.get() + 1);
-            if self.observing() {
-                self.dispatch_observed(handle, entry);
+            // One call site of `dispatch`, so that it and what it calls stay inlined here.
+            let start = if measured {
+                self.observe_before(entry)
             } else {
-                self.dispatch(handle, entry);
+                0
+            };
+            self.dispatch(handle, entry);
+            if measured {
+                self.observe_after(entry, start);
             }
             // After the entry: a stop taken with the remote work still lets this turn dispatch
             // one (a stop before `run` is "run one turn", as asyncio's).
@@ -196,12 +211,16 @@ impl Core {
                 break;
             }
         }
+        if observed {
+            self.end_observed_drain();
+        }
     }
 
-    // Inlined into the drain, as the one call site it was written for: out of line, its
-    // prologue and epilogue cost more per entry than all the metrics together.
+    // Inlined into the drain (its one call site), as it was before the metrics made `turn`
+    // larger than the inliner's budget: out of line, its prologue and epilogue cost more per
+    // entry than all the metrics together.
     #[inline(always)]
-    pub(crate) fn dispatch(&self, handle: &Handle, entry: Entry) {
+    fn dispatch(&self, handle: &Handle, entry: Entry) {
         match entry {
             Entry::Callback { key, id } => {
                 if let Some(cb) = self.with(|d| d.queue.take_callback(key, id)) {
@@ -250,6 +269,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: Ready) {
         let Some(mut watch) = self.with(|d| d.reactor.take_watch(key, gen)) else {
             return;

@@ -13,6 +13,8 @@ pub(crate) type Watch = Box<dyn ErasedWatch>;
 pub(crate) trait ErasedWatch {
     fn dispatch(&mut self, handle: &Handle, event: IoEvent);
     fn source(&mut self) -> &mut dyn Source;
+    /// Where it was registered, if debug mode was on then (our field, not user code).
+    fn site(&self) -> Option<Site>;
 }
 
 /// A source and the callback that handles its readiness.
@@ -29,13 +31,14 @@ where
     F: FnMut(&Handle, &mut S, IoEvent),
 {
     fn dispatch(&mut self, handle: &Handle, event: IoEvent) {
-        if let Some(site) = self.site {
-            handle.core.debug.enter(site);
-        }
         (self.callback)(handle, &mut self.source, event)
     }
 
     fn source(&mut self) -> &mut dyn Source {
         &mut self.source
+    }
+
+    fn site(&self) -> Option<Site> {
+        self.site
     }
 }
