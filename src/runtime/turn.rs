@@ -43,7 +43,23 @@ pub(crate) enum Wait {
 
 impl Core {
     pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
-        let observed = self.begin_turn_metrics();
+        if self.begin_turn_metrics() {
+            self.observed_turn(handle, wait)
+        } else {
+            self.turn_as::<false>(handle, wait)
+        }
+    }
+
+    /// A turn that is timed, or has debug mode or hooks on: the same turn, compiled a second
+    /// time with the observation in, so that the plain turn's code is the same as without it.
+    #[cold]
+    #[inline(never)]
+    fn observed_turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
+        self.turn_as::<true>(handle, wait)
+    }
+
+    #[inline(always)]
+    fn turn_as<const OBSERVED: bool>(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
         let queued = !self.with(|d| d.queue.is_empty()) || self.run.get() == RunState::BlockOnDue;
         if !queued {
             // About to wait: give back what a burst grew (a check of two capacities otherwise).
@@ -53,14 +69,13 @@ impl Core {
             }
         }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
-            // One call site of each, so that they stay inlined here.
-            let queued = if observed {
+            let queued = if OBSERVED {
                 self.before_poll(handle, queued)
             } else {
                 queued
             };
             self.poll_io(self.poll_timeout(wait, queued))?;
-            if observed {
+            if OBSERVED {
                 self.after_poll(handle);
             }
         } else {
@@ -74,10 +89,11 @@ impl Core {
             self.mark_time_stale();
         }
         self.take_remote();
-        self.drain_queue(handle, observed);
+        self.drain_queue::<OBSERVED>(handle);
         Ok(())
     }
 
+    #[inline(always)]
     fn poll_timeout(&self, wait: Wait, queued: bool) -> Option<Duration> {
         if wait == Wait::NoWait
             || queued
@@ -105,6 +121,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.since_io.set(0);
         let result = self.with(|d| {
@@ -138,6 +155,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn take_remote(&self) {
         if !self.remote.is_notified() {
             return;
@@ -186,16 +204,16 @@ impl Core {
         }
     }
 
-    fn drain_queue(&self, handle: &Handle, observed: bool) {
+    #[inline(always)]
+    fn drain_queue<const OBSERVED: bool>(&self, handle: &Handle) {
         let n = self.with(|d| d.queue.len());
         self.metrics.queue_len(n);
-        let measured = observed && self.measuring();
+        let measured = OBSERVED && self.measuring();
         for _ in 0..n.min(DRAIN_BUDGET) {
             let Some(entry) = self.with(|d| d.queue.pop()) else {
                 break;
             };
             self.since_io.set(self.since_io.get() + 1);
-            // One call site of `dispatch`, so that it and what it calls stay inlined here.
             let start = if measured {
                 self.observe_before(entry)
             } else {
@@ -211,14 +229,14 @@ impl Core {
                 break;
             }
         }
-        if observed {
+        if OBSERVED {
             self.end_observed_drain();
         }
     }
 
-    // Inlined into the drain (its one call site), as it was before the metrics made `turn`
-    // larger than the inliner's budget: out of line, its prologue and epilogue cost more per
-    // entry than all the metrics together.
+    // Inlined into the drain, as it was before the metrics made `turn` larger than the
+    // inliner's budget: out of line, its prologue and epilogue cost more per entry than all the
+    // metrics together.
     #[inline(always)]
     fn dispatch(&self, handle: &Handle, entry: Entry) {
         match entry {
@@ -279,9 +297,14 @@ impl Core {
         // Put the watcher back before reporting a panic: a hook that resumes the unwind must
         // not leave its slot empty (never dispatched again, never removable).
         let panic = catch(|| watch.dispatch(handle, IoEvent { watcher, ready }));
-        let (result, source_panic) = match self.with(|d| d.reactor.finish(key, gen, watch)) {
-            Finish::Kept => (Ok(()), None),
-            other => self.finish_watch(watcher, other),
+        let finish = self.with(|d| d.reactor.finish(key, gen, watch));
+        let (result, source_panic) = if matches!(finish, Finish::Kept) {
+            // `Kept` holds nothing: forgetting it skips a call of the enum's drop glue, which
+            // the inliner leaves out of line in a turn this size.
+            std::mem::forget(finish);
+            (Ok(()), None)
+        } else {
+            self.finish_watch(watcher, finish)
         };
         self.report_panic(panic, LoopError::CallbackPanic);
         self.report_panic(source_panic, LoopError::CallbackPanic);
