@@ -268,7 +268,7 @@ pub fn stats_line(a: &Metrics, b: &Metrics, dt: Duration) -> String {
     let polls = b.io_polls() - a.io_polls();
     let events = b.io_events() - a.io_events();
     let q = |h: &Histogram, q| match h.quantile_upper_bound(q) {
-        Some(d) => format!("<{d:?}"),
+        Some(d) => format!("<{}", short(d)),
         None => "-".into(),
     };
     format!(
@@ -295,6 +295,16 @@ pub fn stats_line(a: &Metrics, b: &Metrics, dt: Duration) -> String {
         q(b.schedule_latency(), 0.99),
         q(b.poll_duration(), 0.99),
     )
+}
+
+/// A duration as a person reads it: `512ns`, `131us`, `4.2ms`, `1.50s`.
+fn short(d: Duration) -> String {
+    match d.as_nanos() {
+        ns @ 0..1_000 => format!("{ns}ns"),
+        ns @ 1_000..1_000_000 => format!("{}us", ns / 1_000),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", d.as_secs_f64() * 1e3),
+        _ => format!("{:.2}s", d.as_secs_f64()),
+    }
 }
 
 /// The loop's two latency histograms as text bars, on stderr.

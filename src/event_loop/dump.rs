@@ -43,7 +43,8 @@ pub struct TaskDump {
 }
 
 impl TaskDump {
-    /// The task's id, unique among the loop's live tasks (its slot and generation).
+    /// The task's id, unique among the loop's live tasks: its slot in the high 32 bits (what
+    /// the dump's text shows as `#slot`) and its generation in the low ones.
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -128,8 +129,8 @@ impl fmt::Display for Dump {
         for t in &self.tasks {
             writeln!(
                 f,
-                "  task {:>6} {:<16} {:<9} age {:>9.1?} polls {:>6} longest {:>9.1?}  spawned at {}",
-                t.id,
+                "  task #{:<5} {:<16} {:<9} age {:>9.1?} polls {:>7} longest {:>9.1?}  spawned at {}",
+                t.id >> 32,
                 t.name.as_deref().map_or("-".into(), |n| format!("{n:?}")),
                 if t.scheduled { "scheduled" } else { "idle" },
                 t.age,

@@ -313,6 +313,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn poll_task(&self, key: u32, gen: u32) {
         let Some(task) = self.with(|d| d.tasks.start_poll(key, gen)) else {
             return;
