@@ -3,7 +3,7 @@
 # (perf's raw_syscalls tracepoint; needs `perf`, from Debian's linux-perf) while the project's load
 # generator sends a fixed number of messages. Loopback only.
 #
-#   cargo build --release --examples && scripts/syscalls.sh
+#   cargo build --release --workspace --examples && scripts/syscalls.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/examples

@@ -139,6 +139,7 @@ pub mod reactor;
 pub mod signal;
 pub mod sync;
 pub mod task;
+pub mod test;
 pub mod time;
 pub mod timer;
 

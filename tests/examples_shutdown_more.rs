@@ -1,8 +1,8 @@
 //! Graceful shutdown of more example programs, run as child processes: on SIGTERM each prints
-//! `shutting down`, stops accepting, lets what is in flight finish, and exits with status 0.
+//! `shutting down`, stops accepting, lets what is in flight finish, and exits with status 0. (The
+//! benchmark peers `echo_mio` and `echo_tokio` are checked the same way in
+//! `bench/tests/peers_shutdown.rs`.)
 //!
-//! - `echo_mio`, `echo_tokio`: an 8 MiB echo in flight when the signal comes completes byte for
-//!   byte, while new connects are refused.
 //! - `chat`: every client is told `* server shutting down`; the server exits once they left, or
 //!   cuts them off at the grace period.
 //! - `webhook`, `polling` (their services alone, with `--addr`): a job accepted before the signal
@@ -18,46 +18,13 @@ mod util;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
 
-use util::example::{Program, LIMIT};
+use util::example::{assert_refused, connect, Program, LIMIT};
 
 /// The watchdog of each test: past this, the whole test process aborts.
 const WATCHDOG_SECS: u64 = 90;
-
-/// Connects until the server refuses: it stops accepting soon after it printed `shutting down`.
-/// A connect that still got into the backlog just then must be closed without being served.
-fn assert_refused(addr: SocketAddr) {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        match TcpStream::connect(addr) {
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
-            // The listener closed while this connect was completing (it was in the backlog just
-            // then): closed without being served, as it must be; the next one is refused.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-                ) => {}
-            Err(e) => panic!("connect to {addr} failed, but not with a refusal: {e}"),
-            Ok(stream) => drop(stream),
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{addr} still accepts connections {LIMIT:?} after the shutdown signal"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect to the example");
-    stream.set_read_timeout(Some(LIMIT)).unwrap();
-    stream.set_write_timeout(Some(LIMIT)).unwrap();
-    stream
-}
 
 /// Reads one line from `reader`, without its line ending; `None` at end of file.
 fn read_line(reader: &mut impl BufRead) -> Option<String> {
@@ -80,78 +47,6 @@ fn assert_closed(stream: &mut impl Read) {
             Err(e) => panic!("the connection was not closed: {e}"),
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The echo benchmark peers
-
-const TRANSFER: usize = 8 << 20;
-const SIGNAL_AFTER: usize = 1 << 20;
-
-/// An 8 MiB echo in flight; SIGTERM once 1 MiB came back; the echo completes byte for byte, new
-/// connects are refused meanwhile, and the server exits with status 0.
-fn transfer_survives_sigterm(name: &'static str) {
-    let _guard = util::watchdog(name, WATCHDOG_SECS);
-    // A grace far longer than the transfer needs, even on a debug build: the test must see the
-    // transfer finish, not the grace period end.
-    let mut program = Program::serve(name, &["--grace", "60"]);
-    let data = Arc::new(util::Rng::new(0x5eed).bytes(TRANSFER));
-    let stream = connect(program.addr());
-
-    let mut reading = stream.try_clone().unwrap();
-    let expected = data.clone();
-    let (halfway, signal_now) = mpsc::channel();
-    let reader = thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut pos = 0;
-        loop {
-            let n = match reading.read(&mut buf) {
-                Ok(0) => return pos,
-                Ok(n) => n,
-                Err(e) => panic!("reading the echo after {pos} bytes: {e}"),
-            };
-            assert!(
-                pos + n <= expected.len(),
-                "more bytes came back than were sent"
-            );
-            assert!(
-                buf[..n] == expected[pos..pos + n],
-                "the echo differs in bytes {pos}..{}",
-                pos + n
-            );
-            if pos < SIGNAL_AFTER && pos + n >= SIGNAL_AFTER {
-                let _ = halfway.send(());
-            }
-            pos += n;
-        }
-    });
-    let mut writing = stream;
-    let sent = data.clone();
-    let writer = thread::spawn(move || {
-        writing.write_all(&sent).expect("sending the transfer");
-        writing.shutdown(Shutdown::Write).unwrap();
-    });
-
-    signal_now
-        .recv_timeout(LIMIT)
-        .expect("1 MiB did not come back");
-    program.sigterm();
-    program.wait_for("`shutting down`", |l| l == "shutting down");
-    assert_refused(program.addr());
-    writer.join().expect("the writer");
-    let echoed = reader.join().expect("the reader");
-    assert_eq!(echoed, TRANSFER, "the echo was cut short");
-    program.assert_exits_0();
-}
-
-#[test]
-fn echo_mio_finishes_a_transfer_in_flight_on_sigterm() {
-    transfer_survives_sigterm("echo_mio");
-}
-
-#[test]
-fn echo_tokio_finishes_a_transfer_in_flight_on_sigterm() {
-    transfer_survives_sigterm("echo_tokio");
 }
 
 // ---------------------------------------------------------------------------------------------

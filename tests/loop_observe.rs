@@ -13,12 +13,9 @@ use evloop::{EventLoop, LoopError};
 #[test]
 fn the_dump_lists_live_tasks_with_their_names_sites_and_polls() {
     let lp = EventLoop::new().unwrap();
-    let line = line!() + 1;
-    let named = Builder::new()
-        .name("worker")
-        .spawn(std::future::pending::<()>())
-        .unwrap();
-    let plain = lp.spawn(async { evloop::yield_now().await });
+    let worker = Builder::new().name("worker");
+    let (named, line) = (worker.spawn(std::future::pending::<()>()).unwrap(), line!());
+    let (plain, plain_line) = (lp.spawn(async { evloop::yield_now().await }), line!());
     let timer = lp.call_later(Duration::from_secs(60), |_| {});
     let dump = lp.dump();
     assert_eq!(dump.tasks().len(), 2);
@@ -32,7 +29,7 @@ fn the_dump_lists_live_tasks_with_their_names_sites_and_polls() {
     assert_eq!(w.polls(), 0);
     let p = &dump.tasks()[1];
     assert_eq!(p.name(), None);
-    assert_eq!(p.spawn_site().line(), line + 1);
+    assert_eq!(p.spawn_site().line(), plain_line);
     assert_ne!(w.id(), p.id());
 
     // One turn: both polled once; the plain one yielded (scheduled again), the named one waits.

@@ -61,38 +61,41 @@ fn tokens_and_tracked_futures_count_until_dropped() {
 }
 
 /// The pattern of a graceful shutdown: stop, let work finish within a grace period, then cancel
-/// the rest; aborted tasks count out too.
+/// the rest; aborted tasks count out too. On the test loop (paused time), which also checks that
+/// the shutdown left nothing behind.
 #[test]
 fn a_grace_period_then_cancel() {
-    let lp = EventLoop::new().unwrap();
-    let tracker = TaskTracker::new();
-    let shutdown = CancellationToken::new();
-    let finished = Rc::new(Cell::new(0));
-    let cancelled = Rc::new(Cell::new(0));
-    for i in 0..4 {
-        let (stop, f, c) = (shutdown.child_token(), finished.clone(), cancelled.clone());
-        tracker.spawn(async move {
-            // Half finish quickly, half would take an hour.
-            let work = evloop::time::sleep(Duration::from_millis(if i % 2 == 0 {
-                1
-            } else {
-                3_600_000
-            }));
-            match stop.run_until_cancelled(work).await {
-                Some(()) => f.set(f.get() + 1),
-                None => c.set(c.get() + 1),
-            }
-        });
-    }
-    let aborted = tracker.spawn(std::future::pending::<()>());
-    lp.block_on(async {
+    let (finished, cancelled) = evloop::test::run(async {
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let finished = Rc::new(Cell::new(0));
+        let cancelled = Rc::new(Cell::new(0));
+        for i in 0..4 {
+            let (stop, f, c) = (shutdown.child_token(), finished.clone(), cancelled.clone());
+            tracker.spawn(async move {
+                // Half finish quickly, half would take an hour.
+                let secs = if i % 2 == 0 { 1 } else { 3600 };
+                let work = evloop::time::sleep(Duration::from_secs(secs));
+                match stop.run_until_cancelled(work).await {
+                    Some(()) => f.set(f.get() + 1),
+                    None => c.set(c.get() + 1),
+                }
+            });
+        }
+        let aborted = tracker.spawn(std::future::pending::<()>());
         tracker.close();
-        let grace = evloop::time::timeout(Duration::from_millis(50), tracker.wait()).await;
+        let start = evloop::Handle::current().now();
+        let grace = evloop::time::timeout(Duration::from_secs(5), tracker.wait()).await;
         assert!(grace.is_err(), "the slow ones outlive the grace period");
+        assert_eq!(
+            evloop::Handle::current().now() - start,
+            Duration::from_secs(5)
+        );
         shutdown.cancel();
         aborted.abort();
         tracker.wait().await;
+        assert!(tracker.is_empty());
+        (finished.get(), cancelled.get())
     });
-    assert_eq!((finished.get(), cancelled.get()), (2, 2));
-    assert!(tracker.is_empty());
+    assert_eq!((finished, cancelled), (2, 2));
 }

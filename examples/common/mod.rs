@@ -42,30 +42,28 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 pub struct Args {
     pub addr: SocketAddr,
     pub grace: Duration,
-    /// `--stats SECS`: print a line of loop metrics every SECS seconds (evloop servers only).
+    /// `--idle-timeout SECS`: close a connection silent for this long (servers that support it).
+    pub idle_timeout: Option<Duration>,
+    /// `--idle-reset`: keep the idle timeout as one sleep reset per read rather than a `timeout`
+    /// per read (`echo_tokio`, to measure both of tokio's forms).
+    pub idle_reset: bool,
+    /// `--stats SECS`: print a line of loop metrics every SECS seconds (servers that call
+    /// [`observe`]).
     pub stats: Option<Duration>,
 }
 
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
-/// address), `--grace SECS` and `--help`. On bad input prints the problem and the usage to stderr
+/// address), `--grace SECS`, `--idle-timeout SECS`, `--stats SECS` and `--help`. On bad input prints the problem and the usage to stderr
 /// and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
-    parse(name, false)
-}
-
-/// [`parse_args`] plus `--stats SECS`, for the servers that call [`observe`].
-pub fn parse_args_with_stats(name: &str) -> Args {
-    parse(name, true)
-}
-
-fn parse(name: &str, with_stats: bool) -> Args {
     let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS]{}   (defaults {DEFAULT_ADDR}, {} s)",
-        if with_stats { " [--stats SECS]" } else { "" },
+        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]] [--stats SECS]   (defaults {DEFAULT_ADDR}, {} s, none)",
         DEFAULT_GRACE.as_secs()
     );
     let mut addr = DEFAULT_ADDR.to_string();
     let mut grace = DEFAULT_GRACE;
+    let mut idle_timeout = None;
+    let mut idle_reset = false;
     let mut stats = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -78,7 +76,8 @@ fn parse(name: &str, with_stats: bool) -> Args {
                 println!("{usage}");
                 std::process::exit(0);
             }
-            "--addr" | "--grace" | "--stats" if with_stats || flag != "--stats" => {
+            "--idle-reset" => idle_reset = true,
+            "--addr" | "--grace" | "--idle-timeout" | "--stats" => {
                 let Some(v) = value.or_else(|| args.next()) else {
                     fail(&format!("`{flag}` needs a value"), &usage)
                 };
@@ -87,22 +86,30 @@ fn parse(name: &str, with_stats: bool) -> Args {
                     continue;
                 }
                 let secs = match v.parse::<f64>() {
-                    Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+                    Ok(s) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
                     _ => fail(&format!("`{v}` is not a number of seconds"), &usage),
                 };
                 if flag == "--grace" {
                     grace = secs;
                 } else if secs.is_zero() {
-                    fail("`--stats` needs a positive number of seconds", &usage);
-                } else {
+                    fail(&format!("`{flag}` must be more than 0"), &usage);
+                } else if flag == "--stats" {
                     stats = Some(secs);
+                } else {
+                    idle_timeout = Some(secs);
                 }
             }
             _ => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
     match resolve(&addr) {
-        Some(addr) => Args { addr, grace, stats },
+        Some(addr) => Args {
+            addr,
+            grace,
+            idle_timeout,
+            idle_reset,
+            stats,
+        },
         None => fail(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,

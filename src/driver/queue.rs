@@ -61,6 +61,11 @@ impl<C> Queue<C> {
         self.entries.len()
     }
 
+    /// Callbacks stored and not yet run (cancelled ones are gone).
+    pub(crate) fn callbacks(&self) -> usize {
+        self.callbacks.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

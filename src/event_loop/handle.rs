@@ -265,10 +265,39 @@ impl Handle {
         run.set(run.get().stop());
     }
 
-    /// The time at the start of the current turn (cheap: no clock read).
+    /// The time at the start of the current turn, on the loop's clock (cheap: no clock read).
+    ///
+    /// The loop's clock is the monotonic clock of [`Instant`] until time is
+    /// [paused](crate::time::pause) or [advanced](crate::time::advance); from then on it is ahead of
+    /// (or, while paused, behind) `Instant::now()`. Deadlines given to [`sleep_until`] and
+    /// [`interval_at`] are on this clock, so compute them from `now()`, not from `Instant::now()`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let h = evloop::Handle::current();
+    ///     evloop::time::pause();
+    ///     let start = h.now();
+    ///     evloop::time::advance(Duration::from_secs(3600)).await;
+    ///     assert_eq!(h.now() - start, Duration::from_secs(3600));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// [`sleep_until`]: crate::time::sleep_until
+    /// [`interval_at`]: crate::time::interval_at
     pub fn now(&self) -> Instant {
         self.core
             .ns_to_instant(self.core.now_ns())
+            .unwrap_or_else(Instant::now)
+    }
+
+    /// The loop's clock read now (not cached per turn); see [`now`](Self::now).
+    pub(crate) fn clock_now(&self) -> Instant {
+        self.core
+            .ns_to_instant(self.core.clock_ns())
             .unwrap_or_else(Instant::now)
     }
 

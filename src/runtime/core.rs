@@ -77,6 +77,12 @@ pub(crate) struct Core {
     now: Cell<u64>,
     /// `now` is from an earlier turn.
     time_stale: Cell<bool>,
+    /// Time is paused (`time::pause`): the clock reads `frozen`.
+    pub(crate) paused: Cell<bool>,
+    /// The paused clock, in nanoseconds since `origin`.
+    frozen: Cell<u64>,
+    /// Added to the real clock while it runs: how far `advance` and pauses moved it.
+    skew: Cell<i64>,
     pub(crate) run: Cell<RunState>,
     pub(crate) life: Cell<Life>,
     /// `KeepAlive` guards alive.
@@ -130,6 +136,9 @@ impl Core {
             origin: Instant::now(),
             now: Cell::new(0),
             time_stale: Cell::new(true),
+            paused: Cell::new(false),
+            frozen: Cell::new(0),
+            skew: Cell::new(0),
             run: Cell::new(RunState::Idle),
             life: Cell::new(Life::Open),
             keep_alive: Cell::new(0),
@@ -185,9 +194,14 @@ impl Core {
         self.origin.checked_add(Duration::from_nanos(ns))
     }
 
-    /// Reads the clock now.
+    /// Reads the loop's clock now: the real clock moved by `skew`, or the paused one.
+    #[inline]
     pub(crate) fn clock_ns(&self) -> u64 {
+        if self.paused.get() {
+            return self.frozen.get();
+        }
         self.instant_to_ns(Instant::now())
+            .saturating_add_signed(self.skew.get())
     }
 
     /// The time cached at the start of this turn (read now if it was marked stale). Never later
@@ -209,12 +223,52 @@ impl Core {
         self.time_stale.set(true);
     }
 
-    /// A deadline `delay` after the present moment (the real clock, so a timer armed late in a long
-    /// turn still never fires early).
+    /// A deadline `delay` after the present moment (the clock read now, so a timer armed late in
+    /// a long turn still never fires early).
     pub(crate) fn deadline_after(&self, delay: Duration) -> u64 {
-        match Instant::now().checked_add(delay) {
-            Some(at) => self.instant_to_ns(at),
-            None => timers::NEVER,
+        match u64::try_from(delay.as_nanos()) {
+            Ok(d) => self.clock_ns().saturating_add(d),
+            Err(_) => timers::NEVER,
+        }
+    }
+
+    /// Stops the clock where it is (`time::pause`); a no-op if it is stopped.
+    pub(crate) fn pause_clock(&self) {
+        if !self.paused.get() {
+            self.frozen.set(self.clock_ns());
+            self.paused.set(true);
+            self.update_time();
+        }
+    }
+
+    /// Lets the clock run again from where it stopped (`time::resume`); a no-op if it runs.
+    pub(crate) fn resume_clock(&self) {
+        if self.paused.replace(false) {
+            let real = self.instant_to_ns(Instant::now());
+            let frozen = self.frozen.get();
+            // `frozen - real`, saturating: the clock goes on from `frozen`.
+            let skew = i64::try_from(i128::from(frozen) - i128::from(real)).unwrap_or(i64::MAX);
+            self.skew.set(skew);
+            self.update_time();
+        }
+    }
+
+    /// Moves the clock forward by `by` (`time::advance`), paused or not. Never backwards.
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        if self.paused.get() {
+            self.frozen.set(self.frozen.get().saturating_add(by));
+        } else {
+            let by = i64::try_from(by).unwrap_or(i64::MAX);
+            self.skew.set(self.skew.get().saturating_add(by));
+        }
+        self.update_time();
+    }
+
+    /// Paused and idle: jump the clock to `deadline` (auto-advance).
+    pub(crate) fn jump_clock_to(&self, deadline: u64) {
+        if self.paused.get() && deadline > self.frozen.get() {
+            self.frozen.set(deadline);
         }
     }
 
@@ -307,6 +361,11 @@ impl Core {
         self.keep_alive.set(if up { n + 1 } else { n - 1 });
     }
 
+    /// `KeepAlive` guards alive.
+    pub(crate) fn keep_alive_count(&self) -> usize {
+        self.keep_alive.get()
+    }
+
     /// Whether something could still bring work: what `run` waits for.
     pub(crate) fn is_alive(&self) -> bool {
         // Cheapest and most often true first: a server is kept alive by its sockets.
@@ -326,7 +385,7 @@ impl Core {
         self.remote.is_notified()
     }
 
-    fn blocking_in_flight(&self) -> bool {
+    pub(crate) fn blocking_in_flight(&self) -> bool {
         self.blocking
             .borrow()
             .as_ref()

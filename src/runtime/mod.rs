@@ -19,6 +19,7 @@
 
 use std::rc::Rc;
 
+pub(crate) mod census;
 pub(crate) mod core;
 pub(crate) mod current;
 pub(crate) mod debug;

@@ -32,6 +32,10 @@ use crate::driver::queue::Entry;
 use crate::driver::reactor::{Finish, IoEvent, Ready, WatcherId};
 use crate::driver::timers::{Due, TimerId, NEVER};
 
+/// How close a deadline must be for the turn to wait for it on the precise timer (a `timerfd`)
+/// rather than in whole milliseconds in the poller.
+const PRECISE_WINDOW: u64 = 2_000_000;
+
 /// Whether a turn may sleep in the poller.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
@@ -75,6 +79,9 @@ impl Core {
                 queued
             };
             self.poll_io(self.poll_timeout(wait, queued))?;
+            if self.paused.get() && !queued && wait == Wait::Block {
+                self.auto_advance();
+            }
             if OBSERVED {
                 self.after_poll(handle);
             }
@@ -102,7 +109,7 @@ impl Core {
         {
             return Some(Duration::ZERO);
         }
-        let (next, unregistered) = self.with(|d| (d.timers.next_deadline(), d.reactor.len() == 0));
+        let (next, unregistered) = self.with(|d| (d.timers.next_wake(), d.reactor.len() == 0));
         match next {
             Some(NEVER) | None => {
                 if unregistered
@@ -115,9 +122,45 @@ impl Core {
                 }
                 None
             }
-            Some(deadline) => Some(Duration::from_nanos(
-                deadline.saturating_sub(self.clock_ns()),
-            )),
+            // Paused: look for events without waiting, then jump to the deadline if idle.
+            Some(_) if self.paused.get() => Some(Duration::ZERO),
+            Some(deadline) => self.wait_until(deadline),
+        }
+    }
+
+    /// How long to wait for `deadline`: whole milliseconds in the poller while it is more than
+    /// [`PRECISE_WINDOW`] away (waking one to two milliseconds early, so never late even with the
+    /// kernel's timer slack), then the rest to the nanosecond on the reactor's precise timer
+    /// (`None`: the timer's event ends the wait).
+    fn wait_until(&self, deadline: u64) -> Option<Duration> {
+        const MS: u64 = 1_000_000;
+        let remaining = deadline.saturating_sub(self.clock_ns());
+        if remaining == 0 {
+            return Some(Duration::ZERO);
+        }
+        if remaining > PRECISE_WINDOW {
+            return Some(Duration::from_nanos((remaining - MS) / MS * MS));
+        }
+        let remaining = Duration::from_nanos(remaining);
+        if self.with(|d| d.reactor.arm_precise(deadline, remaining)) {
+            None
+        } else {
+            // No timerfd here: the poller rounds up, never short.
+            Some(remaining)
+        }
+    }
+
+    /// Paused time and nothing to do: no event came, nothing is queued, no other thread is
+    /// working for the loop. Jump the clock to the next deadline so its timer fires this turn.
+    fn auto_advance(&self) {
+        let idle = self.with(|d| d.queue.is_empty()) && !self.remote.is_notified();
+        if !idle || self.blocking_in_flight() {
+            return;
+        }
+        if let Some(next) = self.with(|d| d.timers.next_deadline()) {
+            if next != NEVER {
+                self.jump_clock_to(next);
+            }
         }
     }
 

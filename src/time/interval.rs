@@ -41,7 +41,8 @@ pub enum MissedTickBehavior {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    // The loop's clock, not `Instant::now()`: they differ once time was paused or advanced.
+    interval_at(Handle::current().clock_now(), period)
 }
 
 /// Ticks at `start`, then every `period`.

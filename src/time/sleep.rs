@@ -52,6 +52,8 @@ pub struct Sleep {
     timer_key: u32,
     armed: bool,
     done: bool,
+    /// Arm the timer on first poll even if the deadline has passed (see `armed_at`).
+    arm_due: bool,
 }
 
 impl Sleep {
@@ -70,7 +72,16 @@ impl Sleep {
             timer_key: 0,
             armed: false,
             done: false,
+            arm_due: false,
         }
+    }
+
+    /// A sleep that arms its timer on first poll even if `deadline` has passed, so that it
+    /// completes only after the timers already due at `deadline` fired (used by `advance`).
+    pub(crate) fn armed_at(handle: Handle, deadline: u64) -> Sleep {
+        let mut sleep = Sleep::new(handle, deadline);
+        sleep.arm_due = true;
+        sleep
     }
 
     /// The instant this sleep completes at (`None` if it never does).
@@ -86,7 +97,26 @@ impl Sleep {
         self.done
     }
 
-    /// Moves the deadline, also after the sleep completed (it then waits again).
+    /// Moves the deadline, also after the sleep completed (it then waits again). The timer is
+    /// kept: moving a deadline later is `O(1)`, which makes a sleep reset on every message the
+    /// cheap way to keep an idle timeout (see also [`IdleTimeout`](super::IdleTimeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use evloop::time::sleep;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let h = evloop::Handle::current();
+    ///     let start = h.now();
+    ///     let mut s = sleep(Duration::from_secs(1));
+    ///     s.reset(start + Duration::from_secs(5));
+    ///     (&mut s).await;
+    ///     assert_eq!(h.now() - start, Duration::from_secs(5));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.reset_ns(self.handle.core.instant_to_ns(deadline));
     }
@@ -127,7 +157,7 @@ impl Future for Sleep {
         let core = &self.handle.core;
         let fired = match self.timer() {
             // The cached turn time is never later than the real time, so this is never early.
-            None if self.deadline <= core.now_ns() => true,
+            None if self.deadline <= core.now_ns() && !self.arm_due => true,
             None => {
                 let action = Action::wake(crate::runtime::waker::clone_waker(cx.waker()));
                 // A closed loop arms nothing and runs nothing: stay unarmed (pending for ever,

@@ -3,8 +3,8 @@
 //! The binaries are built by a plain `cargo test` (which builds examples). With a filter such as
 //! `cargo test --test NAME`, build them first with `cargo build --examples`.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::process::{Child, Command, Stdio};
@@ -225,4 +225,37 @@ impl Program {
         );
         rest
     }
+}
+
+/// Connects until the server refuses: it stops accepting soon after it printed `shutting down`.
+/// A connect that still got into the backlog just then must be closed without being served.
+pub fn assert_refused(addr: SocketAddr) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        match TcpStream::connect(addr) {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
+            // The listener closed while this connect was completing (it was in the backlog just
+            // then): closed without being served, as it must be; the next one is refused.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) => {}
+            Err(e) => panic!("connect to {addr} failed, but not with a refusal: {e}"),
+            Ok(stream) => drop(stream),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr} still accepts connections {LIMIT:?} after the shutdown signal"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A blocking connection to an example, every read and write bounded by [`LIMIT`].
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to the example");
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream.set_write_timeout(Some(LIMIT)).unwrap();
+    stream
 }

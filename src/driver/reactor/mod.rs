@@ -30,9 +30,11 @@ use slab::Slab;
 use super::queue::{Entry, Queue};
 
 mod io_state;
+mod precise;
 mod ready;
 
 pub(crate) use io_state::IoState;
+use precise::{PreciseTimer, PRECISE_TOKEN};
 pub use ready::{IoEvent, Ready, WatcherId};
 
 /// The token of the cross-thread waker.
@@ -123,6 +125,8 @@ pub(crate) struct Reactor<W> {
     next_gen: u32,
     /// Registrations that keep the loop alive: changed only through `count_ref`.
     referenced: usize,
+    /// For waits shorter than a millisecond.
+    precise: PreciseTimer,
 }
 
 fn token(key: u32, gen: u32) -> Token {
@@ -139,14 +143,23 @@ impl<W> Reactor<W> {
     pub(crate) fn new() -> io::Result<(Reactor<W>, Registry)> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
+        let precise = PreciseTimer::new(poll.registry());
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
             slots: Slab::new(),
             next_gen: 1,
             referenced: 0,
+            precise,
         };
         Ok((reactor, registry))
+    }
+
+    /// Makes the next [`poll_io`](Self::poll_io) with no timeout end `remaining` from now, to the
+    /// nanosecond, for the timer deadline `deadline`; false if it cannot (then wait with a
+    /// rounded timeout). See `precise.rs`.
+    pub(crate) fn arm_precise(&mut self, deadline: u64, remaining: Duration) -> bool {
+        self.precise.arm(deadline, remaining)
     }
 
     /// The epoll (or kqueue) descriptor, for a host loop that polls it.
@@ -162,6 +175,16 @@ impl<W> Reactor<W> {
     /// Number of registered watchers and resources.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Registered callback watchers and async I/O resources, for a report of what is left.
+    pub(crate) fn kinds(&self) -> (usize, usize) {
+        let watchers = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s.kind, Kind::Callback { .. }))
+            .count();
+        (watchers, self.slots.len() - watchers)
     }
 
     fn count_ref(&mut self, was: bool, now: bool) {
@@ -261,6 +284,10 @@ impl<W> Reactor<W> {
         for event in self.events.iter() {
             n += 1;
             if event.token() == WAKER_TOKEN {
+                continue;
+            }
+            if event.token() == PRECISE_TOKEN {
+                self.precise.expired();
                 continue;
             }
             let (key, gen) = split(event.token());

@@ -1,26 +1,43 @@
-//! The timer queue: a binary min-heap of deadlines plus a slab of timer slots.
+//! The timer queue: a binary min-heap of deadlines plus a slab of timer slots, with lazy
+//! deletion and lazy deadline extension.
 //!
-//! # Why a heap with lazy deletion, not a hierarchical wheel
+//! # Why a heap with lazy extension, not a hierarchical wheel
 //!
-//! - Arming is one slab insert and one heap push: `O(log n)` comparisons of 16-byte entries, and `O(1)` in
-//!   the common case where deadlines grow (a new timeout is usually the latest one).
-//! - Cancelling is `O(1)`: the slot is removed from the slab and its heap entry becomes *dead*; it is
-//!   recognised (its sequence number no longer matches a slot) and discarded when it reaches the top.
-//!   When dead entries outnumber live ones the heap is compacted in `O(n)`, so memory stays
-//!   proportional to the live timers and the amortised cost of a cancel stays constant.
-//! - Deadlines have nanosecond resolution and any range (a wheel rounds to its tick and needs overflow
-//!   levels), and firing is exact: a timer never fires before its deadline.
-//! - With a million live timers a push or pop touches about 20 heap entries; a wheel would win only
-//!   for workloads dominated by cancel-before-fire churn, which lazy deletion already makes cheap.
+//! Most timers of a server never fire: an idle timeout is armed, pushed back on every message and
+//! cancelled when the connection closes. So the operations to make `O(1)` are cancel and
+//! *extend*; firing is the rare case.
 //!
-//! Entries are ordered by `(deadline, sequence)`, so timers with equal deadlines fire in the order
-//! they were armed. Deadlines are nanoseconds since the loop's origin, saturated to `u64::MAX`, so
-//! `Duration::MAX` or a far-future `Instant` never overflows: such a timer simply never comes due.
+//! - **Cancel** removes the slot; its heap entry becomes *dead* (its sequence number no longer
+//!   matches the slot's) and is discarded when it reaches the top. When dead entries outnumber
+//!   live ones the heap is compacted in `O(n)`, so memory stays proportional to the live timers and
+//!   the amortised cost of a cancel stays constant.
+//! - **Re-arm to a later deadline** (`reset`, the idle-timeout pattern) only writes the new
+//!   deadline into the slot: the heap entry stays where it is, earlier than the slot's deadline.
+//!   When it reaches the top, the timer is not due yet: the entry is re-pushed at the slot's real
+//!   deadline, once (`O(log n)`), however many times the timer was pushed back meanwhile. A reset
+//!   to an *earlier* deadline pushes a new entry and leaves the old one dead.
+//! - **Arm** is one slab insert and one heap push: `O(log n)` comparisons of 16-byte entries, and
+//!   `O(1)` in the common case where deadlines grow (a new timeout is usually the latest one).
+//! - Deadlines keep nanosecond resolution and any range, and a timer never fires before its
+//!   deadline nor out of `(deadline, arming order)`. A wheel (tokio's) gives `O(1)` arming too but
+//!   rounds every deadline to its 1 ms tick, needs overflow levels for far deadlines, and cascades
+//!   entries between levels; here the only `O(log n)` work is for timers that do come due (once per
+//!   firing, plus once per period of pushing back for an extended one).
+//!
+//! A slot keeps the timer's real `(deadline, order)` beside the sequence of its heap entry
+//! (`armed`); an entry is *exact* when the two agree, and *early* (lazily extended) otherwise.
+//! Popping an early entry re-pushes it at `(deadline, order)` with `order` as its sequence, so
+//! the order among equal deadlines is the order of the last arming, as if the timer had been
+//! moved at once.
+//!
+//! Deadlines are nanoseconds since the loop's origin, saturated to `u64::MAX`, so `Duration::MAX`
+//! or a far-future `Instant` never overflows: such a timer simply never comes due.
 //!
 //! The sequence is 32 bits, to keep an entry at 16 bytes. When it runs out, the heap is renumbered
-//! (`TimerQueue::renumber`): dead entries are dropped and the live ones get `1..` in firing order.
-//! So within one numbering every sequence is unique, and a dead entry can never carry the sequence
-//! its slot is armed with later (which would fire the re-armed timer at the dead entry's deadline).
+//! (`TimerQueue::renumber`): it is rebuilt from the slots' real deadlines, and the live timers get
+//! `1..` in firing order. So within one numbering every sequence is unique, and a dead entry can
+//! never carry the sequence its slot is armed with later (which would fire the re-armed timer at
+//! the dead entry's deadline).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -39,10 +56,14 @@ pub use id::TimerId;
 /// A deadline that is never reached.
 pub(crate) const NEVER: u64 = u64::MAX;
 
-/// 32 bytes: a sleeping task's timer costs this plus a 16-byte heap entry.
+/// 48 bytes: a sleeping task's timer costs this plus a 16-byte heap entry.
 struct Slot<O, P: ?Sized> {
     /// Identity of the timer, checked by [`TimerId`] and queue entries.
     id: u64,
+    /// The real deadline while armed; the heap entry (`action.armed()`) may be earlier.
+    deadline: u64,
+    /// The sequence of the last arming, which orders equal deadlines.
+    order: u32,
     action: Action<O, P>,
 }
 
@@ -50,6 +71,8 @@ impl<O, P: ?Sized> Slot<O, P> {
     /// A constant, so that `Slab::insert` copies it from read-only memory (see `insert`).
     const VACANT: Self = Slot {
         id: 0,
+        deadline: NEVER,
+        order: 0,
         action: Action::EMPTY,
     };
 }
@@ -110,22 +133,23 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         s
     }
 
-    /// Starts a new numbering: drops the dead entries and gives the live ones `1..` in
-    /// `(deadline, sequence)` order, which keeps their firing order. `O(n log n)`, once every
-    /// `u32::MAX` arms.
+    /// Starts a new numbering: rebuilds the heap from the armed slots' real `(deadline, order)`,
+    /// which drops dead entries and resolves early ones, and gives the timers `1..` in firing order.
+    /// `O(n log n)`, once every `u32::MAX` arms.
     fn renumber(&mut self) {
-        let slots = &mut self.slots;
-        let mut live = std::mem::take(&mut self.heap).into_vec();
-        live.retain(|Reverse((_, seq, key))| {
-            slots
-                .get(*key as usize)
-                .is_some_and(|s| s.action.armed() == *seq)
-        });
+        let mut live: Vec<HeapEntry> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.action.armed() != 0)
+            .map(|(key, s)| Reverse((s.deadline, s.order, key as u32)))
+            .collect();
         live.sort_unstable_by_key(|e| e.0);
         let mut next = 1u32;
         for Reverse((_, seq, key)) in &mut live {
             *seq = next;
-            slots[*key as usize].action.set_armed(next);
+            let slot = &mut self.slots[*key as usize];
+            slot.order = next;
+            slot.action.set_armed(next);
             next += 1;
         }
         assert!(
@@ -156,9 +180,13 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         TimerId { key: key32, id }
     }
 
+    /// Pushes an exact heap entry for the timer at `deadline`.
     fn arm(&mut self, key: u32, deadline: u64) {
         let seq = self.seq();
-        self.slots[key as usize].action.set_armed(seq);
+        let slot = &mut self.slots[key as usize];
+        slot.deadline = deadline;
+        slot.order = seq;
+        slot.action.set_armed(seq);
         self.heap.push(Reverse((deadline, seq, key)));
     }
 
@@ -235,12 +263,22 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
     }
 
     /// Moves the deadline of a live timer, by key like [`remove`](Self::remove) (used by
-    /// `Sleep::reset`).
+    /// `Sleep::reset`). `O(1)` when the timer is armed and the deadline does not move earlier: the
+    /// heap entry stays, early (see the module docs).
     pub(crate) fn reset(&mut self, key: u32, deadline: u64) -> bool {
         let Some(slot) = self.slots.get_mut(key as usize) else {
             return false;
         };
         let was_armed = slot.action.armed() != 0;
+        if was_armed && deadline >= slot.deadline {
+            // The entry is at or before the old deadline, so before the new one: keep it. (A
+            // renumbering in `seq` rebuilds it exact at the old deadline, still before the new.)
+            let order = self.seq();
+            let slot = &mut self.slots[key as usize];
+            slot.deadline = deadline;
+            slot.order = order;
+            return true;
+        }
         let mut recount = false;
         if let Action::Wake {
             fired, keep_alive, ..
@@ -268,11 +306,33 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             .is_some_and(|Reverse((deadline, _, _))| *deadline <= now)
     }
 
-    /// The earliest deadline of a live timer, dropping dead entries found on the way.
+    /// The earliest deadline of a live timer, dropping dead entries and re-pushing early ones found
+    /// on the way.
     #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<u64> {
         while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
-            if self.is_live(seq, key) {
+            match self.entry_state(deadline, seq, key) {
+                EntryState::Exact => return Some(deadline),
+                EntryState::Dead => {
+                    self.heap.pop();
+                    self.dead = self.dead.saturating_sub(1);
+                }
+                EntryState::Early => self.repush_top(key),
+            }
+        }
+        None
+    }
+
+    /// A time no later than the earliest live deadline, cheaply: the top entry's, after dropping
+    /// dead entries. It may be an early entry's (a timer pushed back since), which the poller can
+    /// wait for all the same: waking early is harmless, and moving early entries only when they
+    /// come due (in `fire_due`) is what keeps a reset `O(1)`. Resolving them here instead would
+    /// move one per message in a busy server, whose least recently active connection is always at
+    /// the top and always just pushed back.
+    #[inline]
+    pub(crate) fn next_wake(&mut self) -> Option<u64> {
+        while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
+            if self.entry_state(deadline, seq, key) != EntryState::Dead {
                 return Some(deadline);
             }
             self.heap.pop();
@@ -281,10 +341,31 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         None
     }
 
-    fn is_live(&self, seq: u32, key: u32) -> bool {
-        self.slots
-            .get(key as usize)
-            .is_some_and(|s| s.action.armed() == seq)
+    /// What the heap entry `(deadline, seq, key)` stands for now.
+    #[inline]
+    fn entry_state(&self, deadline: u64, seq: u32, key: u32) -> EntryState {
+        match self.slots.get(key as usize) {
+            Some(s) if s.action.armed() == seq => {
+                if s.deadline == deadline && s.order == seq {
+                    EntryState::Exact
+                } else {
+                    EntryState::Early
+                }
+            }
+            _ => EntryState::Dead,
+        }
+    }
+
+    /// Moves the early entry at the top of the heap to its slot's real `(deadline, order)`.
+    #[cold]
+    fn repush_top(&mut self, key: u32) {
+        let slot = &mut self.slots[key as usize];
+        slot.action.set_armed(slot.order);
+        let entry = Reverse((slot.deadline, slot.order, key));
+        // `PeekMut` sifts the replaced top down in place: one pass instead of a pop and a push.
+        if let Some(mut top) = self.heap.peek_mut() {
+            *top = entry;
+        }
     }
 
     /// Moves every timer due at `now` out of the heap: callback timers become queue entries (in
@@ -299,11 +380,19 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             if deadline > now {
                 break;
             }
-            self.heap.pop();
-            if !self.is_live(seq, key) {
-                self.dead = self.dead.saturating_sub(1);
-                continue;
+            match self.entry_state(deadline, seq, key) {
+                EntryState::Exact => {}
+                EntryState::Dead => {
+                    self.heap.pop();
+                    self.dead = self.dead.saturating_sub(1);
+                    continue;
+                }
+                EntryState::Early => {
+                    self.repush_top(key);
+                    continue;
+                }
             }
+            self.heap.pop();
             let slot = &mut self.slots[key as usize];
             slot.action.set_armed(0);
             let mut fired_sleep = false;
@@ -402,6 +491,23 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         }
     }
 
+    /// Live timers by kind (one-shot callbacks, periodic callbacks, sleeps) and the earliest real
+    /// deadline among them, for a report of what is left.
+    pub(crate) fn kinds(&self) -> TimerKinds {
+        let mut k = TimerKinds::default();
+        for (_, s) in &self.slots {
+            match s.action {
+                Action::Once { .. } => k.once += 1,
+                Action::Every { .. } => k.every += 1,
+                Action::Wake { .. } => k.sleeps += 1,
+            }
+            if s.action.armed() != 0 {
+                k.earliest = Some(k.earliest.map_or(s.deadline, |e: u64| e.min(s.deadline)));
+            }
+        }
+        k
+    }
+
     /// Removes every timer, handing the actions back to be dropped with no borrow held.
     pub(crate) fn clear(&mut self) -> Vec<Action<O, P>> {
         self.heap.clear();
@@ -409,6 +515,27 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         self.referenced = 0;
         self.slots.drain().map(|s| s.action).collect()
     }
+}
+
+/// What [`TimerQueue::kinds`] counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TimerKinds {
+    pub(crate) once: usize,
+    pub(crate) every: usize,
+    pub(crate) sleeps: usize,
+    /// The earliest deadline of an armed timer (`NEVER` if it never comes due).
+    pub(crate) earliest: Option<u64>,
+}
+
+/// A heap entry, against its slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryState {
+    /// The slot is armed at this entry's deadline and order.
+    Exact,
+    /// The slot is armed by this entry, but at a later `(deadline, order)` (lazily extended).
+    Early,
+    /// The slot was cancelled, re-armed elsewhere or fired: the entry is stale.
+    Dead,
 }
 
 /// A due callback, taken out of its slot while it runs.

@@ -424,5 +424,51 @@ fn model_a_million_random_operations() {
 fn slot_and_heap_entry_stay_small() {
     assert_eq!(std::mem::size_of::<HeapEntry>(), 16);
     // With the loop's own callback types, boxed closures, see `runtime::tests`.
-    assert_eq!(slot_size::<Box<dyn FnOnce()>, dyn FnMut()>(), 32);
+    assert_eq!(slot_size::<Box<dyn FnOnce()>, dyn FnMut()>(), 48);
+}
+
+/// The idle-timeout pattern: a timer pushed back a million times keeps its one heap entry, and
+/// fires at its last deadline, never at an earlier one.
+#[test]
+fn pushing_a_deadline_back_keeps_one_heap_entry_and_fires_at_the_last_one() {
+    let mut t = TimerQueue::default();
+    let a = arm_timer(&mut t, 1_000, once());
+    for d in 1_000..1_001_000 {
+        assert!(t.reset(a.key, d));
+    }
+    assert_eq!(t.heap.len(), 1);
+    assert_eq!(t.dead, 0);
+    assert!(due(&mut t, 1_000).is_empty(), "fired at the first deadline");
+    // The early entry was moved once, to the real deadline.
+    assert_eq!(t.heap.len(), 1);
+    assert_eq!(t.next_deadline(), Some(1_000_999));
+    assert!(due(&mut t, 1_000_998).is_empty(), "fired early");
+    assert_eq!(due(&mut t, 1_000_999), vec![(a.key, a.id)]);
+}
+
+/// An extended timer takes its place among equal deadlines by the time of its last arming, as if
+/// it had been moved at once.
+#[test]
+fn an_extended_timer_fires_after_timers_armed_before_its_extension() {
+    let mut t = TimerQueue::default();
+    let a = arm_timer(&mut t, 10, once());
+    let b = arm_timer(&mut t, 100, once());
+    assert!(t.reset(a.key, 100)); // lazily: a's entry stays at 10
+    let c = arm_timer(&mut t, 100, once());
+    assert_eq!(
+        due(&mut t, 100),
+        vec![(b.key, b.id), (a.key, a.id), (c.key, c.id)]
+    );
+}
+
+/// Moving a deadline earlier cannot keep the entry: it pushes a new one, and the old one is dead.
+#[test]
+fn pulling_a_deadline_in_fires_at_the_new_one() {
+    let mut t = TimerQueue::default();
+    let a = arm_timer(&mut t, 1_000, once());
+    assert!(t.reset(a.key, 2_000));
+    assert!(t.reset(a.key, 500));
+    assert_eq!(t.next_deadline(), Some(500));
+    assert_eq!(due(&mut t, 500), vec![(a.key, a.id)]);
+    assert!(due(&mut t, 3_000).is_empty(), "fired twice");
 }

@@ -6,7 +6,7 @@
 //! `tokio::task::spawn_local`), inside one `block_on` per iteration.
 //!
 //! Run with, for example:
-//! `taskset -c 1 cargo bench --bench sync -- --warm-up-time 1 --measurement-time 3`
+//! `taskset -c 1 cargo bench -p evloop-bench --bench sync -- --warm-up-time 1 --measurement-time 3`
 
 mod common;
 

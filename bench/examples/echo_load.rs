@@ -4,7 +4,7 @@
 //! Run it against a server that printed `listening on ADDR`:
 //!
 //! ```text
-//! cargo run --release --example echo_load -- --addr ADDR --conns 64 --inflight 1 --size 64 \
+//! cargo run --release -p evloop-bench --example echo_load -- --addr ADDR --conns 64 --inflight 1 --size 64 \
 //!     --warmup 1 --duration 3 --server-pid PID
 //! ```
 //!

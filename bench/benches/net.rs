@@ -4,7 +4,7 @@
 //! Each iteration is one full round trip through the kernel, so most of the time is the kernel's;
 //! the difference between the two lines is the runtime's share.
 //!
-//! Run with: `taskset -c 1 cargo bench --bench net -- --warm-up-time 1 --measurement-time 3`
+//! Run with: `taskset -c 1 cargo bench -p evloop-bench --bench net -- --warm-up-time 1 --measurement-time 3`
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! (`evloop::spawn`, `tokio::task::spawn_local`), which find the runtime through a thread-local.
 //!
 //! Run with, for example:
-//! `taskset -c 1 cargo bench --bench task -- --warm-up-time 1 --measurement-time 3`
+//! `taskset -c 1 cargo bench -p evloop-bench --bench task -- --warm-up-time 1 --measurement-time 3`
 
 mod common;
 
@@ -19,7 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{evloop, tokio_rt, WakeSelfOnce};
+use common::{evloop, tokio_park_with_timer, tokio_rt, WakeSelfOnce};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::task::LocalSet;
 
@@ -240,6 +240,7 @@ fn remote_wake(c: &mut Criterion) {
 }
 
 /// Inside a spawned task, N times: a 1 s sleep created, polled once (armed) and dropped (cancelled);
+/// tokio's driver has parked once knowing an earlier timer, as in a running server;
 /// and `timeout(1 s, f)` around a future `f` that is pending once (so the deadline is armed, the task
 /// is polled again, and the timeout is cancelled on completion).
 fn sleep_arm_cancel(c: &mut Criterion) {
@@ -280,13 +281,18 @@ fn sleep_arm_cancel(c: &mut Criterion) {
             local
                 .block_on(
                     &rt,
-                    local.spawn_local(poll_fn(move |cx| {
-                        for _ in 0..N {
-                            let mut s = pin!(tokio::time::sleep(second));
-                            black_box(s.as_mut().poll(cx).is_pending());
-                        }
-                        Poll::Ready(())
-                    })),
+                    local.spawn_local(async move {
+                        // As in a running server: the driver parked knowing an earlier timer.
+                        tokio_park_with_timer(second / 2).await;
+                        poll_fn(move |cx| {
+                            for _ in 0..N {
+                                let mut s = pin!(tokio::time::sleep(second));
+                                black_box(s.as_mut().poll(cx).is_pending());
+                            }
+                            Poll::Ready(())
+                        })
+                        .await
+                    }),
                 )
                 .unwrap()
         })
@@ -297,6 +303,7 @@ fn sleep_arm_cancel(c: &mut Criterion) {
                 .block_on(
                     &rt,
                     local.spawn_local(async move {
+                        tokio_park_with_timer(second / 2).await;
                         for _ in 0..N {
                             let r = tokio::time::timeout(second, WakeSelfOnce(false)).await;
                             black_box(r.is_ok());

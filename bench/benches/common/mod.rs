@@ -6,6 +6,8 @@
 //! leaves unused is not dead code.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -33,6 +35,17 @@ pub fn tokio_rt() -> Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// Lets tokio's driver park once with a timer due in `soon` armed, as a running server's driver has
+/// (it parks between bursts and knows its next wake-up): after that, arming a timer due later than
+/// `soon` does not wake the driver. A driver that never parked treats every new timer as possibly
+/// the earliest and wakes itself (an eventfd write) on each, which a real program seldom pays.
+pub async fn tokio_park_with_timer(soon: Duration) {
+    let mut anchor = std::pin::pin!(tokio::time::sleep(soon));
+    std::future::poll_fn(|cx| Poll::Ready(anchor.as_mut().poll(cx).is_pending())).await;
+    // tokio's `yield_now` defers the task until the driver has been polled: one park.
+    tokio::task::yield_now().await;
 }
 
 /// Pending once, waking its own task immediately: a yield that behaves the same on both runtimes
@@ -74,46 +87,71 @@ pub fn dirs() -> Dirs {
     }
 }
 
-/// Builds the examples with the `cargo` that runs us, into the same target directory (one
-/// `cargo build`, or one per example if that fails, so one broken example does not stop the
-/// others). Returns, for each example, why it cannot be used (if it cannot). `bench` names the
-/// bench in progress messages.
+/// The workspace's packages that hold examples, with the folder of each (relative to the
+/// workspace root): evloop's own servers live in the root package, the benchmark peers and the load
+/// generator in this one.
+const PACKAGES: [(&str, &str); 2] = [("evloop", "."), ("evloop-bench", "bench")];
+
+/// The package that holds the example `name`, if any.
+fn package_of(root: &Path, name: &str) -> Option<&'static str> {
+    PACKAGES.iter().find_map(|&(package, dir)| {
+        let examples = root.join(dir).join("examples");
+        (examples.join(format!("{name}.rs")).exists()
+            || examples.join(name).join("main.rs").exists())
+        .then_some(package)
+    })
+}
+
+/// Builds the examples with the `cargo` that runs us, into the same target directory, each with
+/// `-p` naming its package (one `cargo build`, or one per example if that fails, so one broken
+/// example does not stop the others). Returns, for each example, why it cannot be used (if it
+/// cannot). `bench` names the bench in progress messages.
 pub fn build_examples(
     bench: &str,
     d: &Dirs,
     names: &[&'static str],
 ) -> HashMap<&'static str, String> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ lives in the workspace root");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut problems = HashMap::new();
-    let present: Vec<&'static str> = names
+    let present: Vec<(&'static str, &'static str)> = names
         .iter()
         .copied()
-        .filter(|n| {
-            let ok = manifest_dir.join(format!("examples/{n}.rs")).exists()
-                || manifest_dir.join(format!("examples/{n}/main.rs")).exists();
-            if !ok {
-                problems.insert(*n, format!("examples/{n}.rs does not exist yet"));
+        .filter_map(|n| {
+            let package = package_of(root, n);
+            if package.is_none() {
+                problems.insert(
+                    n,
+                    format!("no examples/{n}.rs in any package of the workspace"),
+                );
             }
-            ok
+            Some((n, package?))
         })
         .collect();
-    let build = |which: &[&str]| -> bool {
+    let build = |which: &[(&str, &str)]| -> bool {
         let mut cmd = Command::new(&cargo);
         cmd.args(["build", "--release", "--manifest-path"])
-            .arg(manifest_dir.join("Cargo.toml"))
+            .arg(root.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&d.target);
-        for n in which {
+        for (package, _) in PACKAGES {
+            if which.iter().any(|w| w.1 == package) {
+                cmd.args(["-p", package]);
+            }
+        }
+        for (n, _) in which {
             cmd.arg("--example").arg(n);
         }
-        eprintln!("{bench} bench: building {}", which.join(", "));
+        let list: Vec<_> = which.iter().map(|w| w.0).collect();
+        eprintln!("{bench} bench: building {}", list.join(", "));
         matches!(cmd.status(), Ok(s) if s.success())
     };
     if !present.is_empty() && !build(&present) {
-        for n in &present {
-            if !build(&[n]) {
-                problems.insert(*n, format!("examples/{n}.rs does not build"));
+        for p in &present {
+            if !build(std::slice::from_ref(p)) {
+                problems.insert(p.0, format!("examples/{}.rs does not build", p.0));
             }
         }
     }
@@ -138,7 +176,7 @@ pub fn example_problems(
             problems.insert(
                 n,
                 format!(
-                    "{} not found: run `cargo build --release --examples` first",
+                    "{} not found: run `cargo build --release --workspace --examples` first",
                     d.examples.join(n).display()
                 ),
             );

@@ -3,9 +3,11 @@
 //! connections, and pass a client's half-close on once everything was echoed. The benchmark's
 //! numbers mean nothing if one of them cut a corner.
 //!
-//! The example binaries are built by a plain `cargo test`; with a filter such as
-//! `cargo test --test echo_servers`, build them first with `cargo build --examples`.
+//! The example binaries are built by `cargo test --workspace`; with a filter such as
+//! `cargo test -p evloop-bench --test echo_servers`, build them first with
+//! `cargo build --workspace --examples`.
 
+#[path = "../../tests/util/mod.rs"]
 mod util;
 
 use std::io::{Read, Write};

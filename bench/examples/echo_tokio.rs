@@ -1,6 +1,6 @@
 //! The reference for the echo benchmark: the same echo server on tokio's single-threaded runtime.
 //!
-//! Run it:   cargo run --release --example echo_tokio -- --addr 127.0.0.1:0
+//! Run it:   cargo run --release -p evloop-bench --example echo_tokio -- --addr 127.0.0.1:0
 //!
 //! One task per connection (`spawn_local` on a `current_thread` runtime), a 4 KiB buffer, read then
 //! `write_all`: line for line what `examples/echo.rs` does on evloop, so the two compare runtimes
@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::{JoinSet, LocalSet};
 
+#[path = "../../examples/common/mod.rs"]
 mod common;
 
 fn main() -> io::Result<()> {
@@ -35,7 +36,11 @@ fn main() -> io::Result<()> {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
-                        connections.spawn_local(serve(stream));
+                        match (args.idle_timeout, args.idle_reset) {
+                            (None, _) => connections.spawn_local(serve(stream)),
+                            (Some(idle), false) => connections.spawn_local(serve_timeout(stream, idle)),
+                            (Some(idle), true) => connections.spawn_local(serve_reset(stream, idle)),
+                        };
                     }
                     Err(e) if common::must_back_off(&e) => {
                         eprintln!("accept failed: {e}; pausing accepts");
@@ -71,6 +76,44 @@ async fn serve(mut stream: TcpStream) {
         let n = match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `serve` with an idle timeout the way most tokio code writes it: `timeout` around each read.
+async fn serve_timeout(mut stream: TcpStream, idle: std::time::Duration) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+            Err(_) | Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `serve` with an idle timeout as tokio's docs suggest for a loop: one pinned `Sleep`, reset
+/// after each read, raced with the read in `select!`.
+async fn serve_reset(mut stream: TcpStream, idle: std::time::Duration) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = [0u8; 4096];
+    let sleep = tokio::time::sleep(idle);
+    tokio::pin!(sleep);
+    loop {
+        sleep.as_mut().reset(tokio::time::Instant::now() + idle);
+        let n = tokio::select! {
+            biased;
+            r = stream.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            () = &mut sleep => return,
         };
         if stream.write_all(&buf[..n]).await.is_err() {
             return;

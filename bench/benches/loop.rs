@@ -4,7 +4,7 @@
 //! taken from one run on the same (noisy) machine. Batched groups report per-element throughput.
 //!
 //! Run with, for example:
-//! `taskset -c 1 cargo bench --bench loop -- --warm-up-time 1 --measurement-time 3`
+//! `taskset -c 1 cargo bench -p evloop-bench --bench loop -- --warm-up-time 1 --measurement-time 3`
 
 mod common;
 
@@ -16,7 +16,7 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use common::{evloop, tokio_rt};
+use common::{evloop, tokio_park_with_timer, tokio_rt};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use evloop::Remote;
 use tokio::task::LocalSet;
@@ -101,7 +101,26 @@ fn timer_arm_cancel(c: &mut Criterion) {
     drop(lp);
 
     let rt = tokio_rt();
+    // As in a running server: the driver has parked since a timer earlier than the new ones was
+    // armed, so it knows its next wake-up and arming a later timer does not wake it (an eventfd
+    // write). Without a park, tokio's driver treats every new timer as possibly the earliest.
     g.bench_function("tokio_sleep_poll_drop", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                tokio_park_with_timer(second / 2).await;
+                poll_fn(|cx| {
+                    for _ in 0..N {
+                        let mut s = pin!(tokio::time::sleep(second));
+                        black_box(s.as_mut().poll(cx).is_pending());
+                    }
+                    Poll::Ready(())
+                })
+                .await
+            })
+        })
+    });
+    // For comparison with earlier figures: the same with a driver that never parked.
+    g.bench_function("tokio_sleep_poll_drop_never_parked", |b| {
         b.iter(|| {
             rt.block_on(poll_fn(|cx| {
                 for _ in 0..N {
@@ -113,6 +132,118 @@ fn timer_arm_cancel(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// With `live` sleeps armed (deadlines an hour out, never reached): arming and cancelling one more
+/// (`arm_cancel`), and pushing one of the live ones later (`reset`, the idle-timeout pattern), N
+/// times per iteration. tokio's driver has parked once the live sleeps were armed, as a server's
+/// would have.
+fn timer_live(c: &mut Criterion) {
+    let hour = Duration::from_secs(3600);
+    for live in [1_000usize, 100_000, 1_000_000] {
+        let mut g = c.benchmark_group(format!("timer_live_{live}"));
+        g.throughput(Throughput::Elements(N as u64));
+        if live >= 100_000 {
+            g.sample_size(20);
+        }
+
+        let lp = evloop();
+        let mut sleeps: Vec<_> = lp.block_on(async {
+            let start = evloop::Handle::current().now();
+            (0..live)
+                .map(|i| {
+                    Box::pin(evloop::time::sleep_until(
+                        start + hour + Duration::from_micros(i as u64),
+                    ))
+                })
+                .collect()
+        });
+        // Arm them: poll each once inside the loop.
+        lp.block_on(poll_fn(|cx| {
+            for s in &mut sleeps {
+                black_box(s.as_mut().poll(cx).is_pending());
+            }
+            Poll::Ready(())
+        }));
+        g.bench_function("evloop_arm_cancel", |b| {
+            b.iter(|| {
+                lp.block_on(poll_fn(|cx| {
+                    for _ in 0..N {
+                        let mut s = pin!(evloop::time::sleep(hour * 2));
+                        black_box(s.as_mut().poll(cx).is_pending());
+                    }
+                    Poll::Ready(())
+                }))
+            })
+        });
+        let later = std::cell::Cell::new(0u64);
+        let base = lp.handle().now() + hour * 3;
+        g.bench_function("evloop_reset", |b| {
+            b.iter(|| {
+                for _ in 0..N {
+                    let k = later.get();
+                    later.set(k + 1);
+                    let s = &mut sleeps[k as usize % live];
+                    s.as_mut().reset(base + Duration::from_nanos(k));
+                }
+            })
+        });
+        drop(sleeps);
+        drop(lp);
+
+        let rt = tokio_rt();
+        let mut sleeps: Vec<_> = rt.block_on(async {
+            let start = tokio::time::Instant::now();
+            let mut v: Vec<_> = (0..live)
+                .map(|i| {
+                    Box::pin(tokio::time::sleep_until(
+                        start + hour + Duration::from_micros(i as u64),
+                    ))
+                })
+                .collect();
+            poll_fn(|cx| {
+                for s in &mut v {
+                    black_box(s.as_mut().poll(cx).is_pending());
+                }
+                Poll::Ready(())
+            })
+            .await;
+            tokio::task::yield_now().await; // the driver parks, knowing its next wake-up
+            v
+        });
+        g.bench_function("tokio_arm_cancel", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    tokio::task::yield_now().await;
+                    poll_fn(|cx| {
+                        for _ in 0..N {
+                            let mut s = pin!(tokio::time::sleep(hour * 2));
+                            black_box(s.as_mut().poll(cx).is_pending());
+                        }
+                        Poll::Ready(())
+                    })
+                    .await
+                })
+            })
+        });
+        let base = tokio::time::Instant::now() + hour * 3;
+        let later = std::cell::Cell::new(0u64);
+        g.bench_function("tokio_reset", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    tokio::task::yield_now().await;
+                    for _ in 0..N {
+                        let k = later.get();
+                        later.set(k + 1);
+                        let s = &mut sleeps[k as usize % live];
+                        s.as_mut().reset(base + Duration::from_nanos(k));
+                    }
+                })
+            })
+        });
+        drop(sleeps);
+        g.finish();
+    }
 }
 
 /// Arming N timers that are already due and running until all have fired.
@@ -287,6 +418,7 @@ criterion_group!(
     benches,
     call_soon,
     timer_arm_cancel,
+    timer_live,
     timer_fire,
     remote_post
 );

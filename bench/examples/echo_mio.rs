@@ -1,7 +1,7 @@
 //! The floor for the echo benchmark: a TCP echo server on raw `mio`, with no runtime at all.
 //!
-//! Run it:   cargo run --release --example echo_mio -- --addr 127.0.0.1:0
-//! Load it:  cargo run --release --example echo_load -- --addr ADDR   (ADDR from `listening on`)
+//! Run it:   cargo run --release -p evloop-bench --example echo_mio -- --addr 127.0.0.1:0
+//! Load it:  cargo run --release -p evloop-bench --example echo_load -- --addr ADDR   (ADDR from `listening on`)
 //!
 //! It does the least an echo server must do correctly: one `epoll` registration per connection for
 //! both directions (edge-triggered, never re-registered), one shared read buffer, and a write
@@ -27,6 +27,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+#[path = "../../examples/common/mod.rs"]
 mod common;
 
 /// Stop reading a connection once this much of its echo is waiting to be sent.

@@ -3,8 +3,8 @@
 //! Run it:
 //!
 //! ```text
-//! cargo bench --bench memory
-//! cargo bench --bench memory -- --tasks 100000 --connections 10000 --no-build
+//! cargo bench -p evloop-bench --bench memory
+//! cargo bench -p evloop-bench --bench memory -- --tasks 100000 --connections 10000 --no-build
 //! ```
 //!
 //! Per task: 100,000 tasks that never complete, spawned on evloop (`EventLoop::spawn`) and on tokio
@@ -25,7 +25,7 @@
 //!
 //! Like `benches/echo.rs`, it builds the examples it needs first with the `cargo` that runs it
 //! (`--no-build` uses the binaries in `target/release/examples` as they are: build them with
-//! `cargo build --release --examples`); a missing or broken server is skipped with a note.
+//! `cargo build --release --workspace --examples`); a missing or broken server is skipped with a note.
 //!
 //! Output: Markdown tables on stdout and in `target/memory-bench.md`.
 

@@ -4,17 +4,19 @@
 //! Run it:
 //!
 //! ```text
-//! cargo bench --bench echo                 # full run: 3 rounds, 1 s warm-up + 3 s per run (~5 min)
-//! cargo bench --bench echo -- --quick      # smoke test: 1 round of short runs
-//! cargo bench --bench echo -- --rounds 5 --servers echo,echo_tokio --scenarios 1,3
+//! cargo bench -p evloop-bench --bench echo                 # full run: 3 rounds, 1 s warm-up + 3 s per run (~5 min)
+//! cargo bench -p evloop-bench --bench echo -- --quick      # smoke test: 1 round of short runs
+//! cargo bench -p evloop-bench --bench echo -- --rounds 5 --servers echo,echo_tokio --scenarios 1,3
 //! ```
 //!
-//! `cargo bench` builds benches but not examples, so this program first runs
-//! `cargo build --release --examples`-equivalent for the examples it needs (with the `cargo` that
-//! started it, into the same target directory): a no-op when they are up to date. An example that
-//! is missing or fails to build is skipped with a note (the rest still run); only the load
-//! generator is required. `--no-build` skips the build and uses the binaries already in
-//! `target/release/examples` (then build them yourself: `cargo build --release --examples`).
+//! `cargo bench` builds benches but not examples, so this program first runs the equivalent of
+//! `cargo build --release --workspace --examples` for the examples it needs (with the `cargo` that
+//! started it, into the same target directory, `-p` naming the package of each: evloop's servers
+//! in the root package, the peers and the load generator in this one): a no-op when they are up to
+//! date. An example that is missing or fails to build is skipped with a note (the rest still run);
+//! only the load generator is required. `--no-build` skips the build and uses the binaries already
+//! in `target/release/examples` (then build them yourself:
+//! `cargo build --release --workspace --examples`).
 //!
 //! For each scenario, servers run in turns (A B C D A B C D ...) for `--rounds` rounds, and the
 //! tables give each server's median. The server is pinned to CPU 0 and the load generator to CPU 1
@@ -42,15 +44,13 @@
 
 mod common;
 
-use common::{
-    dirs, example_problems, first_line, listening_addr, raise_nofile_limit, signal, wait_timeout,
+use common::process::{
+    callgrind_total, field, have_taskset, have_valgrind, median, run_load, start_server,
 };
+use common::{dirs, example_problems, raise_nofile_limit};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -204,100 +204,10 @@ fn label(server: &str) -> &'static str {
     SERVERS.iter().find(|s| s.0 == server).map_or("?", |s| s.1)
 }
 
-fn have_taskset() -> bool {
-    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
-    cpus >= 2
-        && Command::new("taskset")
-            .args(["-c", "1", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-}
-
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-fn have_valgrind() -> bool {
-    Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A running server process.
-struct Server {
-    child: Child,
-    addr: String,
-    /// Its stderr, collected until it exits (under callgrind only; otherwise inherited).
-    stderr: Option<mpsc::Receiver<String>>,
-}
-
-/// Starts the example server at `path`; under callgrind when `callgrind` names its output file.
-fn start_server(path: &Path, pin: bool, callgrind: Option<&Path>) -> Result<Server, String> {
-    let mut cmd;
-    let mut words: Vec<String> = Vec::new();
-    if pin {
-        words.extend(["taskset", "-c", "0"].map(String::from));
-    }
-    if let Some(out) = callgrind {
-        words.extend(["valgrind".into(), "--tool=callgrind".into()]);
-        words.push(format!("--callgrind-out-file={}", out.display()));
-    }
-    words.push(path.display().to_string());
-    cmd = Command::new(&words[0]);
-    cmd.args(&words[1..])
-        .args(["--addr", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(if callgrind.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        });
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", words.join(" ")))?;
-    let stderr = child.stderr.take().map(|mut err| {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            let _ = tx.send(s);
-        });
-        rx
-    });
-    let limit = Duration::from_secs(if callgrind.is_some() { 60 } else { 10 });
-    let Some(line) = first_line(&mut child, limit) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("{} did not print `listening on`", path.display()));
-    };
-    let addr = listening_addr(&line)
-        .ok_or_else(|| format!("unexpected first line from server: {line:?}"))?;
-    Ok(Server {
-        child,
-        addr,
-        stderr,
-    })
-}
-
-impl Server {
-    /// Stops the server with SIGTERM and returns its stderr (if captured).
-    fn stop(mut self) -> String {
-        signal(&self.child, libc::SIGTERM);
-        if wait_timeout(&mut self.child, Duration::from_secs(60)).is_none() {
-            eprintln!("echo bench: server did not exit on SIGTERM; killed");
-        }
-        self.stderr
-            .and_then(|rx| rx.recv_timeout(Duration::from_secs(10)).ok())
-            .unwrap_or_default()
-    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -309,91 +219,6 @@ struct Metrics {
     user: f64,
     /// The load generator's own CPU per message (to see whether it was the bottleneck).
     load_cpu: f64,
-}
-
-/// Runs the load generator; returns its RESULT fields, or what went wrong.
-fn run_load(
-    loadgen: &Path,
-    pin: bool,
-    args: &[String],
-    limit: Duration,
-) -> Result<HashMap<String, String>, String> {
-    let mut cmd = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "1"]).arg(loadgen);
-        c
-    } else {
-        Command::new(loadgen)
-    };
-    let mut child = cmd
-        .args(args)
-        .arg("--quiet")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the load generator: {e}"))?;
-    // Read both pipes on threads so that a timeout can still kill the child.
-    let take = |r: Option<Box<dyn Read + Send>>| {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_string(&mut s);
-            }
-            let _ = tx.send(s);
-        });
-        rx
-    };
-    let out = take(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err = take(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let status = wait_timeout(&mut child, limit);
-    let out = out.recv().unwrap_or_default();
-    let err = err.recv().unwrap_or_default();
-    match status {
-        None => return Err(format!("load generator timed out after {limit:?}")),
-        Some(s) if !s.success() => {
-            return Err(format!("load generator failed ({s}): {}", err.trim()));
-        }
-        Some(_) => {}
-    }
-    let line = out
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .ok_or_else(|| format!("no RESULT line from the load generator: {out}"))?;
-    Ok(line
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
-}
-
-fn field(r: &HashMap<String, String>, k: &str) -> f64 {
-    r.get(k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.retain(|x| !x.is_nan());
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Formats with thousands separators (no decimals); "n/a" for NaN and infinities.
@@ -439,18 +264,6 @@ fn per_msg(instr: &[(&str, Instr)], server: &str, load: Load) -> Option<f64> {
     }
 }
 
-fn callgrind_total(stderr: &str) -> Option<u64> {
-    let num = |s: &str| s.trim().replace(',', "").parse::<u64>().ok();
-    stderr
-        .lines()
-        .find_map(|l| l.split_once("Collected :").and_then(|(_, v)| num(v)))
-        .or_else(|| {
-            stderr
-                .lines()
-                .find_map(|l| l.split_once("I   refs:").and_then(|(_, v)| num(v)))
-        })
-}
-
 /// One callgrind run of the server at `path`: its total instruction count, after `messages`
 /// ping-pong messages over `conns` connections (or none, with `conns == 0`). The profile goes to
 /// `profiles/SERVER.CONNSconn.out` when a directory is given, else nowhere.
@@ -475,7 +288,7 @@ fn callgrind_run(
     };
     // Pause before the signal, so that the loaded run has finished closing connections.
     let settle = Duration::from_millis(300);
-    let s = start_server(path, pin, Some(&out))?;
+    let s = start_server(path, &[], pin, Some(&out))?;
     let res = if conns == 0 {
         thread::sleep(settle);
         Ok(())
@@ -611,7 +424,7 @@ fn main() {
                     opts.rounds,
                     label(srv)
                 );
-                let outcome = start_server(&d.examples.join(srv), pin, None).and_then(|s| {
+                let outcome = start_server(&d.examples.join(srv), &[], pin, None).and_then(|s| {
                     let args: Vec<String> = vec![
                         "--addr".into(),
                         s.addr.clone(),

@@ -1,0 +1,17 @@
+//! The benchmarks of [evloop](../evloop/index.html), kept in a crate of their own so that the
+//! runtime's examples and tests never compile what only a benchmark needs (tokio, criterion,
+//! plotters, hdrhistogram).
+//!
+//! Everything here is a bench, an example or a test; this library has no items.
+//!
+//! - `benches/`: the criterion micro-benchmarks against tokio (`loop`, `task`, `net`, `sync`), and
+//!   the end-to-end `echo` and `memory` benches, which run the echo servers as processes.
+//! - `examples/`: the benchmark peers (`echo_tokio` on tokio's current_thread runtime, `echo_mio`
+//!   on raw mio) and the load generator `echo_load`.
+//! - `tests/`: the peers checked byte for byte, like evloop's own servers.
+//!
+//! ```text
+//! cargo bench -p evloop-bench --bench echo -- --quick
+//! cargo test -p evloop-bench
+//! ```
+#![deny(missing_docs)]
