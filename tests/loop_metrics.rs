@@ -126,6 +126,39 @@ fn watcher_events_and_polls_are_counted() {
 }
 
 #[test]
+fn a_watcher_event_whose_watcher_was_removed_first_is_not_counted() {
+    // Two watchers readable in the same poll; whichever runs first removes both, so the other's
+    // queued event finds its watcher gone and is not delivered.
+    let lp = EventLoop::new().unwrap();
+    let ids = util::log::<evloop::WatcherId>();
+    let ran = util::counter();
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let (sock, addr) = util::udp_bound();
+        addrs.push(addr);
+        let (all, ran) = (ids.clone(), ran.clone());
+        let id = lp
+            .watch(sock, Interest::READABLE, move |h, _, _| {
+                util::bump(&ran);
+                for id in all.borrow().iter() {
+                    h.unwatch(*id);
+                }
+            })
+            .unwrap();
+        ids.borrow_mut().push(id);
+    }
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for addr in &addrs {
+        sender.send_to(b"x", addr).unwrap();
+    }
+    lp.run().unwrap();
+    assert_eq!(ran.get(), 1);
+    let m = lp.metrics();
+    assert_eq!(m.watcher_events(), 1);
+    assert_eq!(m.io_events(), 2, "both events came in one poll");
+}
+
+#[test]
 fn remote_posts_and_wakes_are_counted() {
     let lp = EventLoop::new().unwrap();
     let remote = lp.remote();

@@ -345,12 +345,13 @@ impl Handle {
         let core = &self.core;
         let m: &Counters = &core.metrics;
         let t = &m.timing;
-        let (tasks_alive, timers_live, watchers, queue_depth) = core.with(|d| {
+        let (tasks_alive, timers_live, watchers, queue_depth, io_events) = core.with(|d| {
             (
                 d.tasks.len(),
                 d.timers.len(),
                 d.reactor.len(),
                 d.queue.len(),
+                d.reactor.events_seen,
             )
         });
         let (blocking_queued, blocking_running, blocking_threads) = core
@@ -364,7 +365,7 @@ impl Handle {
             busy: Duration::from_nanos(t.busy_ns.get()),
             idle: Duration::from_nanos(t.idle_ns.get()),
             io_polls: m.io_polls(),
-            io_events: m.io_events.get(),
+            io_events,
             queue_depth,
             queue_max: m.queue_max.get(),
             callbacks_run: m.callbacks_run.get(),

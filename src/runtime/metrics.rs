@@ -68,7 +68,6 @@ pub(crate) struct Counters {
     turns_counted: Cell<u64>,
     /// Turns that skipped the poll (the poll count is the turn count less these).
     pub(crate) polls_skipped: Cell<u64>,
-    pub(crate) io_events: Cell<u64>,
     pub(crate) queue_max: Cell<usize>,
     pub(crate) callbacks_run: Cell<u64>,
     pub(crate) watcher_events: Cell<u64>,
@@ -267,12 +266,6 @@ impl Core {
             self.metrics.timing.polled(now());
         }
         self.run_hooks(handle, When::AfterWake);
-    }
-
-    /// The poller returned `n` events.
-    #[inline]
-    pub(crate) fn count_poll(&self, n: usize) {
-        add(&self.metrics.io_events, n as u64);
     }
 
     /// Whether the entries of an observed turn's drain are to be measured: a timed turn, or

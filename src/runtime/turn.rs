@@ -173,11 +173,8 @@ impl Core {
                 self.route_waker(queue, tasks, foreign, w)
             })
         });
-        if let Ok(n) = result {
-            self.count_poll(n);
-        }
         self.wake_foreign();
-        result.map(drop)
+        result
     }
 
     fn fire_due_timers(&self) {
