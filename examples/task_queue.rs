@@ -1,18 +1,21 @@
-//! A small Celery-like task queue inside the loop: a broker queue, a bounded pool of blocking
-//! workers, acknowledgements, retries with exponential backoff, a periodic "beat" job, and
+//! A small Celery-like task queue inside the loop: a broker queue, a pool of workers that run
+//! blocking jobs, acknowledgements, retries with exponential backoff, a periodic "beat" job, and
 //! idempotency keys.
 //!
 //! Run it:   cargo run --example task_queue
 //!
-//! - Producers (think: web views) put jobs on the broker, a bounded `mpsc` channel, and go on at
+//! - Producers (think: web views) put jobs on the broker, a bounded `mpmc` channel, and go on at
 //!   once; they wait only if the queue is full (backpressure).
-//! - A worker slot (a `Semaphore` permit, `WORKERS` of them) must be free before the dispatcher
-//!   takes the next job; the job then runs on the blocking pool (`spawn_blocking`), real blocking
-//!   code on other threads, while the loop thread stays free for everything else.
+//! - `WORKERS` worker tasks share the queue, each with its own clone of the channel's receiver
+//!   (no `Rc<RefCell<Receiver>>`, no dispatcher): an idle worker takes the next job, and idle
+//!   workers are served in turn. A worker runs its job on the blocking pool (`spawn_blocking`),
+//!   real blocking code on other threads, while the loop thread stays free for everything else;
+//!   it takes no other job meanwhile, so at most `WORKERS` jobs run at once.
 //! - The outcome comes back to the loop thread: a success is acknowledged (after the job ran, like
 //!   Celery's late acks: a job lost with its worker would run again, one more reason for jobs to
-//!   be idempotent); a failure is retried after 100 ms, then 200 ms, ... (exponential backoff), up
-//!   to `MAX_ATTEMPTS`.
+//!   be idempotent); a failure goes back on the queue after 100 ms, then 200 ms, ... (exponential
+//!   backoff, like Celery's `retry(countdown=...)`), up to `MAX_ATTEMPTS`; the worker is free for
+//!   other jobs in the meantime.
 //! - Beat: a periodic timer (`call_every`) submits a maintenance job every `BEAT_PERIOD`.
 //! - Idempotency: a job whose key was seen already is skipped, so an order submitted twice is
 //!   charged once.
@@ -20,12 +23,13 @@
 //! The bookkeeping (keys seen, statistics) lives on the loop thread and only the loop thread
 //! touches it: no lock, unlike worker threads sharing state.
 //!
-//! Stop it with Ctrl-C (or SIGTERM), like a Celery worker's warm shutdown: the dispatcher stops
-//! taking jobs and closes the queue (the producers and the beat stop submitting), prints what was
-//! left queued, drops the retries not yet due, and lets the jobs running finish (for up to 5 s)
-//! before the summary. Left alone, the demo ends by itself after about a second.
+//! Stop it with Ctrl-C (or SIGTERM), like a Celery worker's warm shutdown: the workers stop
+//! taking jobs, the queue is closed (the producers and the beat stop submitting), what was left
+//! queued is printed, the retries not yet due are dropped, and the jobs running finish (for up to
+//! 5 s) before the summary. Left alone, the demo ends by itself after about a second: once the
+//! producers and the beat are done and no job is queued, running or waiting to retry.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
@@ -34,7 +38,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::promise::join_all;
-use evloop::sync::{mpsc, CancellationToken, OwnedPermit, Semaphore};
+use evloop::sync::{mpmc, CancellationToken, Notify};
 use evloop::time::{sleep, timeout};
 use evloop::EventLoop;
 
@@ -94,6 +98,18 @@ impl fmt::Display for Task {
     }
 }
 
+/// A job on the queue: the task and which attempt this is.
+struct Job {
+    task: Task,
+    attempt: u32,
+}
+
+impl Job {
+    fn new(task: Task) -> Job {
+        Job { task, attempt: 1 }
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     submitted: u32,
@@ -105,11 +121,18 @@ struct Stats {
     max_running: usize,
 }
 
-/// What the dispatcher and the jobs share, on the loop thread.
+/// What the workers and the jobs share, on the loop thread.
 struct Broker {
     start: Instant,
-    workers: Rc<Semaphore>,
     stats: RefCell<Stats>,
+    seen: RefCell<HashSet<String>>,
+    /// Jobs a worker took that are not settled yet (running, or waiting to go back on the queue).
+    in_flight: Cell<usize>,
+    /// Told whenever a job settles.
+    settled: Notify,
+    /// The broker's own sender, for retries; dropped once nothing is left to do, which (with the
+    /// producers' and the beat's gone) ends the queue and so the workers.
+    requeue: RefCell<Option<mpmc::Sender<Job>>>,
 }
 
 impl Broker {
@@ -117,10 +140,9 @@ impl Broker {
         println!("[{:>4} ms] {what}", self.start.elapsed().as_millis());
     }
 
-    fn started(&self) {
-        let mut s = self.stats.borrow_mut();
-        s.running += 1;
-        s.max_running = s.max_running.max(s.running);
+    fn settle(&self) {
+        self.in_flight.set(self.in_flight.get() - 1);
+        self.settled.notify_waiters();
     }
 }
 
@@ -130,19 +152,22 @@ fn main() -> io::Result<()> {
     // First of all, so that no signal finds the default action (death) once anything is printed.
     // (The task it spawns waits in the loop until `block_on` below runs it.)
     let shutdown = lp.block_on(async { common::shutdown_signal() })?;
+    let (queue, jobs) = mpmc::channel::<Job>(8);
     let broker = Rc::new(Broker {
         start: Instant::now(),
-        workers: Rc::new(Semaphore::new(WORKERS)),
         stats: RefCell::default(),
+        seen: RefCell::default(),
+        in_flight: Cell::new(0),
+        settled: Notify::new(),
+        requeue: RefCell::new(Some(queue.clone())),
     });
-    let (queue, inbox) = mpsc::channel::<Task>(8);
 
     // Beat: a timer callback, not a task; `try_send` never waits, and a full queue skips a beat.
     let (beat_queue, b) = (queue.clone(), broker.clone());
     let mut beats = 0;
     let beat = lp.call_every(BEAT_PERIOD, move |_| {
         beats += 1;
-        match beat_queue.try_send(Task::Cleanup(beats)) {
+        match beat_queue.try_send(Job::new(Task::Cleanup(beats))) {
             Ok(()) => b.log(format_args!("beat: submitted cleanup#{beats}")),
             Err(e) if e.is_full() => {
                 b.log(format_args!("beat: queue full, skipping cleanup#{beats}"))
@@ -151,8 +176,10 @@ fn main() -> io::Result<()> {
         }
     });
     // Cancelling the timer drops its callback, and with it the beat's end of the queue.
+    let (beat_over, beat_ended) = evloop::sync::oneshot::channel::<()>();
     lp.call_later(BEAT_FOR, move |h| {
         h.cancel_timer(beat);
+        let _ = beat_over.send(());
     });
 
     // Order 42 comes in twice (the user clicked "pay", then the app retried through the API),
@@ -167,11 +194,52 @@ fn main() -> io::Result<()> {
         Task::Charge(42),
         Task::Thumbnail("dog.png"),
     ];
-    lp.spawn(produce("web", web, queue.clone(), broker.clone()));
-    lp.spawn(produce("api", api, queue, broker.clone()));
-    // The queue closes once both producers and the beat have dropped their senders (or at a
-    // shutdown signal); the dispatcher then waits for the jobs still running, and returns.
-    lp.block_on(dispatch(inbox, broker.clone(), shutdown));
+    let producers = vec![
+        lp.spawn(produce("web", web, queue.clone(), broker.clone())),
+        lp.spawn(produce("api", api, queue, broker.clone())),
+    ];
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| lp.spawn(worker(jobs.clone(), broker.clone(), shutdown.clone())))
+        .collect();
+
+    lp.block_on(async {
+        let all_done = async {
+            join_all(producers).await;
+            let _ = beat_ended.await;
+            // Nothing queued, running or waiting to retry: the broker lets go of its sender, the
+            // queue ends, and the workers return.
+            while !(jobs.is_empty() && broker.in_flight.get() == 0) {
+                broker.settled.notified().await;
+            }
+            broker.requeue.borrow_mut().take();
+        };
+        if shutdown.run_until_cancelled(all_done).await.is_some() {
+            join_all(workers).await;
+            return;
+        }
+        // Take no more: close the queue (the producers' sends fail from now on) and say what it
+        // still held. A real broker would keep those jobs for the next worker.
+        jobs.close();
+        let mut left = Vec::new();
+        while let Ok(job) = jobs.try_recv() {
+            left.push(job.task.to_string());
+        }
+        let list = if left.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", left.join(", "))
+        };
+        broker.log(format_args!("left queued: {} job(s){list}", left.len()));
+        // The jobs running finish (their retries not yet due are dropped), for up to the grace.
+        if timeout(common::DEFAULT_GRACE, join_all(workers))
+            .await
+            .is_err()
+        {
+            broker.log(format_args!(
+                "grace period over: abandoning the jobs still running"
+            ));
+        }
+    });
 
     let s = broker.stats.borrow();
     println!(
@@ -182,11 +250,11 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-async fn produce(name: &str, tasks: Vec<Task>, queue: mpsc::Sender<Task>, broker: Rc<Broker>) {
+async fn produce(name: &str, tasks: Vec<Task>, queue: mpmc::Sender<Job>, broker: Rc<Broker>) {
     for task in tasks {
         broker.log(format_args!("{name}: submitted {task}"));
         // Waits only while the queue is full; fails once it is closed (shutting down).
-        if queue.send(task).await.is_err() {
+        if queue.send(Job::new(task)).await.is_err() {
             broker.log(format_args!(
                 "{name}: the queue is closed, submitting no more"
             ));
@@ -196,113 +264,74 @@ async fn produce(name: &str, tasks: Vec<Task>, queue: mpsc::Sender<Task>, broker
     }
 }
 
-/// The worker's main loop: whenever a worker slot is free, take the next job off the queue, until
-/// the queue is closed and empty, or `shutdown`.
-async fn dispatch(
-    mut inbox: mpsc::Receiver<Task>,
-    broker: Rc<Broker>,
-    shutdown: CancellationToken,
-) {
-    let mut seen = HashSet::new();
-    let mut jobs = Vec::new();
-    loop {
-        // Jobs beyond the free workers wait in the queue, where producers can see it is full.
-        let next = async {
-            let slot = broker
-                .workers
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("never closed");
-            Some((slot, inbox.recv().await?))
-        };
-        let Some(Some((slot, task))) = shutdown.run_until_cancelled(next).await else {
-            break;
-        };
-        broker.stats.borrow_mut().submitted += 1;
-        if let Some(key) = task.idempotency_key() {
-            if !seen.insert(key.clone()) {
-                broker.stats.borrow_mut().duplicates += 1;
-                broker.log(format_args!("skipped {task}: key {key} was seen already"));
-                continue;
+/// One worker: takes the next job off the shared queue whenever it is idle, until the queue has
+/// ended, or `shutdown` (a job it is running is finished first).
+async fn worker(jobs: mpmc::Receiver<Job>, broker: Rc<Broker>, shutdown: CancellationToken) {
+    while let Some(Some(job)) = shutdown.run_until_cancelled(jobs.recv()).await {
+        broker.in_flight.set(broker.in_flight.get() + 1);
+        if job.attempt == 1 {
+            broker.stats.borrow_mut().submitted += 1;
+            if let Some(key) = job.task.idempotency_key() {
+                if !broker.seen.borrow_mut().insert(key.clone()) {
+                    broker.stats.borrow_mut().duplicates += 1;
+                    broker.log(format_args!(
+                        "skipped {}: key {key} was seen already",
+                        job.task
+                    ));
+                    broker.settle();
+                    continue;
+                }
             }
         }
-        jobs.push(evloop::spawn(run(
-            task,
-            slot,
-            broker.clone(),
-            shutdown.clone(),
-        )));
-    }
-    if !shutdown.is_cancelled() {
-        // The queue is closed and empty: wait for the jobs still running or waiting to retry.
-        join_all(jobs).await;
-        return;
-    }
-    // Take no more: close the queue (the producers' sends fail from now on) and say what it still
-    // held. A real broker would keep those jobs for the next worker.
-    inbox.close();
-    let mut left = Vec::new();
-    while let Ok(task) = inbox.try_recv() {
-        left.push(task.to_string());
-    }
-    let list = if left.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", left.join(", "))
-    };
-    broker.log(format_args!("left queued: {} job(s){list}", left.len()));
-    // The jobs running finish (their retries not yet started are dropped), for up to the grace.
-    if timeout(common::DEFAULT_GRACE, join_all(jobs))
-        .await
-        .is_err()
-    {
-        broker.log(format_args!(
-            "grace period over: abandoning the jobs still running"
-        ));
+        run(job, &broker, &shutdown).await;
     }
 }
 
-/// Runs one job to completion: attempts, backoff between them, then the acknowledgement.
-/// A shutdown lets an attempt that is running finish, but drops the retries not yet started.
-async fn run(task: Task, first_slot: OwnedPermit, broker: Rc<Broker>, shutdown: CancellationToken) {
-    let mut slot = first_slot;
-    for attempt in 1..=MAX_ATTEMPTS {
-        broker.started();
-        let work = task.clone();
-        let outcome = evloop::spawn_blocking(move || work.run(attempt)).await;
-        broker.stats.borrow_mut().running -= 1;
-        drop(slot); // the worker is free again, also while this job sleeps before a retry
-        match outcome.unwrap_or_else(|e| Err(format!("worker panicked: {e}"))) {
-            Ok(result) => {
-                broker.stats.borrow_mut().acked += 1;
-                broker.log(format_args!("ack {task} (attempt {attempt}): {result}"));
-                return;
-            }
-            Err(e) if attempt < MAX_ATTEMPTS => {
-                let backoff = FIRST_BACKOFF * 2u32.pow(attempt - 1);
-                broker.stats.borrow_mut().retries += 1;
-                broker.log(format_args!("{task} failed ({e}), retry in {backoff:?}"));
-                // A retry waits for a free worker like any job.
-                let retry = async {
-                    sleep(backoff).await;
-                    broker.workers.clone().acquire_owned().await
+/// Runs one attempt of a job: acknowledges it, or sends it back to the queue after a backoff
+/// (from a task of its own, so the worker is free meanwhile), or gives up on it.
+async fn run(job: Job, broker: &Rc<Broker>, shutdown: &CancellationToken) {
+    let (task, attempt) = (job.task, job.attempt);
+    {
+        let mut s = broker.stats.borrow_mut();
+        s.running += 1;
+        s.max_running = s.max_running.max(s.running);
+    }
+    let work = task.clone();
+    let outcome = evloop::spawn_blocking(move || work.run(attempt)).await;
+    broker.stats.borrow_mut().running -= 1;
+    match outcome.unwrap_or_else(|e| Err(format!("worker panicked: {e}"))) {
+        Ok(result) => {
+            broker.stats.borrow_mut().acked += 1;
+            broker.log(format_args!("ack {task} (attempt {attempt}): {result}"));
+            broker.settle();
+        }
+        Err(e) if attempt < MAX_ATTEMPTS => {
+            let backoff = FIRST_BACKOFF * 2u32.pow(attempt - 1);
+            broker.stats.borrow_mut().retries += 1;
+            broker.log(format_args!("{task} failed ({e}), retry in {backoff:?}"));
+            let queue = broker.requeue.borrow().clone();
+            let (broker, shutdown) = (broker.clone(), shutdown.clone());
+            evloop::spawn(async move {
+                let retry = Job {
+                    task,
+                    attempt: attempt + 1,
                 };
-                slot = match shutdown.run_until_cancelled(retry).await {
-                    Some(free) => free.expect("never closed"),
-                    None => {
-                        broker.log(format_args!("{task}: retry dropped, shutting down"));
-                        return;
-                    }
+                let sent = match (shutdown.run_until_cancelled(sleep(backoff)).await, queue) {
+                    (Some(()), Some(queue)) => queue.send(retry).await.map_err(|e| e.0),
+                    (_, _) => Err(retry),
                 };
-            }
-            Err(e) => {
-                broker.stats.borrow_mut().failed += 1;
-                broker.log(format_args!(
-                    "{task} failed for good after {attempt} attempts: {e}"
-                ));
-                return;
-            }
+                if let Err(retry) = sent {
+                    broker.log(format_args!("{}: retry dropped, shutting down", retry.task));
+                }
+                broker.settle();
+            });
+        }
+        Err(e) => {
+            broker.stats.borrow_mut().failed += 1;
+            broker.log(format_args!(
+                "{task} failed for good after {attempt} attempts: {e}"
+            ));
+            broker.settle();
         }
     }
 }

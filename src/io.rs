@@ -25,6 +25,29 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Reads bytes asynchronously.
+///
+/// ```
+/// use evloop::io::AsyncRead;
+/// use std::io;
+/// use std::task::{Context, Poll};
+///
+/// /// A reader that yields the same byte forever: implement `poll_read`, get `read`,
+/// /// `read_exact` and `read_to_end` for free.
+/// struct Zeros;
+///
+/// impl AsyncRead for Zeros {
+///     fn poll_read(&mut self, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+///         buf.fill(0);
+///         Poll::Ready(Ok(buf.len()))
+///     }
+/// }
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let mut buf = [1; 8];
+/// lp.block_on(Zeros.read_exact(&mut buf))?;
+/// assert_eq!(buf, [0; 8]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait AsyncRead {
     /// Reads into `buf`: `Ready(Ok(0))` means end of file (or an empty `buf`).
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
@@ -98,6 +121,23 @@ pub trait AsyncRead {
 }
 
 /// Writes bytes asynchronously.
+///
+/// ```
+/// use evloop::io::{AsyncRead, AsyncWrite};
+/// use evloop::net::UnixStream;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (mut a, mut b) = UnixStream::pair()?;
+///     a.write_all(b"all of it").await?;
+///     a.shutdown().await?; // the peer reads to the end
+///     let mut got = Vec::new();
+///     b.read_to_end(&mut got).await?;
+///     assert_eq!(got, b"all of it");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait AsyncWrite {
     /// Writes some of `buf`, returning how many bytes were accepted.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
@@ -204,6 +244,24 @@ pub struct Lines {
 impl Lines {
     /// A splitter that refuses lines longer than `max_line` bytes (so a peer that never sends a
     /// newline cannot grow our memory without bound).
+    ///
+    /// ```
+    /// use evloop::io::{AsyncWrite, Lines};
+    /// use evloop::net::UnixStream;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (mut a, mut b) = UnixStream::pair()?;
+    ///     a.write_all(b"first\nsecond\n").await?;
+    ///     drop(a);
+    ///     let mut lines = Lines::new(1024); // longer lines are an `InvalidData` error
+    ///     assert_eq!(lines.next(&mut b).await?.as_deref(), Some("first"));
+    ///     assert_eq!(lines.next(&mut b).await?.as_deref(), Some("second"));
+    ///     assert_eq!(lines.next(&mut b).await?, None, "end of stream");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(max_line: usize) -> Lines {
         Lines {
             buf: Vec::new(),

@@ -106,11 +106,13 @@
 //! - [`process`]: child processes with async pipes, reaped through pidfds (no zombies).
 //! - [`fs`]: files and directories, each operation one hand-off to the blocking pool.
 //! - [`promise`]: promises (deferreds) that bridge callbacks and coroutines; gather, race.
-//! - [`sync`]: channels (oneshot, mpsc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`,
+//! - [`sync`]: channels (oneshot, mpsc, mpmc, broadcast, watch, remote), `Notify`, `Semaphore`, `Mutex`,
 //!   [`CancellationToken`](sync::CancellationToken) (with `TaskTracker`, a graceful shutdown).
 //! - [`blocking`]: [`spawn_blocking`] on a bounded thread pool.
 //! - [`signal`]: Unix signals: [`signal::ctrl_c`], [`signal::unix::signal`], and callbacks with
 //!   [`Handle::on_signal`].
+//! - [`loop_set`]: many cores: [`LoopSet`] runs one loop per CPU, each with its own reuse-port
+//!   listener ([`net::TcpListener::bind_reuseport`]), with a coordinated shutdown on signals.
 //! - [`interop`]: optional `futures-io` and `Stream` bridges (cargo features `futures-io`, `stream`).
 //!
 //! ## Platform
@@ -118,6 +120,8 @@
 //! Unix (Linux first), 64-bit targets.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -132,6 +136,7 @@ pub mod event_loop;
 pub mod fs;
 pub mod interop;
 pub mod io;
+pub mod loop_set;
 pub mod net;
 pub mod process;
 pub mod promise;
@@ -145,6 +150,7 @@ pub mod timer;
 
 pub use blocking::{spawn_blocking, BlockingHandle};
 pub use event_loop::{spawn, CallbackId, EventLoop, Handle, KeepAlive, LoopError};
+pub use loop_set::LoopSet;
 pub use mio::Interest;
 pub use promise::{Promise, PromiseError, Resolver};
 pub use reactor::{IoEvent, RawFdSource, Ready, WatcherId};

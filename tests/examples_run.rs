@@ -520,7 +520,7 @@ fn compress_gzips_each_connection_through_a_child_while_serving_others() {
 /// `--addr` takes a host name: `localhost:0` binds a loopback port, and the server echoes there.
 #[test]
 fn example_servers_take_a_host_name_in_addr() {
-    for name in ["echo", "echo_callbacks"] {
+    for name in ["echo", "echo_callbacks", "echo_multi"] {
         let (_child, stdout) = spawn_example(name, &["--addr", "localhost:0"]);
         let (tx, first) = mpsc::channel();
         thread::spawn(move || {

@@ -206,6 +206,11 @@ fn echo_callbacks_finishes_the_transfer_in_flight_on_sigterm() {
 }
 
 #[test]
+fn echo_multi_finishes_the_transfer_in_flight_on_sigterm() {
+    transfer_spans_shutdown("echo_multi", Reply::Echo, libc::SIGTERM, 7);
+}
+
+#[test]
 fn compress_finishes_the_transfer_in_flight_on_sigterm() {
     transfer_spans_shutdown("compress", Reply::Gzip, libc::SIGTERM, 3);
 }
@@ -216,7 +221,13 @@ fn sigint_shuts_down_as_sigterm_does() {
     transfer_spans_shutdown("echo", Reply::Echo, libc::SIGINT, 5);
     // At once after the announcement (the servers listen for signals before it), with no
     // connection at all: the server exits straight away.
-    for name in ["echo", "echo_callbacks", "compress", "udp_echo"] {
+    for name in [
+        "echo",
+        "echo_callbacks",
+        "echo_multi",
+        "compress",
+        "udp_echo",
+    ] {
         let mut server = Program::serve(name, &[]);
         server.signal(libc::SIGINT);
         server.expect_line("shutting down");
@@ -234,6 +245,7 @@ fn servers_exit_after_the_grace_period_with_an_idle_connection_open() {
     for (name, reply) in [
         ("echo", Reply::Echo),
         ("echo_callbacks", Reply::Echo),
+        ("echo_multi", Reply::Echo),
         ("compress", Reply::Gzip),
     ] {
         let mut server = Program::serve(name, &["--grace", "0.2"]);
@@ -326,7 +338,7 @@ fn udp_echo_answers_what_it_received_and_exits_on_sigterm() {
 /// handlers stay installed: a default disposition would kill the process).
 #[test]
 fn a_second_signal_ends_the_grace_period_with_status_0() {
-    for name in ["echo", "echo_callbacks", "compress"] {
+    for name in ["echo", "echo_callbacks", "echo_multi", "compress"] {
         let mut server = Program::serve(name, &["--grace", "60"]);
         let mut idle = connect(server.addr());
         idle.write_all(b"x").unwrap();

@@ -58,6 +58,8 @@ const USAGE: &str = "usage: echo_load --addr HOST:PORT [--conns N] [--inflight K
   --server-pid PID      read the server's CPU time from /proc/PID/stat
   --drain-timeout SECS  how long outstanding echoes may take after the load stops (default 10)
   --connect-timeout S   how long opening all connections may take (default 10)
+  --connect-pace SECS   pause between two connects (default 0), for a server too slow (under
+                        callgrind, say) to accept thousands at once before its backlog overflows
   --quiet               print only the RESULT line";
 
 struct Args {
@@ -71,6 +73,7 @@ struct Args {
     server_pid: Option<u32>,
     drain_timeout: f64,
     connect_timeout: f64,
+    connect_pace: f64,
     quiet: bool,
 }
 
@@ -96,6 +99,7 @@ fn parse_args() -> Args {
         server_pid: None,
         drain_timeout: 10.0,
         connect_timeout: 10.0,
+        connect_pace: 0.0,
         quiet: false,
     };
     let mut args = std::env::args().skip(1);
@@ -134,6 +138,7 @@ fn parse_args() -> Args {
             "--server-pid" => a.server_pid = Some(num(&name, &value)),
             "--drain-timeout" => a.drain_timeout = num(&name, &value),
             "--connect-timeout" => a.connect_timeout = num(&name, &value),
+            "--connect-pace" => a.connect_pace = num(&name, &value),
             _ => usage_error(&format!("unexpected argument `{arg}`")),
         }
     }
@@ -157,6 +162,7 @@ fn parse_args() -> Args {
         ("--warmup", a.warmup),
         ("--drain-timeout", a.drain_timeout),
         ("--connect-timeout", a.connect_timeout),
+        ("--connect-pace", a.connect_pace),
     ] {
         if !(0.0..86_400.0).contains(&v) {
             usage_error(&format!("{what} must be a number of seconds, 0 to 86400"));
@@ -449,6 +455,9 @@ fn main() {
 
     let mut conns: Vec<Conn> = Vec::with_capacity(args.conns);
     for i in 0..args.conns {
+        if args.connect_pace > 0.0 && i > 0 {
+            std::thread::sleep(Duration::from_secs_f64(args.connect_pace));
+        }
         let mut stream = TcpStream::connect(args.addr).unwrap_or_else(|e| {
             fail(&format!(
                 "connection {i} of {}: connect failed: {e} (too many open files? raise `ulimit -n`)",

@@ -1,5 +1,5 @@
-//! The four example echo servers the benchmark compares (`echo`, `echo_callbacks`, `echo_mio`,
-//! `echo_tokio`) run as child processes and must all echo every byte, in order, over concurrent
+//! The example echo servers the benchmarks compare (`echo`, `echo_callbacks`, `echo_multi`,
+//! `echo_mio`, `echo_tokio`, `echo_tokio_multi`) run as child processes and must all echo every byte, in order, over concurrent
 //! connections, and pass a client's half-close on once everything was echoed. The benchmark's
 //! numbers mean nothing if one of them cut a corner.
 //!
@@ -18,7 +18,14 @@ use std::time::Duration;
 use util::example::Server;
 use util::{watchdog, Rng};
 
-const SERVERS: [&str; 4] = ["echo", "echo_callbacks", "echo_mio", "echo_tokio"];
+const SERVERS: [&str; 6] = [
+    "echo",
+    "echo_callbacks",
+    "echo_multi",
+    "echo_mio",
+    "echo_tokio",
+    "echo_tokio_multi",
+];
 /// Concurrent connections per server.
 const CONNS: usize = 8;
 /// Longest any single blocking socket operation may take before the test fails.

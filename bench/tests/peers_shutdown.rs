@@ -1,4 +1,5 @@
-//! Graceful shutdown of the benchmark peers `echo_mio` and `echo_tokio`, run as child processes,
+//! Graceful shutdown of the benchmark peers `echo_mio`, `echo_tokio` and `echo_tokio_multi` (both
+//! flavors), run as child processes,
 //! as `tests/examples_shutdown*.rs` check evloop's own servers: on SIGTERM each prints `shutting
 //! down`, stops accepting, and an 8 MiB echo in flight when the signal came completes byte for
 //! byte before the server exits with status 0.
@@ -26,11 +27,13 @@ const SIGNAL_AFTER: usize = 1 << 20;
 
 /// An 8 MiB echo in flight; SIGTERM once 1 MiB came back; the echo completes byte for byte, new
 /// connects are refused meanwhile, and the server exits with status 0.
-fn transfer_survives_sigterm(name: &'static str) {
+fn transfer_survives_sigterm(name: &'static str, extra: &[&str]) {
     let _guard = util::watchdog(name, WATCHDOG_SECS);
     // A grace far longer than the transfer needs, even on a debug build: the test must see the
     // transfer finish, not the grace period end.
-    let mut program = Program::serve(name, &["--grace", "60"]);
+    let mut args = vec!["--grace", "60"];
+    args.extend_from_slice(extra);
+    let mut program = Program::serve(name, &args);
     let data = Arc::new(util::Rng::new(0x5eed).bytes(TRANSFER));
     let stream = connect(program.addr());
 
@@ -82,10 +85,26 @@ fn transfer_survives_sigterm(name: &'static str) {
 
 #[test]
 fn echo_mio_finishes_a_transfer_in_flight_on_sigterm() {
-    transfer_survives_sigterm("echo_mio");
+    transfer_survives_sigterm("echo_mio", &[]);
 }
 
 #[test]
 fn echo_tokio_finishes_a_transfer_in_flight_on_sigterm() {
-    transfer_survives_sigterm("echo_tokio");
+    transfer_survives_sigterm("echo_tokio", &[]);
+}
+
+#[test]
+fn echo_tokio_multi_finishes_a_transfer_in_flight_on_sigterm() {
+    transfer_survives_sigterm(
+        "echo_tokio_multi",
+        &["--flavor", "multi-thread", "--threads", "2"],
+    );
+}
+
+#[test]
+fn echo_tokio_multi_per_core_finishes_a_transfer_in_flight_on_sigterm() {
+    transfer_survives_sigterm(
+        "echo_tokio_multi",
+        &["--flavor", "per-core", "--threads", "2"],
+    );
 }

@@ -56,10 +56,18 @@ pub struct Args {
 /// address), `--grace SECS`, `--idle-timeout SECS`, `--stats SECS` and `--help`. On bad input prints the problem and the usage to stderr
 /// and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
+    parse_args_with(name, &[]).0
+}
+
+/// [`parse_args`] for a server with flags of its own: each of `extra` (`("--loops", "N")`) takes a
+/// value, returned with it in the order given on the command line.
+pub fn parse_args_with(name: &str, extra: &[(&str, &str)]) -> (Args, Vec<(String, String)>) {
+    let own: String = extra.iter().map(|(f, v)| format!(" [{f} {v}]")).collect();
     let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]] [--stats SECS]   (defaults {DEFAULT_ADDR}, {} s, none)",
+        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]] [--stats SECS]{own}   (defaults {DEFAULT_ADDR}, {} s, none)",
         DEFAULT_GRACE.as_secs()
     );
+    let mut found = Vec::new();
     let mut addr = DEFAULT_ADDR.to_string();
     let mut grace = DEFAULT_GRACE;
     let mut idle_timeout = None;
@@ -99,17 +107,26 @@ pub fn parse_args(name: &str) -> Args {
                     idle_timeout = Some(secs);
                 }
             }
+            f if extra.iter().any(|(e, _)| *e == f) => {
+                let Some(v) = value.or_else(|| args.next()) else {
+                    fail(&format!("`{flag}` needs a value"), &usage)
+                };
+                found.push((flag, v));
+            }
             _ => fail(&format!("unexpected argument `{arg}`"), &usage),
         }
     }
     match resolve(&addr) {
-        Some(addr) => Args {
-            addr,
-            grace,
-            idle_timeout,
-            idle_reset,
-            stats,
-        },
+        Some(addr) => (
+            Args {
+                addr,
+                grace,
+                idle_timeout,
+                idle_reset,
+                stats,
+            },
+            found,
+        ),
         None => fail(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,
@@ -134,7 +151,7 @@ fn resolve(addr: &str) -> Option<SocketAddr> {
     all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
 }
 
-fn fail(msg: &str, usage: &str) -> ! {
+pub fn fail(msg: &str, usage: &str) -> ! {
     eprintln!("error: {msg}\n{usage}");
     std::process::exit(2);
 }
@@ -225,8 +242,17 @@ pub fn say_shutting_down() {
 /// how many were still running then; they are cancelled when the loop is dropped, as `main`
 /// returns.
 pub async fn drain(tracker: &TaskTracker, grace: Duration) -> usize {
+    drain_until(tracker, grace, FORCE.with(CancellationToken::clone)).await
+}
+
+/// [`drain`], cut short by `force` instead of this thread's second signal (a `LoopSet`'s loops
+/// are told of the signals by the set: `LoopContext::force_token`).
+pub async fn drain_until(
+    tracker: &TaskTracker,
+    grace: Duration,
+    force: CancellationToken,
+) -> usize {
     tracker.close();
-    let force = FORCE.with(CancellationToken::clone);
     let waited = force
         .run_until_cancelled(evloop::time::timeout(grace, tracker.wait()))
         .await;

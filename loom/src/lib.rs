@@ -1,1 +1,1 @@
-//! Nothing here: the model is in `tests/inbox.rs`, run with `RUSTFLAGS="--cfg loom"`.
+//! Nothing here: the models are in `tests/inbox.rs` and `tests/loops.rs`, run with `RUSTFLAGS="--cfg loom"`.

@@ -57,6 +57,17 @@ impl Handle {
     ///
     /// If the loop has been dropped (after dropping `f`); see [`Handle`]. While it is being
     /// dropped, `f` is dropped unrun and the handle yields [`JoinError::Cancelled`].
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let digest = lp.spawn_blocking(|| {
+    ///     // Blocking or CPU-heavy work runs on a pool thread; the loop goes on meanwhile.
+    ///     std::fs::read_dir(".").map(|d| d.count())
+    /// });
+    /// let entries = lp.block_on(digest).unwrap()?;
+    /// assert!(entries > 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> BlockingHandle<T>
     where
@@ -98,6 +109,21 @@ impl Handle {
     }
 
     /// Sets how many threads the blocking pool may run at once (at least 1).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.set_blocking_threads(2); // at most two jobs at once; the others wait their turn
+    /// let jobs: Vec<_> = (0..4u64).map(|i| lp.spawn_blocking(move || i * i)).collect();
+    /// let squares = lp.block_on(async {
+    ///     let mut out = Vec::new();
+    ///     for job in jobs {
+    ///         out.push(job.await.unwrap());
+    ///     }
+    ///     out
+    /// });
+    /// assert_eq!(squares, [0, 1, 4, 9]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_blocking_threads(&self, n: usize) {
         self.blocking_pool().set_max_threads(n);
     }

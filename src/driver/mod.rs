@@ -11,12 +11,14 @@
 //! - [`reactor`]: the `mio` poller and the registrations, turned into queue entries and wakers.
 //! - [`tasks`]: the executor's slab of tasks and their `scheduled` flags.
 //! - [`inbox`]: what other threads post and wake, behind a mutex.
+//! - [`loops`]: the process-wide table of live loops, read without a lock by cross-thread wakers.
 //! - [`pool`]: the blocking thread pool.
 //! - [`signal`]: the process-wide signal state, shared by every loop: per-signal counters, the OS
 //!   handler, the static table of wake descriptors it writes to (one slot per listening loop,
 //!   never closed), and the dispositions. It starts no thread and touches no loop's state.
 
 pub(crate) mod inbox;
+pub(crate) mod loops;
 pub(crate) mod pool;
 pub(crate) mod queue;
 pub(crate) mod reactor;

@@ -34,6 +34,20 @@ impl Handle {
     /// # Panics
     ///
     /// If this thread has no event loop; see [`Handle::try_current`].
+    ///
+    /// ```
+    /// use evloop::Handle;
+    ///
+    /// // Library code that needs the loop without being handed it.
+    /// fn log_soon(msg: &'static str) {
+    ///     Handle::current().call_soon(move |_| println!("{msg}"));
+    /// }
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// log_soon("hello from the current loop");
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn current() -> Handle {
         Self::try_current().expect(
             "evloop: no event loop on this thread; create an EventLoop first, or call this from \
@@ -42,6 +56,17 @@ impl Handle {
     }
 
     /// The loop current on this thread, if any.
+    ///
+    /// ```
+    /// use evloop::Handle;
+    ///
+    /// let _lp = evloop::EventLoop::new()?;
+    /// assert!(Handle::try_current().is_some());
+    /// std::thread::spawn(|| assert!(Handle::try_current().is_none(), "no loop on that thread"))
+    ///     .join()
+    ///     .unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_current() -> Option<Handle> {
         current::with_current(|h| h.cloned())
     }
@@ -52,6 +77,15 @@ impl Handle {
 
     /// Whether this handle's loop has been dropped (or is being dropped): it then takes no new
     /// work (see [`Handle`] for what its methods do then).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let handle = lp.handle().clone();
+    /// assert!(!handle.is_closed());
+    /// drop(lp);
+    /// assert!(handle.is_closed(), "giving it work now would panic");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         !self.core.is_open()
     }
@@ -64,6 +98,21 @@ impl Handle {
     /// # Panics
     ///
     /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let order = Rc::new(RefCell::new(Vec::new()));
+    /// for i in 0..3 {
+    ///     let order = order.clone();
+    ///     lp.call_soon(move |_| order.borrow_mut().push(i));
+    /// }
+    /// lp.run()?;
+    /// assert_eq!(*order.borrow(), [0, 1, 2], "first in, first out");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_soon<F>(&self, f: F) -> CallbackId
     where
@@ -84,6 +133,15 @@ impl Handle {
     }
 
     /// Cancels a queued callback. Returns whether it was still pending (it will not run).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let id = lp.call_soon(|_| unreachable!("cancelled"));
+    /// assert!(lp.cancel_callback(id));
+    /// assert!(!lp.cancel_callback(id), "already cancelled");
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel_callback(&self, id: CallbackId) -> bool {
         self.core.cancel_callback(id.key, id.id)
     }
@@ -95,6 +153,18 @@ impl Handle {
     /// # Panics
     ///
     /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let start = Instant::now();
+    /// lp.call_later(Duration::from_millis(2), move |_| {
+    ///     assert!(start.elapsed() >= Duration::from_millis(2), "never early");
+    /// });
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_later<F>(&self, delay: Duration, f: F) -> TimerId
     where
@@ -113,6 +183,16 @@ impl Handle {
     /// # Panics
     ///
     /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let at = Instant::now() + Duration::from_millis(2);
+    /// lp.call_at(at, move |h| assert!(h.now() >= at));
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_at<F>(&self, at: Instant, f: F) -> TimerId
     where
@@ -132,6 +212,26 @@ impl Handle {
     /// # Panics
     ///
     /// If the loop has been dropped (after dropping `f`); see [`Handle`].
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (ticks, me) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(None)));
+    /// let (t, m) = (ticks.clone(), me.clone());
+    /// let id = lp.call_every(Duration::from_millis(1), move |h| {
+    ///     t.set(t.get() + 1);
+    ///     if t.get() == 3 {
+    ///         h.cancel_timer(m.get().unwrap()); // from its own callback
+    ///     }
+    /// });
+    /// me.set(Some(id));
+    /// lp.run()?; // returns once the timer is cancelled
+    /// assert_eq!(ticks.get(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_every<F>(&self, period: Duration, mut f: F) -> TimerId
     where
@@ -164,11 +264,33 @@ impl Handle {
 
     /// Cancels a timer. Returns whether it was live; after this it never fires, even if it was
     /// already due in the current turn. Cancelling a periodic timer from its own callback is allowed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let id = lp.call_later(Duration::from_secs(60), |_| unreachable!("cancelled"));
+    /// assert!(lp.cancel_timer(id));
+    /// assert!(!lp.cancel_timer(id));
+    /// lp.run()?; // returns at once: nothing is left
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel_timer(&self, id: TimerId) -> bool {
         self.core.cancel_timer(id)
     }
 
     /// Whether `id` names a timer that has neither fired (for one-shot timers) nor been cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let id = lp.call_later(Duration::ZERO, |_| {});
+    /// assert!(lp.timer_is_live(id));
+    /// lp.run()?;
+    /// assert!(!lp.timer_is_live(id), "a one-shot timer that fired is gone");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn timer_is_live(&self, id: TimerId) -> bool {
         self.core.with(|d| d.timers.contains(id))
     }
@@ -176,6 +298,19 @@ impl Handle {
     /// Marks whether a timer keeps [`EventLoop::run`](crate::EventLoop::run) going (libuv's
     /// ref/unref). A timer that does not still fires while the loop runs for other reasons.
     /// Returns false if the timer is gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// // A background tick that should not keep the program running by itself.
+    /// let tick = lp.call_every(Duration::from_millis(1), |_| {});
+    /// assert!(lp.set_timer_keep_alive(tick, false));
+    /// lp.call_later(Duration::from_millis(3), |_| println!("the real work"));
+    /// lp.run()?; // returns after the real work, although `tick` is still armed
+    /// assert!(lp.timer_is_live(tick));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_timer_keep_alive(&self, id: TimerId, keep_alive: bool) -> bool {
         self.core.with(|d| d.timers.set_keep_alive(id, keep_alive))
     }
@@ -231,6 +366,29 @@ impl Handle {
     /// # Errors
     ///
     /// `NotFound` if the watcher is gone; otherwise what the OS says.
+    ///
+    /// ```
+    /// use evloop::EventLoop;
+    /// use mio::{net::UdpSocket, Interest};
+    ///
+    /// let lp = EventLoop::new()?;
+    /// let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let me = socket.local_addr()?;
+    /// // First wait to write (and send ourselves a datagram), then to read it back.
+    /// lp.watch(socket, Interest::WRITABLE, move |h, sock, ev| {
+    ///     if ev.is_writable() {
+    ///         sock.send_to(b"ping", me).unwrap();
+    ///         h.set_interest(ev.watcher(), Interest::READABLE).unwrap();
+    ///     } else if ev.is_readable() {
+    ///         let mut buf = [0; 8];
+    ///         let (n, _) = sock.recv_from(&mut buf).unwrap();
+    ///         assert_eq!(&buf[..n], b"ping");
+    ///         h.unwatch(ev.watcher());
+    ///     }
+    /// })?;
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_interest(&self, id: WatcherId, interest: Interest) -> io::Result<()> {
         self.core.set_interest(id, interest)
     }
@@ -238,18 +396,59 @@ impl Handle {
     /// Removes a watcher: deregisters and drops its source and callback (from inside its own
     /// callback, as soon as the callback returns). A pending event for it is never delivered.
     /// Returns whether the watcher existed.
+    ///
+    /// ```
+    /// use mio::{net::UdpSocket, Interest};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let id = lp.watch(socket, Interest::READABLE, |_, _, _| unreachable!())?;
+    /// assert!(lp.unwatch(id), "deregistered, and the socket closed");
+    /// assert!(!lp.unwatch(id));
+    /// lp.run()?; // nothing keeps it alive any more
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn unwatch(&self, id: WatcherId) -> bool {
         self.core.unwatch(id)
     }
 
     /// Marks whether a watcher keeps [`EventLoop::run`](crate::EventLoop::run) going (libuv's
     /// ref/unref). Returns false if the watcher is gone.
+    ///
+    /// ```
+    /// use mio::{net::UdpSocket, Interest};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let id = lp.watch(socket, Interest::READABLE, |_, _, _| {})?;
+    /// assert!(lp.is_alive());
+    /// assert!(lp.set_watcher_keep_alive(id, false));
+    /// assert!(!lp.is_alive(), "still watched, but it does not keep `run` going");
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_watcher_keep_alive(&self, id: WatcherId, keep_alive: bool) -> bool {
         self.core
             .with(|d| d.reactor.set_keep_alive(id.key, id.gen, keep_alive))
     }
 
     /// A `Send + Sync` handle to post work to this loop from other threads.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// let worker = std::thread::spawn(move || {
+    ///     let answer = 6 * 7; // work done on another thread
+    ///     remote.post(move |h| {
+    ///         println!("the answer is {answer}");
+    ///         h.stop();
+    ///     })
+    /// });
+    /// let _alive = lp.keep_alive(); // until the post arrives
+    /// lp.run()?;
+    /// worker.join().unwrap().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn remote(&self) -> Remote {
         Remote {
             shared: self.core.remote.clone(),
@@ -260,6 +459,16 @@ impl Handle {
     /// after the entry being dispatched. What is still queued stays queued for the next run. It
     /// has no effect on [`EventLoop::block_on`](crate::EventLoop::block_on), which runs until its
     /// future completes, nor outside a run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let tick = lp.call_every(Duration::from_millis(1), |h| h.stop());
+    /// lp.run()?; // returns after the first tick
+    /// assert!(lp.timer_is_live(tick), "what was armed stays armed for the next run");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stop(&self) {
         let run = &self.core.run;
         run.set(run.get().stop());
@@ -286,6 +495,21 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
+    /// It is read once per turn, so it is free to call often:
+    ///
+    /// ```
+    /// use std::time::Instant;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.call_soon(|h| {
+    ///     let turn_began = h.now();
+    ///     assert!(turn_began <= Instant::now());
+    ///     assert_eq!(h.now(), turn_began, "the same all turn long");
+    /// });
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// [`sleep_until`]: crate::time::sleep_until
     /// [`interval_at`]: crate::time::interval_at
     pub fn now(&self) -> Instant {
@@ -303,6 +527,16 @@ impl Handle {
 
     /// Keeps [`EventLoop::run`](crate::EventLoop::run) going while the guard lives, even with nothing
     /// else to do (for example while waiting for posts from another thread).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// assert!(!lp.is_alive());
+    /// let guard = lp.keep_alive(); // say, while posts from another thread are expected
+    /// assert!(lp.is_alive());
+    /// drop(guard);
+    /// assert!(!lp.is_alive());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn keep_alive(&self) -> KeepAlive {
         self.core.count_keep_alive(true);
         KeepAlive {
@@ -318,6 +552,22 @@ impl Handle {
     /// can be run again.
     ///
     /// The old hook is dropped after it has been replaced, with no loop state borrowed.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let errors = Rc::new(RefCell::new(Vec::new()));
+    /// let e = errors.clone();
+    /// lp.set_error_hook(move |_, error| e.borrow_mut().push(error.to_string()));
+    /// lp.call_soon(|_| panic!("boom"));
+    /// lp.call_soon(|_| println!("the loop goes on"));
+    /// lp.run()?;
+    /// assert_eq!(errors.borrow().len(), 1);
+    /// assert!(errors.borrow()[0].contains("boom"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_error_hook<F>(&self, hook: F)
     where
         F: Fn(&Handle, LoopError) + 'static,
@@ -386,6 +636,22 @@ impl fmt::Debug for Handle {
 pub(crate) type Spawned<T> = Result<JoinHandle<T>, (Refused, JoinHandle<T>)>;
 
 /// Keeps a loop alive while it exists; see [`Handle::keep_alive`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let guard = lp.keep_alive();
+/// // Say a thread will post the result; until it does, `run` must not return.
+/// let remote = lp.remote();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(Duration::from_millis(1));
+///     remote.post(move |_| println!("result")).unwrap();
+/// });
+/// lp.call_later(Duration::from_millis(20), move |_| drop(guard)); // or when the result came
+/// lp.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct KeepAlive {
     handle: Handle,
@@ -417,6 +683,19 @@ pub(crate) fn refused<T>(result: Result<T, Refused>, what: &str, instead: T) -> 
 /// # Panics
 ///
 /// If this thread has no event loop.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let sum = lp.block_on(async {
+///     // On the current loop; the future need not be `Send`.
+///     let shared = std::rc::Rc::new(20);
+///     let s = shared.clone();
+///     let task = evloop::spawn(async move { *s + 1 });
+///     task.await.unwrap() + *shared
+/// });
+/// assert_eq!(sum, 41);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where

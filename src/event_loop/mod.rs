@@ -17,6 +17,7 @@
 //! I/O is never more than one drain budget away, and a busy loop does not pay a `epoll_wait` for
 //! every few callbacks.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::ops::Deref;
@@ -78,6 +79,12 @@ impl EventLoop {
     /// # Errors
     ///
     /// If the OS poller cannot be created (for example, out of file descriptors).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// assert!(!lp.is_alive(), "nothing to do yet");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> io::Result<EventLoop> {
         let handle = Handle { core: Core::new()? };
         current::set_default(&handle);
@@ -85,6 +92,15 @@ impl EventLoop {
     }
 
     /// The loop's handle.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// // A clone is cheap: keep one in the structs and callbacks that need to reach the loop.
+    /// let handle = lp.handle().clone();
+    /// handle.call_soon(|_| println!("queued through a handle"));
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
@@ -99,6 +115,24 @@ impl EventLoop {
     /// # Errors
     ///
     /// If polling the OS fails, or if the loop is already running (called from a callback).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// lp.call_later(Duration::from_millis(2), move |h| {
+    ///     l.borrow_mut().push("timer");
+    ///     let l = l.clone();
+    ///     h.call_soon(move |_| l.borrow_mut().push("then a callback"));
+    /// });
+    /// lp.run()?; // sleeps until the timer is due, runs both, and returns: nothing is left
+    /// assert_eq!(*log.borrow(), ["timer", "then a callback"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn run(&self) -> io::Result<()> {
         let _enter = self.enter("EventLoop::run", RunState::Running)?;
         let core = &self.handle.core;
@@ -114,6 +148,20 @@ impl EventLoop {
     /// # Errors
     ///
     /// As for [`EventLoop::run`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.call_later(Duration::from_millis(1), |_| println!("due"));
+    /// let mut turns = 0;
+    /// // Each turn sleeps until there is something to do (here, the timer), then does it.
+    /// while lp.run_once()? {
+    ///     turns += 1;
+    /// }
+    /// assert!(turns < 10 && !lp.is_alive());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn run_once(&self) -> io::Result<bool> {
         let _enter = self.enter("EventLoop::run_once", RunState::Running)?;
         let core = &self.handle.core;
@@ -131,6 +179,21 @@ impl EventLoop {
     /// # Errors
     ///
     /// As for [`EventLoop::run`].
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// // Embedded in a host's own loop: one turn at a time, never blocking the host.
+    /// let lp = evloop::EventLoop::new()?;
+    /// let ran = Rc::new(Cell::new(false));
+    /// let r = ran.clone();
+    /// lp.call_soon(move |_| r.set(true));
+    /// let alive = lp.run_nowait()?;
+    /// assert!(ran.get());
+    /// assert!(!alive, "nothing is left to do");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn run_nowait(&self) -> io::Result<bool> {
         let _enter = self.enter("EventLoop::run_nowait", RunState::Running)?;
         let core = &self.handle.core;
@@ -153,6 +216,19 @@ impl EventLoop {
     ///
     /// If called while this loop is already running (from inside a task or callback): await the
     /// future instead. If polling the OS fails. A panic of `future` itself propagates.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let answer = lp.block_on(async {
+    ///     let helper = evloop::spawn(async { 21 });
+    ///     evloop::time::sleep(Duration::from_millis(1)).await;
+    ///     helper.await.unwrap() * 2
+    /// });
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = match self.enter("EventLoop::block_on", RunState::BlockOnDue) {
@@ -186,6 +262,18 @@ impl EventLoop {
     }
 
     /// Whether [`EventLoop::run`] would find something to do.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// assert!(!lp.is_alive());
+    /// let timer = lp.call_later(Duration::from_secs(60), |_| {});
+    /// assert!(lp.is_alive(), "a timer keeps it alive");
+    /// lp.set_timer_keep_alive(timer, false);
+    /// assert!(!lp.is_alive(), "unless it is unreferenced");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         self.handle.core.is_alive()
     }
@@ -193,6 +281,20 @@ impl EventLoop {
     /// How long the loop may sleep before it has work, for a host loop that polls
     /// [`as_raw_fd`](AsRawFd::as_raw_fd) itself: `Some(ZERO)` if work is queued, the time to the next
     /// timer, or `None` if only an event can bring work. Then call [`EventLoop::run_nowait`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// assert_eq!(lp.next_timeout(), None, "only an event could bring work");
+    /// lp.call_later(Duration::from_secs(5), |_| {});
+    /// assert!(lp.next_timeout().unwrap() <= Duration::from_secs(5));
+    /// lp.call_soon(|_| {});
+    /// assert_eq!(lp.next_timeout(), Some(Duration::ZERO), "work is queued");
+    /// // A host loop would now wait on `lp.as_raw_fd()` for at most that long, then:
+    /// lp.run_nowait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn next_timeout(&self) -> Option<Duration> {
         let core = &self.handle.core;
         if !core.with(|d| d.queue.is_empty()) || core.remote.is_notified() {
@@ -206,13 +308,49 @@ impl EventLoop {
     }
 
     /// Number of live tasks (spawned and not finished).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let task = lp.spawn(async { 1 });
+    /// assert_eq!(lp.task_count(), 1);
+    /// assert_eq!(lp.block_on(task).unwrap(), 1);
+    /// assert_eq!(lp.task_count(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn task_count(&self) -> usize {
         self.handle.core.with(|d| d.tasks.len())
     }
 
     /// Number of live timers, and of registered watchers and sockets.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let timer = lp.call_later(Duration::from_secs(60), |_| {});
+    /// let socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let watcher = lp.watch(socket, mio::Interest::READABLE, |_, _, _| {})?;
+    /// assert_eq!(lp.pending_counts(), (1, 1));
+    /// lp.cancel_timer(timer);
+    /// lp.unwatch(watcher);
+    /// assert_eq!(lp.pending_counts(), (0, 0));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pending_counts(&self) -> (usize, usize) {
         self.handle.core.with(|d| (d.timers.len(), d.reactor.len()))
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (timers, watchers) = self.pending_counts();
+        f.debug_struct("EventLoop")
+            .field("handle", &self.handle)
+            .field("run", &self.handle.core.run.get())
+            .field("tasks", &self.task_count())
+            .field("timers", &timers)
+            .field("watchers", &watchers)
+            .finish()
     }
 }
 

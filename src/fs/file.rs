@@ -163,6 +163,24 @@ impl File {
     /// # Panics
     ///
     /// If this thread has no event loop (as for every operation of a `File`).
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncRead;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-open-{}", std::process::id()));
+    /// std::fs::write(&path, "contents")?;
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut file = File::open(&path).await?;
+    ///     let mut text = Vec::new();
+    ///     file.read_to_end(&mut text).await?;
+    ///     assert_eq!(text, b"contents");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
@@ -172,6 +190,23 @@ impl File {
     /// # Errors
     ///
     /// As [`std::fs::File::create`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncWrite;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-create-{}", std::process::id()));
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut file = File::create(&path).await?;
+    ///     file.write_all(b"written in chunks").await?;
+    ///     file.flush().await?; // a write's error comes with the next call: flush before dropping
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"written in chunks");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -335,6 +370,26 @@ impl File {
     ///
     /// A handed-off write's error, or as `lseek(2)`: `InvalidInput` for a position before the
     /// start.
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncRead;
+    /// use std::io::SeekFrom;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-seek-{}", std::process::id()));
+    /// std::fs::write(&path, "0123456789")?;
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut file = File::open(&path).await?;
+    ///     assert_eq!(file.seek(SeekFrom::End(-3)).await?, 7);
+    ///     let mut tail = Vec::new();
+    ///     file.read_to_end(&mut tail).await?;
+    ///     assert_eq!(tail, b"789");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         poll_fn(|cx| self.poll_flush(cx)).await?;
         let ahead = self.idle_buf().discard_read();

@@ -66,6 +66,16 @@ fn owned(path: impl AsRef<Path>) -> PathBuf {
 /// # Panics
 ///
 /// If this thread has no event loop (as for every function here).
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("evloop-doc-fs-read-{}", std::process::id()));
+/// std::fs::write(&path, [1, 2, 3])?;
+/// let lp = evloop::EventLoop::new()?;
+/// let bytes = lp.block_on(evloop::fs::read(&path))?; // on the blocking pool: the loop goes on
+/// assert_eq!(bytes, [1, 2, 3]);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let path = owned(path);
     asyncify(move || std::fs::read(path)).await
@@ -87,6 +97,15 @@ pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
 /// # Errors
 ///
 /// As [`std::fs::write`].
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("evloop-doc-fs-write-{}", std::process::id()));
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(evloop::fs::write(&path, "replaced whole"))?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "replaced whole");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let path = owned(path);
     let contents = contents.as_ref().to_vec();

@@ -1,4 +1,5 @@
-//! `futures_io::AsyncRead`/`AsyncWrite` on top of evloop's own traits.
+//! `futures_io::AsyncRead`/`AsyncWrite` on top of evloop's own traits, for every type that has
+//! them: the streams (owned and through `&`), their halves, files and child pipes.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -6,7 +7,7 @@ use std::task::{Context, Poll};
 
 use crate::fs::File;
 use crate::io::{AsyncRead, AsyncWrite};
-use crate::net::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixStream};
+use crate::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, UnixStream, WriteHalf};
 use crate::process::{ChildStderr, ChildStdin, ChildStdout};
 
 type MioTcp = mio::net::TcpStream;
@@ -27,7 +28,11 @@ macro_rules! forward_read {
 forward_read!(
     File,
     TcpStream,
+    &TcpStream,
     UnixStream,
+    &UnixStream,
+    ReadHalf<'_, MioTcp>,
+    ReadHalf<'_, MioUnix>,
     OwnedReadHalf<MioTcp>,
     OwnedReadHalf<MioUnix>,
     ChildStdout,
@@ -64,7 +69,11 @@ macro_rules! forward_write {
 forward_write!(
     File,
     TcpStream,
+    &TcpStream,
     UnixStream,
+    &UnixStream,
+    WriteHalf<'_, MioTcp>,
+    WriteHalf<'_, MioUnix>,
     OwnedWriteHalf<MioTcp>,
     OwnedWriteHalf<MioUnix>,
     ChildStdin

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::addr::{resolve, resolve_now, ToSocketAddrs};
+use super::socket;
 use super::source::IoSource;
 use crate::driver::reactor::Direction;
 
@@ -48,10 +49,59 @@ impl UdpSocket {
     ///
     /// If no address can be bound, this thread has no event loop, or `InvalidInput` for a host
     /// name other than `localhost`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0")?; // port 0: the OS picks one
+    ///     assert_ne!(socket.local_addr()?.port(), 0);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        Self::bind_each(&addr, "UdpSocket::bind", mio::net::UdpSocket::bind)
+    }
+
+    /// Binds like [`bind`](UdpSocket::bind), with `SO_REUSEPORT` set as well: several sockets (of
+    /// one user) may then bind the same address and port, and the kernel spreads incoming
+    /// datagrams over them by a hash of the sender's address and port (all datagrams of one
+    /// sender reach the same socket). Every socket bound to the port must set the option.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](UdpSocket::bind).
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let first = UdpSocket::bind_reuseport("127.0.0.1:0")?;
+    ///     let second = UdpSocket::bind_reuseport(first.local_addr()?)?;
+    ///     assert_eq!(second.local_addr()?, first.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_reuseport<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        Self::bind_each(&addr, "UdpSocket::bind_reuseport", |addr| {
+            let fd = socket::bind(addr, libc::SOCK_DGRAM)?;
+            Ok(mio::net::UdpSocket::from_std(fd.into()))
+        })
+    }
+
+    /// Tries `bind` on each address in turn; the first that works, else the last error.
+    fn bind_each<A: ToSocketAddrs>(
+        addr: &A,
+        what: &'static str,
+        mut bind: impl FnMut(SocketAddr) -> io::Result<mio::net::UdpSocket>,
+    ) -> io::Result<UdpSocket> {
         let mut last = None;
-        for addr in resolve_now(&addr, "UdpSocket::bind")? {
-            match mio::net::UdpSocket::bind(addr) {
+        for addr in resolve_now(addr, what)? {
+            match bind(addr) {
                 Ok(s) => {
                     return Ok(UdpSocket {
                         io: IoSource::new(s)?,
@@ -85,6 +135,24 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `connect(2)`; `InvalidInput` for a host name other than `localhost`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    ///     a.connect(b.local_addr()?)?; // then `send` and `recv` need no address
+    ///     b.connect(a.local_addr()?)?;
+    ///     a.send(b"ping").await?;
+    ///     let mut buf = [0; 4];
+    ///     assert_eq!(b.recv(&mut buf).await?, 4);
+    ///     assert_eq!(&buf, b"ping");
+    ///     assert_eq!(a.peer_addr()?, b.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         self.io
             .get()
@@ -100,6 +168,21 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `sendto(2)`; the lookup's error for a name, `InvalidInput` when it gives no address.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    ///     a.send_to(b"one datagram", b.local_addr()?).await?;
+    ///     let mut buf = [0; 64];
+    ///     let (n, from) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!((&buf[..n], from), (&b"one datagram"[..], a.local_addr()?));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let target = first(resolve(&target).await?)?;
         poll_fn(|cx| {
@@ -142,6 +225,22 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `recvfrom(2)` with `MSG_PEEK`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    ///     a.send_to(b"look twice", b.local_addr()?).await?;
+    ///     let mut buf = [0; 64];
+    ///     let (n, _) = b.peek_from(&mut buf).await?; // still queued
+    ///     let (m, _) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!((n, m), (10, 10));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.peek_from(buf))).await
     }

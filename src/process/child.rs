@@ -105,6 +105,19 @@ impl Child {
     ///
     /// As `waitpid(2)`; if polled where no event loop is current (on the `SIGCHLD` path); or, on
     /// the blocking-pool last resort, if the pool cannot start a thread.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("sleep").arg("0.01").spawn()?;
+    ///     let status = child.wait().await?; // through a pidfd: no thread, no zombie
+    ///     assert!(status.success());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         poll_fn(|cx| self.poll_wait(cx)).await

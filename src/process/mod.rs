@@ -115,6 +115,16 @@ pub struct Command {
 impl Command {
     /// A command to run `program`, found through `PATH` unless it contains a `/`; it inherits our
     /// environment, working directory and standard streams unless told otherwise.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let out = lp.block_on(Command::new("echo").arg("hello").output())?;
+    /// assert!(out.status.success());
+    /// assert_eq!(out.stdout, b"hello\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
         Command::from(std::process::Command::new(program))
     }
@@ -212,6 +222,23 @@ impl Command {
     /// If this thread has no event loop; as [`std::process::Command::spawn`] (`NotFound` for a
     /// missing program); or if its pipes or pidfd cannot be registered (the child is then killed
     /// and reaped).
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::process::{Command, Stdio};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("sh").args(["-c", "echo out"]).stdout(Stdio::piped()).spawn()?;
+    ///     let mut stdout = child.stdout.take().unwrap();
+    ///     let mut got = Vec::new();
+    ///     stdout.read_to_end(&mut got).await?; // the loop serves other work meanwhile
+    ///     assert_eq!(got, b"out\n");
+    ///     assert!(child.wait().await?.success());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
         Handle::try_current().ok_or_else(no_loop)?;
         reap::retry_strays();
@@ -225,6 +252,15 @@ impl Command {
     /// # Errors
     ///
     /// As [`Command::spawn`] and [`Child::wait`].
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let status = lp.block_on(Command::new("sh").args(["-c", "exit 7"]).status())?;
+    /// assert_eq!(status.code(), Some(7));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn status(&mut self) -> io::Result<ExitStatus> {
         let mut child = self.spawn()?;
         drop(child.stdin.take());

@@ -107,6 +107,20 @@ use state::{Outcome, State};
 /// Awaiting it yields `Ok(T)` or `Err(PromiseError<E>)`. A promise is eager: its producer runs
 /// and its callbacks are delivered whether or not anyone keeps the `Promise` (dropping it
 /// detaches it), so, unlike a future, it is not `#[must_use]`.
+///
+/// ```
+/// use evloop::promise::Promise;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (promise, resolver) = Promise::<u32, String>::new();
+/// lp.call_later(Duration::from_millis(1), move |_| resolver.resolve(20).unwrap());
+/// // Chain callbacks (Twisted's or JavaScript's style) ...
+/// let doubled = promise.map(|v| v * 2);
+/// // ... or await it from a coroutine.
+/// assert_eq!(lp.block_on(doubled), Ok(40));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Promise<T, E> {
     state: Rc<State<T, E>>,
 }
@@ -190,6 +204,15 @@ impl<T: 'static, E: Debug + 'static> Promise<T, E> {
     /// # Panics
     ///
     /// If this thread has no event loop.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let cached = Promise::<&str, ()>::resolved("from the cache");
+    /// assert_eq!(lp.block_on(cached), Ok("from the cache"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn resolved(value: T) -> Promise<T, E> {
         Self::settled_in(&Handle::current(), Ok(value))
     }
@@ -199,6 +222,15 @@ impl<T: 'static, E: Debug + 'static> Promise<T, E> {
     /// # Panics
     ///
     /// If this thread has no event loop.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let failed = Promise::<(), &str>::rejected("bad input");
+    /// assert!(lp.block_on(failed).unwrap_err().is_rejected());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn rejected(error: E) -> Promise<T, E> {
         Self::settled_in(&Handle::current(), Err(PromiseError::Rejected(error)))
     }
@@ -286,6 +318,18 @@ impl<T, E> Promise<T, E> {
     ///
     /// The canceller runs inside this call, like Twisted's; the promise's callbacks run later, from
     /// the loop's queue.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<(), ()>::new();
+    /// assert!(promise.cancel());
+    /// assert!(!promise.cancel(), "settled already");
+    /// assert!(resolver.resolve(()).is_err(), "too late");
+    /// assert!(lp.block_on(promise).unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         self.state.cancel()
     }

@@ -40,6 +40,18 @@ impl<T, E> Resolver<T, E> {
     /// # Errors
     ///
     /// [`AlreadySettled`] if the promise was settled already (`value` is dropped).
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u32, String>::new();
+    /// // A callback API settles the promise; a coroutine awaits it.
+    /// lp.call_later(Duration::from_millis(1), move |_| resolver.resolve(42).unwrap());
+    /// assert_eq!(lp.block_on(promise), Ok(42));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn resolve(&self, value: T) -> Result<(), AlreadySettled> {
         self.settle(Ok(value))
     }
@@ -49,6 +61,17 @@ impl<T, E> Resolver<T, E> {
     /// # Errors
     ///
     /// [`AlreadySettled`] if the promise was settled already (`error` is dropped).
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u32, &str>::new();
+    /// resolver.reject("not found").unwrap();
+    /// let err = lp.block_on(promise).unwrap_err();
+    /// assert_eq!(err.rejected(), Some(&"not found"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reject(&self, error: E) -> Result<(), AlreadySettled> {
         self.settle(Err(PromiseError::Rejected(error)))
     }

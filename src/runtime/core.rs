@@ -18,7 +18,7 @@ use super::debug::DebugMode;
 use super::error::LoopError;
 use super::hooks::TurnHooks;
 use super::metrics::Counters;
-use super::remote::{Batch, RemoteShared};
+use super::remote::{Batch, Registration, RemoteShared};
 use super::state::{Life, RunState};
 use super::trash::{self, Panic};
 use super::watch::Watch;
@@ -68,6 +68,8 @@ pub(crate) struct Core {
     /// Kept outside the driver, so that sources (re-, de-)register with no borrow held.
     pub(crate) registry: mio::Registry,
     pub(crate) remote: Arc<RemoteShared>,
+    /// The loop's place in the table that cross-thread wakers read; released when it closes.
+    pub(crate) registration: Registration,
     /// The inbox's spare buffers, swapped with it each time it is emptied.
     pub(crate) batch: RefCell<Batch>,
     /// A burst left `batch`'s buffers large: shrink them when the loop is next idle.
@@ -119,7 +121,7 @@ impl Core {
         } else {
             0
         };
-        let remote = RemoteShared::new(&registry)?;
+        let (remote, registration) = RemoteShared::new(&registry)?;
         Ok(Rc::new_cyclic(|me| Core {
             me: me.clone(),
             driver: RefCell::new(Driver {
@@ -131,6 +133,7 @@ impl Core {
             }),
             registry,
             remote,
+            registration,
             batch: RefCell::new(Batch::default()),
             batch_large: Cell::new(false),
             origin: Instant::now(),
@@ -402,7 +405,7 @@ impl Core {
             && self.keep_alive.get() == 0
             && !self.blocking_in_flight()
             && !self.remote.is_notified()
-            && self.remote.handles(pool) == 0
+            && self.remote.handles(self.registration.is_registered(), pool) == 0
     }
 
     /// Replaces the error hook, handing back the old one (to be dropped with no borrow held).

@@ -51,6 +51,20 @@ pub enum LoopError {
 
 impl LoopError {
     /// The panic message, when this is a panic whose payload is a string.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let message = Rc::new(RefCell::new(None));
+    /// let m = message.clone();
+    /// lp.set_error_hook(move |_, e| *m.borrow_mut() = e.panic_message().map(String::from));
+    /// lp.call_soon(|_| panic!("disk full"));
+    /// lp.run()?;
+    /// assert_eq!(message.borrow().as_deref(), Some("disk full"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
             LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) | LoopError::DropPanic(p) => {
@@ -61,6 +75,20 @@ impl LoopError {
     }
 
     /// Continues unwinding with the original panic payload (or a panic describing the error).
+    ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// // Fail fast: a panic in any callback ends `run` (the loop stays usable).
+    /// lp.set_error_hook(|_, e| e.resume_unwind());
+    /// lp.call_soon(|_| panic!("fatal"));
+    /// let result = catch_unwind(AssertUnwindSafe(|| lp.run()));
+    /// assert!(result.is_err());
+    /// lp.call_soon(|_| println!("runs again"));
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn resume_unwind(self) -> ! {
         match self {
             LoopError::CallbackPanic(p) | LoopError::TaskPanic(p) | LoopError::DropPanic(p) => {

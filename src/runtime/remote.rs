@@ -3,15 +3,18 @@
 //! Posts and cross-thread wake-ups go into the loop's [`Inbox`] (see it for why none is lost and
 //! why a burst costs one wake-up of the poller and memory bounded by the number of tasks).
 //!
-//! Every live loop also has an index in a process-wide table, so that a task `Waker`, which is only
-//! integers, can find the loop's inbox from any thread.
+//! Every live loop also has an index in a process-wide table ([`driver::loops`](crate::driver::loops)),
+//! so that a task `Waker`, which is only integers, can find the loop's inbox from any thread. That
+//! lookup takes no lock: two loops that wake each other's tasks meet only in each other's inbox.
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::Arc;
 
 use super::core::Post;
 use super::Handle;
 use crate::driver::inbox::{self, Inbox, Notify};
+use crate::driver::loops::Table;
 use crate::driver::reactor::WAKER_TOKEN;
 
 /// The loop's side of its inbox: the buffers of one take, reused.
@@ -35,39 +38,61 @@ impl Notify for PollWaker {
     }
 }
 
-/// Live loops by index, for cross-thread wakers.
-static LOOPS: Mutex<Vec<Weak<RemoteShared>>> = Mutex::new(Vec::new());
+/// Live loops by index, for cross-thread wakers. It holds one `Arc` of each registered loop.
+static LOOPS: Table<RemoteShared> = Table::new();
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing user-provided runs under this lock, so a poisoned one still holds consistent data.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// A loop's place in [`LOOPS`], given back when the loop closes (or, at the latest, when its
+/// core is dropped).
+pub(crate) struct Registration(Cell<Option<u16>>);
+
+impl Registration {
+    /// Leaves the table: from now on wakers of this loop find nothing and do nothing. Waits for
+    /// a wake that is reading the slot right now on another thread (it runs no user code).
+    pub(crate) fn release(&self) {
+        if let Some(index) = self.0.take() {
+            drop(LOOPS.remove(index));
+        }
+    }
+}
+
+impl Registration {
+    /// Whether the loop is still in the table (it holds an `Arc` of the remote side then).
+    pub(crate) fn is_registered(&self) -> bool {
+        self.0.get().is_some()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl RemoteShared {
-    pub(crate) fn new(registry: &mio::Registry) -> std::io::Result<Arc<RemoteShared>> {
+    pub(crate) fn new(
+        registry: &mio::Registry,
+    ) -> std::io::Result<(Arc<RemoteShared>, Registration)> {
         let waker = PollWaker(mio::Waker::new(registry, WAKER_TOKEN)?);
-        let mut loops = lock(&LOOPS);
-        let index = match loops.iter().position(|w| w.strong_count() == 0) {
-            Some(i) => i,
-            None => {
-                loops.push(Weak::new());
-                loops.len() - 1
-            }
-        };
-        let index = u16::try_from(index)
-            .map_err(|_| std::io::Error::other("more than 65536 event loops alive at once"))?;
-        let shared = Arc::new(RemoteShared {
-            inbox: Inbox::new(),
-            waker,
-            index,
-        });
-        loops[index as usize] = Arc::downgrade(&shared);
-        Ok(shared)
+        let mut shared = None;
+        let index = LOOPS
+            .insert(|index| {
+                let s = Arc::new(RemoteShared {
+                    inbox: Inbox::new(),
+                    waker,
+                    index,
+                });
+                shared = Some(s.clone());
+                s
+            })
+            .ok_or_else(|| std::io::Error::other("more than 65536 event loops alive at once"))?;
+        let shared = shared.expect("the table built the loop's remote side");
+        Ok((shared, Registration(Cell::new(Some(index)))))
     }
 
-    /// The loop registered at `index`, if it is still alive.
-    pub(crate) fn lookup(index: u16) -> Option<Arc<RemoteShared>> {
-        lock(&LOOPS).get(index as usize).and_then(Weak::upgrade)
+    /// Runs `f` with the loop registered at `index`, if it is still alive; takes no lock.
+    #[inline]
+    pub(crate) fn with<R>(index: u16, f: impl FnOnce(&RemoteShared) -> R) -> Option<R> {
+        LOOPS.with(index, f)
     }
 
     /// Wakes the loop with nothing posted, so it re-checks whether it is alive.
@@ -102,10 +127,10 @@ impl RemoteShared {
         self.inbox.close()
     }
 
-    /// How many `Arc`s to this beyond the loop's own and `others` more (the blocking pool's): the
-    /// remote handles that could still post.
-    pub(crate) fn handles(self: &Arc<Self>, others: usize) -> usize {
-        Arc::strong_count(self).saturating_sub(1 + others)
+    /// How many `Arc`s to this beyond the loop's own, the table's while the loop is registered,
+    /// and `others` more (the blocking pool's): the remote handles that could still post.
+    pub(crate) fn handles(self: &Arc<Self>, registered: bool, others: usize) -> usize {
+        Arc::strong_count(self).saturating_sub(1 + usize::from(registered) + others)
     }
 }
 
@@ -144,6 +169,21 @@ impl Remote {
     /// # Errors
     ///
     /// [`PostError`] if the loop has been dropped.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// let thread = std::thread::spawn(move || {
+    ///     // `Remote` is `Send`: the closure runs on the loop thread, with the loop's handle.
+    ///     remote.post(|h| h.stop()).unwrap();
+    /// });
+    /// let _alive = lp.keep_alive();
+    /// lp.run()?; // until the posted `stop`
+    /// thread.join().unwrap();
+    /// drop(_alive);
+    /// drop(lp);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn post<F>(&self, f: F) -> Result<(), PostError>
     where
         F: FnOnce(&Handle) + Send + 'static,
@@ -163,11 +203,30 @@ impl Remote {
     /// `block_on`, which runs until its future completes (the request is then used up). Sent while
     /// the loop is not running, it is kept, like asyncio's `stop` before `run_forever`: the next
     /// run returns after its first turn, so a stop that races with the start of a run is not lost.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// remote.stop(); // before the run: kept, so the run returns after its first turn
+    /// let _alive = lp.keep_alive();
+    /// lp.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stop(&self) {
         self.shared.inbox.stop(&self.shared.waker);
     }
 
     /// Whether the loop is still alive.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let remote = lp.remote();
+    /// assert!(remote.is_alive());
+    /// drop(lp);
+    /// assert!(!remote.is_alive());
+    /// assert!(remote.post(|_| {}).is_err(), "a post to a dropped loop is refused");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         !self.shared.inbox.is_closed()
     }

@@ -22,6 +22,8 @@ impl Core {
         let mut panics: Vec<Panic> = Vec::new();
         let dropped = trash::scope(|| {
             let late_posts = self.remote.close();
+            // Wakers on other threads find nothing from here on (nothing would be taken anyway).
+            self.registration.release();
             self.discard(late_posts);
             let tasks = self.with(|d| d.tasks.drain());
             for t in &tasks {

@@ -3,8 +3,8 @@
 //! A waker's data is `loop index (16 bits) | generation (20 bits) | task key (28 bits)`. Cloning copies
 //! the word and dropping does nothing, so neither touches memory shared with other threads. Waking
 //! on the thread whose current loop has that index schedules the task directly (a flag test and a
-//! queue push); waking anywhere else looks the loop up in the process-wide table and posts to its
-//! inbox. A waker that outlives its task or its loop finds a missing or newer task and does nothing
+//! queue push); waking anywhere else looks the loop up in the process-wide table (no lock: see
+//! `driver::loops`) and marks the task in its inbox. A waker that outlives its task or its loop finds a missing or newer task and does nothing
 //! worse than a spurious wake-up, which the `Future` contract allows.
 
 use std::task::{RawWaker, RawWakerVTable, Waker};
@@ -51,7 +51,7 @@ pub(crate) fn waker(loop_index: u16, key: u32, gen: u32) -> Waker {
 pub(crate) fn from_data(data: usize) -> Waker {
     // SAFETY: the vtable's functions treat the data pointer as a plain integer (never dereferenced),
     // `clone` returns a RawWaker with the same data and vtable, `drop` has nothing to release, and
-    // `wake` only touches thread-local state or mutex-protected state, so all four are sound to call
+    // `wake` only touches thread-local state, the loop table's atomics or mutex-protected state, so all four are sound to call
     // from any thread, any number of times, as the `RawWaker` contract requires.
     unsafe { Waker::from_raw(raw(data)) }
 }
@@ -117,14 +117,14 @@ pub(crate) fn wake_data(data: usize) {
 /// coalesces wakes per task.
 #[cold]
 fn wake_remote(index: u16, data: usize) {
-    if let Some(remote) = RemoteShared::lookup(index) {
-        let (_, key, gen) = unpack(data);
+    let (_, key, gen) = unpack(data);
+    RemoteShared::with(index, |remote| {
         if key == MAIN_KEY {
             remote.wake_main();
         } else {
             remote.wake_task(key, gen);
         }
-    }
+    });
 }
 
 /// Whether `waker` is one of evloop's own (cloning, waking and dropping it run no user code).

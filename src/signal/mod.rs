@@ -285,6 +285,18 @@ impl Handle {
     /// disposition back) and `f` never runs again, also if a delivery is already queued; it is
     /// dropped in a later turn. From inside `f`, `f` returns first. Returns whether the handler
     /// existed (in this loop).
+    ///
+    /// ```
+    /// use evloop::signal::unix::SignalKind;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let id = lp.on_signal(SignalKind::user_defined2(), |_| unreachable!("removed"))?;
+    /// assert!(lp.is_alive(), "a handler keeps the loop alive");
+    /// assert!(lp.remove_signal(id));
+    /// assert!(!lp.remove_signal(id), "already removed");
+    /// lp.run()?; // nothing keeps it alive any more
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn remove_signal(&self, id: SignalId) -> bool {
         let Some((shared, entry)) = self.take_handler(id) else {
             return false;
@@ -299,6 +311,18 @@ impl Handle {
     /// Marks whether a handler added with [`Handle::on_signal`] keeps
     /// [`EventLoop::run`](crate::EventLoop::run) going (libuv's ref/unref). One that does not
     /// still runs while the loop runs for other reasons. Returns false if the handler is gone.
+    ///
+    /// ```
+    /// use evloop::signal::unix::SignalKind;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// // Reload the configuration on SIGHUP, but do not keep the program running for that alone.
+    /// let id = lp.on_signal(SignalKind::hangup(), |_| println!("reloading"))?;
+    /// assert!(lp.set_signal_keep_alive(id, false));
+    /// lp.run()?; // returns: the handler alone does not keep it going
+    /// assert!(lp.remove_signal(id), "but it is still there");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_signal_keep_alive(&self, id: SignalId, keep_alive: bool) -> bool {
         let Some(shared) = self.find_handler(id) else {
             return false;

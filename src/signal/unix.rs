@@ -219,6 +219,20 @@ impl Signal {
     /// removed [`Handle::on_signal`] handler), never for one made by [`signal`].
     ///
     /// Cancel safe: dropping the future loses no delivery.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut usr1 = signal(SignalKind::user_defined1())?;
+    ///     // SAFETY: SIGUSR1 has a handler now (installed by `signal`).
+    ///     unsafe { libc::raise(libc::SIGUSR1) };
+    ///     assert_eq!(usr1.recv().await, Some(()));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv(&mut self) -> Option<()> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }

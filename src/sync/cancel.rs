@@ -104,6 +104,18 @@ impl CancellationToken {
 
     /// A token cancelled with this one (and with its parents), which can also be cancelled alone.
     /// A child of a cancelled token is born cancelled.
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let server = CancellationToken::new();
+    /// let connection = server.child_token();
+    /// connection.cancel(); // one connection stops...
+    /// assert!(!server.is_cancelled(), "... not the server");
+    /// let other = server.child_token();
+    /// server.cancel(); // the server stops: so does every child
+    /// assert!(other.is_cancelled());
+    /// ```
     pub fn child_token(&self) -> CancellationToken {
         let child = Node::new(self.node.cancelled.get(), Some(self.node.clone()));
         if !child.cancelled.get() {
@@ -158,6 +170,22 @@ impl CancellationToken {
 
     /// Runs `future` until it completes (`Some(output)`) or the token is cancelled (`None`, and the
     /// future is dropped). A token cancelled already does not poll the future at all.
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let token = CancellationToken::new();
+    ///     let stop = token.clone();
+    ///     evloop::spawn(async move { stop.cancel() });
+    ///     let slow = evloop::time::sleep(Duration::from_secs(60));
+    ///     assert_eq!(token.run_until_cancelled(slow).await, None, "cut short");
+    ///     assert_eq!(token.run_until_cancelled(async { 1 }).await, None, "already cancelled");
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn run_until_cancelled<F: Future>(&self, future: F) -> Option<F::Output> {
         let mut cancelled = pin!(self.cancelled());
         let mut future = pin!(future);
@@ -171,6 +199,17 @@ impl CancellationToken {
     }
 
     /// A guard that cancels the token when it is dropped (unless [`disarm`](DropGuard::disarm)ed).
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// let watcher = token.clone();
+    /// {
+    ///     let _guard = token.drop_guard(); // cancels when this scope ends, however it ends
+    /// }
+    /// assert!(watcher.is_cancelled());
+    /// ```
     pub fn drop_guard(self) -> DropGuard {
         DropGuard { token: Some(self) }
     }

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`oneshot`] | one value, sent once |
 //! | [`mpsc`] | many senders, one receiver; bounded with backpressure, or unbounded |
+//! | [`mpmc`] | many senders, many receivers (a worker pool's queue); bounded, each value to one receiver |
 //! | [`broadcast`] | every receiver gets every value sent after it subscribed |
 //! | [`watch`] | receivers see the latest value and are told when it changes |
 //! | [`Notify`] | wake one waiting task, or all of them |
@@ -44,6 +45,7 @@ use std::task::{Context, Poll, Waker};
 
 pub mod broadcast;
 mod cancel;
+pub mod mpmc;
 pub mod mpsc;
 mod mutex;
 mod notify;

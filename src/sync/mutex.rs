@@ -80,6 +80,31 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Waits for the lock (first come, first served) and returns a guard giving access to the
     /// value.
+    ///
+    /// ```
+    /// use evloop::sync::Mutex;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let log = Rc::new(Mutex::new(Vec::new()));
+    ///     let tasks: Vec<_> = (0..3)
+    ///         .map(|i| {
+    ///             let log = log.clone();
+    ///             evloop::spawn(async move {
+    ///                 let mut guard = log.lock().await; // held across the await below
+    ///                 evloop::yield_now().await;
+    ///                 guard.push(i);
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     for t in tasks {
+    ///         t.await.unwrap();
+    ///     }
+    ///     assert_eq!(*log.lock().await, [0, 1, 2], "first come, first served");
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn lock(&self) -> MutexGuard<'_, T> {
         let Ok(permit) = self.lock.acquire().await else {
             unreachable!("a mutex's semaphore is never closed")
@@ -92,6 +117,17 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     ///
     /// [`TryLockError`] otherwise.
+    ///
+    /// ```
+    /// use evloop::sync::Mutex;
+    ///
+    /// let m = Mutex::new(1);
+    /// let guard = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_err(), "held");
+    /// drop(guard);
+    /// *m.try_lock().unwrap() += 1;
+    /// assert_eq!(m.into_inner(), 2);
+    /// ```
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
         match self.lock.try_acquire() {
             Ok(permit) => Ok(self.guard(permit)),

@@ -95,6 +95,18 @@ impl Notify {
     }
 
     /// Wakes the task that has waited longest, or stores a permit if none waits.
+    ///
+    /// ```
+    /// use evloop::sync::Notify;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let notify = Notify::new();
+    ///     notify.notify_one(); // nobody waits: a permit is stored...
+    ///     notify.notified().await; // ... and the next wait uses it up at once
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notify_one(&self) {
         let mut st = self.state.borrow_mut();
         match st.waiters.front() {
@@ -110,6 +122,28 @@ impl Notify {
 
     /// Wakes every task waiting now, and completes every [`Notified`] created before this call.
     /// Stores no permit.
+    ///
+    /// ```
+    /// use evloop::sync::Notify;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let notify = Rc::new(Notify::new());
+    ///     let waiters: Vec<_> = (0..3)
+    ///         .map(|_| {
+    ///             let n = notify.clone();
+    ///             evloop::spawn(async move { n.notified().await })
+    ///         })
+    ///         .collect();
+    ///     evloop::yield_now().await; // they wait now
+    ///     notify.notify_waiters(); // wakes all of them, stores no permit
+    ///     for w in waiters {
+    ///         w.await.unwrap();
+    ///     }
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notify_waiters(&self) {
         let mut st = self.state.borrow_mut();
         st.generation += 1;

@@ -76,6 +76,19 @@ impl<T> Inner<T> {
 }
 
 /// Sends the value; see [`channel`].
+///
+/// ```
+/// use evloop::sync::oneshot;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = oneshot::channel();
+///     // A request handed to a worker, with the sender to answer it.
+///     evloop::spawn(async move { tx.send("answer").unwrap() });
+///     assert_eq!(rx.await, Ok("answer"));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Sender<T> {
     inner: Rc<Inner<T>>,
 }
@@ -84,6 +97,18 @@ pub struct Sender<T> {
 /// sending. See [`channel`].
 ///
 /// Once it has completed, awaiting it again yields [`RecvError`].
+///
+/// ```
+/// use evloop::sync::oneshot;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = oneshot::channel::<u32>();
+///     drop(tx); // gave up without sending
+///     assert!(rx.await.is_err());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Receiver<T> {
     inner: Rc<Inner<T>>,
@@ -108,6 +133,14 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// Gives `value` back if the receiver has been dropped or closed.
+    ///
+    /// ```
+    /// use evloop::sync::oneshot;
+    ///
+    /// let (tx, rx) = oneshot::channel();
+    /// drop(rx);
+    /// assert_eq!(tx.send(5), Err(5), "nobody wants it: the value comes back");
+    /// ```
     pub fn send(self, value: T) -> Result<(), T> {
         if self.inner.rx_closed.get() {
             return Err(value);
@@ -118,6 +151,15 @@ impl<T> Sender<T> {
     }
 
     /// Whether the receiver has been dropped or closed, so that sending would fail.
+    ///
+    /// ```
+    /// use evloop::sync::oneshot;
+    ///
+    /// let (tx, mut rx) = oneshot::channel::<()>();
+    /// assert!(!tx.is_closed());
+    /// rx.close();
+    /// assert!(tx.is_closed(), "no need to compute the value");
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.rx_closed.get()
     }
@@ -169,6 +211,16 @@ impl<T> Receiver<T> {
     ///
     /// [`TryRecvError::Empty`] if nothing was sent yet, [`TryRecvError::Closed`] if nothing ever
     /// will be.
+    ///
+    /// ```
+    /// use evloop::sync::oneshot::{self, TryRecvError};
+    ///
+    /// let (tx, mut rx) = oneshot::channel();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed), "taken already");
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         match self.inner.value.take() {
             Some(v) => Ok(v),
@@ -179,6 +231,15 @@ impl<T> Receiver<T> {
 
     /// Refuses the value: [`Sender::send`] fails from now on. A value already sent can still be
     /// received.
+    ///
+    /// ```
+    /// use evloop::sync::oneshot;
+    ///
+    /// let (tx, mut rx) = oneshot::channel();
+    /// rx.close();
+    /// assert_eq!(tx.send(1), Err(1));
+    /// assert!(rx.try_recv().is_err());
+    /// ```
     pub fn close(&mut self) {
         self.inner.rx_closed.set(true);
         wake(self.inner.tx_waker.take());

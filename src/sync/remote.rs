@@ -97,11 +97,42 @@ impl<T> Shared<T> {
 }
 
 /// Sends values to a [`RemoteReceiver`] from any thread; see [`remote_channel`].
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = evloop::sync::remote_channel();
+///     let worker = std::thread::spawn(move || tx.send(std::thread::current().id()).unwrap());
+///     let from = rx.recv().await.unwrap();
+///     assert_ne!(from, std::thread::current().id());
+///     worker.join().unwrap();
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct RemoteSender<T> {
     shared: Arc<Shared<T>>,
 }
 
 /// Receives on the loop what [`RemoteSender`]s send; see [`remote_channel`].
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let got = lp.block_on(async {
+///     let (tx, mut rx) = evloop::sync::remote_channel();
+///     std::thread::spawn(move || {
+///         for i in 0..3 {
+///             tx.send(i).unwrap();
+///         }
+///     });
+///     let mut got = Vec::new();
+///     while let Some(v) = rx.recv().await {
+///         got.push(v);
+///     }
+///     got
+/// });
+/// assert_eq!(got, [0, 1, 2]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct RemoteReceiver<T> {
     shared: Arc<Shared<T>>,
     /// Values already taken from the shared queue, swapped out in one go.
@@ -114,6 +145,14 @@ impl<T> RemoteSender<T> {
     /// # Errors
     ///
     /// Gives `value` back if the receiver is closed or dropped.
+    ///
+    /// ```
+    /// let (tx, mut rx) = evloop::sync::remote_channel();
+    /// tx.send(1).unwrap();
+    /// rx.close();
+    /// assert_eq!(tx.send(2).unwrap_err().0, 2);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut inner = self.shared.lock();
         if inner.closed {
@@ -164,6 +203,9 @@ impl<T> fmt::Debug for RemoteSender<T> {
     }
 }
 
+// Values are only ever moved in and out of `local`, never pinned in place.
+impl<T> Unpin for RemoteReceiver<T> {}
+
 impl<T> RemoteReceiver<T> {
     /// Receives the next value, waiting for one if none is queued. `None` once every sender is gone
     /// (or the receiver was closed) and the queue is empty.
@@ -203,6 +245,16 @@ impl<T> RemoteReceiver<T> {
     ///
     /// [`TryRecvError::Empty`] if nothing is queued but more may come,
     /// [`TryRecvError::Disconnected`] if nothing more will.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc::TryRecvError;
+    ///
+    /// let (tx, mut rx) = evloop::sync::remote_channel();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// std::thread::spawn(move || tx.send("hi").unwrap()).join().unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("hi"));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         if self.local.is_empty() {
             let mut inner = self.shared.lock();

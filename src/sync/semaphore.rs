@@ -131,6 +131,20 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore is closed, before or while waiting.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await.unwrap();
+    ///     assert!(sem.try_acquire().is_err(), "the only permit is out");
+    ///     drop(permit); // given back
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
     }
@@ -222,6 +236,16 @@ impl Semaphore {
     /// # Panics
     ///
     /// If the total would exceed [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(0);
+    /// assert!(sem.try_acquire().is_err());
+    /// sem.add_permits(2);
+    /// let (_a, _b) = (sem.try_acquire().unwrap(), sem.try_acquire().unwrap());
+    /// assert_eq!(sem.available_permits(), 0);
+    /// ```
     pub fn add_permits(&self, n: usize) {
         self.release(n);
     }

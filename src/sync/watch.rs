@@ -102,12 +102,37 @@ impl<T> Shared<T> {
 }
 
 /// Updates the value; see [`channel`].
+///
+/// ```
+/// use evloop::sync::watch;
+///
+/// let (config, rx) = watch::channel(String::from("v1"));
+/// config.send_modify(|c| c.push_str("+patch"));
+/// assert_eq!(*rx.borrow(), "v1+patch");
+/// ```
 pub struct Sender<T> {
     shared: Rc<Shared<T>>,
 }
 
 /// Sees the latest value and waits for changes; see [`channel`]. Cloning it gives a receiver that
 /// has seen the same version.
+///
+/// ```
+/// use evloop::sync::watch;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = watch::channel(0);
+///     let reader = evloop::spawn(async move {
+///         rx.changed().await.unwrap();
+///         *rx.borrow_and_update()
+///     });
+///     evloop::yield_now().await;
+///     tx.send(7).unwrap();
+///     assert_eq!(reader.await.unwrap(), 7);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Receiver<T> {
     shared: Rc<Shared<T>>,
     /// The version this receiver has seen.
@@ -132,6 +157,17 @@ impl<T> Sender<T> {
     /// # Panics
     ///
     /// If a [`Ref`] to the value (from a `borrow`) is alive.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(1);
+    /// tx.send(2).unwrap();
+    /// assert_eq!(*rx.borrow(), 2);
+    /// drop(rx);
+    /// assert_eq!(tx.send(3).unwrap_err().0, 3, "no receiver: the value is left alone");
+    /// assert_eq!(*tx.borrow(), 2);
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.shared.receivers.get() == 0 {
             return Err(SendError(value));
@@ -147,6 +183,14 @@ impl<T> Sender<T> {
     /// # Panics
     ///
     /// If a [`Ref`] to the value (from a `borrow`) is alive.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, _rx) = watch::channel("old");
+    /// assert_eq!(tx.send_replace("new"), "old");
+    /// assert_eq!(*tx.borrow(), "new");
+    /// ```
     pub fn send_replace(&self, value: T) -> T {
         let old = self.shared.value.replace(value);
         self.shared.changed();
@@ -158,6 +202,15 @@ impl<T> Sender<T> {
     /// # Panics
     ///
     /// If a [`Ref`] to the value (from a `borrow`) is alive, including inside `modify`.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, mut rx) = watch::channel(vec![1]);
+    /// tx.send_modify(|v| v.push(2));
+    /// assert!(rx.has_changed().unwrap());
+    /// assert_eq!(*rx.borrow_and_update(), [1, 2]);
+    /// ```
     pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
         modify(&mut self.shared.value.borrow_mut());
         self.shared.changed();
@@ -169,6 +222,16 @@ impl<T> Sender<T> {
     /// # Panics
     ///
     /// As for [`Sender::send_modify`].
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(10);
+    /// let raise = |v: &mut i32| if *v < 20 { *v = 20; true } else { false };
+    /// assert!(tx.send_if_modified(raise));
+    /// assert!(!tx.send_if_modified(raise), "unchanged: receivers are not told");
+    /// assert_eq!(*rx.borrow(), 20);
+    /// ```
     pub fn send_if_modified(&self, modify: impl FnOnce(&mut T) -> bool) -> bool {
         let modified = modify(&mut self.shared.value.borrow_mut());
         if modified {
@@ -183,6 +246,17 @@ impl<T> Sender<T> {
     }
 
     /// A new receiver, which has seen the current value.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(0);
+    /// drop(rx);
+    /// tx.send_replace(1); // kept for later subscribers
+    /// let late = tx.subscribe();
+    /// assert_eq!(*late.borrow(), 1);
+    /// assert!(!late.has_changed().unwrap(), "it has seen the current value");
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         self.shared.receivers.set(self.shared.receivers.get() + 1);
         Receiver {
@@ -248,6 +322,18 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError`] if it did not and the sender is gone, so it never will.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, mut rx) = watch::channel(0);
+    /// assert!(!rx.has_changed().unwrap());
+    /// tx.send(1).unwrap();
+    /// assert!(rx.has_changed().unwrap());
+    /// rx.mark_unchanged();
+    /// drop(tx);
+    /// assert!(rx.has_changed().is_err(), "nothing will change any more");
+    /// ```
     pub fn has_changed(&self) -> Result<bool, RecvError> {
         if self.shared.version.get() != self.seen {
             Ok(true)
@@ -271,6 +357,23 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError`] once the sender is gone and the value it left has been seen.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = watch::channel("idle");
+    ///     evloop::spawn(async move {
+    ///         tx.send("busy").unwrap();
+    ///         // dropped here: after this change, `changed` fails
+    ///     });
+    ///     assert!(rx.changed().await.is_ok());
+    ///     assert_eq!(*rx.borrow_and_update(), "busy");
+    ///     assert!(rx.changed().await.is_err());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn changed(&mut self) -> Result<(), RecvError> {
         Changed {
             rx: self,
@@ -316,39 +419,51 @@ impl<T> Future for Changed<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let shared = &this.rx.shared;
-        let mut new = NewWaker::new(cx.waker());
-        let out = loop {
-            let version = shared.version.get();
-            if version != this.rx.seen {
-                this.rx.seen = version;
-                break Ok(());
-            }
-            if !shared.sender_alive.get() {
-                break Err(RecvError(()));
-            }
-            let mut waiters = shared.waiters.borrow_mut();
-            match waiters.changed.wait(&mut this.key, &mut new) {
-                Ok(()) => return Poll::Pending,
-                Err(NeedsClone) => new.clone_after(waiters),
-            }
-        };
-        if this.key.is_some() {
-            // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
-            let waker = shared.waiters.borrow_mut().changed.cancel(&mut this.key);
-            drop(waker);
-        }
-        Poll::Ready(out)
+        poll_changed(this.rx, &mut this.key, cx)
     }
 }
 
 impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
-        if self.key.is_some() {
-            let shared = &self.rx.shared;
-            let waker = shared.waiters.borrow_mut().changed.cancel(&mut self.key);
-            drop(waker);
+        leave_changed(self.rx, &mut self.key);
+    }
+}
+
+/// Polls until `rx` has a version it has not seen, waiting in the waiter slot `key` (the
+/// caller's, freed once the poll is ready or by [`leave_changed`]): the body of
+/// [`Receiver::changed`], shared with the `Stream`.
+pub(crate) fn poll_changed<T>(
+    rx: &mut Receiver<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), RecvError>> {
+    let shared = &rx.shared;
+    let mut new = NewWaker::new(cx.waker());
+    let out = loop {
+        let version = shared.version.get();
+        if version != rx.seen {
+            rx.seen = version;
+            break Ok(());
         }
+        if !shared.sender_alive.get() {
+            break Err(RecvError(()));
+        }
+        let mut waiters = shared.waiters.borrow_mut();
+        match waiters.changed.wait(key, &mut new) {
+            Ok(()) => return Poll::Pending,
+            Err(NeedsClone) => new.clone_after(waiters),
+        }
+    };
+    leave_changed(rx, key);
+    Poll::Ready(out)
+}
+
+/// Frees the waiter slot `key` of a wait for a change that is over or dropped.
+pub(crate) fn leave_changed<T>(rx: &Receiver<T>, key: &mut Option<usize>) {
+    if key.is_some() {
+        // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
+        let waker = rx.shared.waiters.borrow_mut().changed.cancel(key);
+        drop(waker);
     }
 }
 

@@ -38,6 +38,18 @@ impl<T> JoinHandle<T> {
     /// Cancels the task: its future is dropped at its next suspension point (or before its first
     /// poll), and awaiting this handle then yields [`JoinError::Cancelled`]. Does nothing if the task
     /// already finished.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let task = evloop::spawn(evloop::time::sleep(Duration::from_secs(60)));
+    ///     task.abort(); // its future is dropped; it never finishes its sleep
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn abort(&self) {
         if let Some(w) = self.task.abort() {
             w.wake();
@@ -45,6 +57,18 @@ impl<T> JoinHandle<T> {
     }
 
     /// Whether the task has finished (completed, panicked or been cancelled).
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let task = evloop::spawn(async { 1 });
+    ///     assert!(!task.is_finished(), "spawned tasks start in a later turn");
+    ///     evloop::yield_now().await;
+    ///     assert!(task.is_finished());
+    ///     assert_eq!(task.await.unwrap(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
@@ -73,6 +97,17 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// Why a task (or a [`spawn_blocking`](crate::spawn_blocking) job) produced no output.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let task = evloop::spawn(async { panic!("bug") });
+///     let err = task.await.unwrap_err();
+///     assert!(err.is_panic());
+///     // Re-raise it here if the panic should not be contained: `resume_unwind(err.try_into_panic()?)`.
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[non_exhaustive]
 pub enum JoinError {
     /// The task was aborted, or the loop was dropped before it finished.

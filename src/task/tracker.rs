@@ -47,6 +47,30 @@ use crate::sync::wait_list::{self, WaitList};
 /// });
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// ```
+/// use evloop::task::TaskTracker;
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let tracker = TaskTracker::new();
+///     let done = Rc::new(Cell::new(0));
+///     for _ in 0..3 {
+///         let done = done.clone();
+///         tracker.spawn(async move {
+///             evloop::yield_now().await;
+///             done.set(done.get() + 1);
+///         });
+///     }
+///     tracker.close(); // no more tasks: `wait` can complete once these are done
+///     tracker.wait().await;
+///     assert_eq!(done.get(), 3);
+///     assert!(tracker.is_empty());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct TaskTracker {
     inner: Rc<Inner>,
@@ -153,6 +177,21 @@ impl TaskTracker {
     }
 
     /// Completes once the tracker is closed and no tracked task is left.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let tracker = TaskTracker::new();
+    ///     tracker.spawn(async {});
+    ///     // Not closed: `wait` would also wait for tasks spawned later. Close it first.
+    ///     tracker.close();
+    ///     tracker.wait().await;
+    ///     assert_eq!(tracker.len(), 0);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&self) -> TaskTrackerWait {
         TaskTrackerWait {
             inner: self.inner.clone(),

@@ -10,6 +10,24 @@ use crate::driver::timers::next_tick;
 use crate::event_loop::Handle;
 
 /// What an [`Interval`] does when ticks were missed because the task was busy.
+///
+/// ```
+/// use evloop::time::{interval, MissedTickBehavior};
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let mut poll = interval(Duration::from_millis(1));
+///     // A slow consumer should not get a burst of catch-up ticks.
+///     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///     poll.tick().await;
+///     std::thread::sleep(Duration::from_millis(5)); // busy: ticks are missed
+///     let late = poll.tick().await; // one tick now...
+///     let next = poll.tick().await; // ... and the next a full period later
+///     assert!(next - late >= Duration::from_millis(1));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks back to back until caught up, then keep the original schedule.
@@ -50,6 +68,18 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 ///
 /// If `period` is zero, or if this thread has no event loop.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let start = Instant::now() + Duration::from_millis(2);
+///     let mut every = evloop::time::interval_at(start, Duration::from_millis(1));
+///     assert!(every.tick().await >= start, "the first tick is at `start`, not at once");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
@@ -65,6 +95,22 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 }
 
 /// A stream of ticks; see [`interval`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let mut heartbeat = evloop::time::interval(Duration::from_millis(1));
+///     let mut beats = 0;
+///     while beats < 3 {
+///         heartbeat.tick().await; // the first completes at once
+///         beats += 1;
+///     }
+///     assert_eq!(heartbeat.period(), Duration::from_millis(1));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     sleep: Sleep,

@@ -34,6 +34,18 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 ///
 /// If this thread has no event loop.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(2);
+///     evloop::time::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     let handle = Handle::current();
     let deadline = handle.core.instant_to_ns(deadline);
@@ -41,6 +53,20 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels its timer.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     // An idle timeout, pushed back each time there is activity.
+///     let mut idle = Box::pin(evloop::time::sleep(Duration::from_millis(1)));
+///     idle.as_mut().reset(Instant::now() + Duration::from_millis(3));
+///     idle.as_mut().await;
+///     assert!(idle.is_elapsed());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {

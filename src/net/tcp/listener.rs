@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use super::TcpStream;
 use crate::net::accept::AcceptState;
 use crate::net::addr::{resolve_now, ToSocketAddrs};
+use crate::net::socket;
 use crate::net::source::IoSource;
 use crate::net::sys;
 
@@ -85,11 +86,57 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        Self::bind_each(&addr, "TcpListener::bind", |addr| {
+            mio::net::TcpListener::bind(addr)
+                .and_then(|l| sys::set_backlog(l.as_raw_fd(), sys::LISTEN_BACKLOG).map(|()| l))
+        })
+    }
+
+    /// Binds like [`bind`](TcpListener::bind), with `SO_REUSEPORT` set as well: several listeners
+    /// (of one user) may then bind the same address and port, and the kernel spreads incoming
+    /// connections over them by a hash of the peer's address and port. This is how each loop of
+    /// a [`LoopSet`](crate::LoopSet) gets its own listener on a shared port. Every socket bound to
+    /// the port must set the option: a plain [`bind`](TcpListener::bind) to it fails with
+    /// `AddrInUse`, and so does this while a plain listener holds it.
+    ///
+    /// Port 0 picks a free port; bind the other listeners to the port it picked
+    /// ([`local_addr`](TcpListener::local_addr)).
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](TcpListener::bind).
+    ///
+    /// ```
+    /// use evloop::net::TcpListener;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let first = TcpListener::bind_reuseport("127.0.0.1:0")?;
+    ///     let addr = first.local_addr()?;
+    ///     let second = TcpListener::bind_reuseport(addr)?; // the same port
+    ///     assert_eq!(second.local_addr()?, addr);
+    ///     assert!(TcpListener::bind(addr).is_err(), "a plain bind may not join them");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_reuseport<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        Self::bind_each(&addr, "TcpListener::bind_reuseport", |addr| {
+            let fd = socket::bind(addr, libc::SOCK_STREAM)?;
+            sys::set_backlog(fd.as_raw_fd(), sys::LISTEN_BACKLOG)?;
+            Ok(mio::net::TcpListener::from_std(fd.into()))
+        })
+    }
+
+    /// Tries `bind` on each address in turn; the first that works, else the last error.
+    fn bind_each<A: ToSocketAddrs>(
+        addr: &A,
+        what: &'static str,
+        mut bind: impl FnMut(SocketAddr) -> io::Result<mio::net::TcpListener>,
+    ) -> io::Result<TcpListener> {
         let mut last = None;
-        for addr in resolve_now(&addr, "TcpListener::bind")? {
-            let bound = mio::net::TcpListener::bind(addr)
-                .and_then(|l| sys::set_backlog(l.as_raw_fd(), sys::LISTEN_BACKLOG).map(|()| l));
-            match bound {
+        for addr in resolve_now(addr, what)? {
+            match bind(addr) {
                 Ok(l) => return Self::from_mio(l),
                 Err(e) => last = Some(e),
             }
@@ -125,6 +172,20 @@ impl TcpListener {
     /// taken (both handled here); so an error is not a transient one: the listener itself is
     /// broken. Or registering the new socket with the poller failed (the socket is then closed;
     /// for want of memory, `ENOMEM` or `ENOSPC`, the listener backs off instead).
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (_conn, peer) = listener.accept().await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -165,6 +226,28 @@ impl TcpListener {
 }
 
 /// The connections a [`TcpListener`] accepts; see [`TcpListener::incoming`].
+///
+/// ```
+/// use evloop::net::{TcpListener, TcpStream};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     evloop::spawn(async move {
+///         for _ in 0..3 {
+///             TcpStream::connect(addr).await.unwrap();
+///         }
+///     });
+///     let mut incoming = listener.incoming();
+///     for _ in 0..3 {
+///         let conn = incoming.next().await?;
+///         assert!(conn.peer_addr()?.ip().is_loopback());
+///     }
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,

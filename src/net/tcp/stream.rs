@@ -21,6 +21,30 @@ use crate::net::stream::forward_async_io;
 ///
 /// To read in one task and write in another, use [`TcpStream::split`] or
 /// [`TcpStream::into_split`].
+///
+/// ```
+/// use evloop::io::{AsyncRead, AsyncWrite};
+/// use evloop::net::{TcpListener, TcpStream};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let server = evloop::spawn(async move {
+///         let (mut conn, _) = listener.accept().await?;
+///         let mut buf = [0; 5];
+///         conn.read_exact(&mut buf).await?;
+///         conn.write_all(&buf).await // echo it back
+///     });
+///     let mut client = TcpStream::connect(addr).await?;
+///     client.write_all(b"hello").await?;
+///     let mut back = [0; 5];
+///     client.read_exact(&mut back).await?;
+///     assert_eq!(&back, b"hello");
+///     server.await.unwrap()
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TcpStream {
     io: IoSource<mio::net::TcpStream>,
 }
@@ -160,6 +184,29 @@ impl TcpStream {
     }
 
     /// Borrowed halves: read in one task and write in another, both on this loop.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     let (mut rd, mut wr) = server.split();
+    ///     client.write_all(b"ping").await?;
+    ///     // Read and write at once, in one task (`into_split` is for two tasks).
+    ///     let mut buf = [0; 4];
+    ///     rd.read_exact(&mut buf).await?;
+    ///     wr.write_all(&buf).await?;
+    ///     let mut back = [0; 4];
+    ///     client.read_exact(&mut back).await?;
+    ///     assert_eq!(&back, b"ping");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn split(
         &mut self,
     ) -> (
@@ -171,6 +218,34 @@ impl TcpStream {
 
     /// Owned halves, for tasks that outlive the borrow. Dropping the write half shuts down the
     /// writing side.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     let (mut rd, mut wr) = client.into_split();
+    ///     let writer = evloop::spawn(async move {
+    ///         wr.write_all(b"from another task").await
+    ///         // dropping `wr` shuts the writing side down: the server sees the end
+    ///     });
+    ///     let mut got = Vec::new();
+    ///     server.read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"from another task");
+    ///     writer.await.unwrap()?;
+    ///     server.write_all(b"bye").await?;
+    ///     drop(server);
+    ///     let mut bye = Vec::new();
+    ///     rd.read_to_end(&mut bye).await?;
+    ///     assert_eq!(bye, b"bye");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_split(
         self,
     ) -> (
@@ -235,8 +310,10 @@ impl TcpStream {
     }
 }
 
-forward_async_io!(read: TcpStream);
-forward_async_io!(write: TcpStream);
+// Through a shared reference too, as std's `Read` for `&TcpStream`: one task may read while another
+// writes. (Two tasks reading at once would share one read waker: only the later one would be woken.)
+forward_async_io!(read: TcpStream, &TcpStream);
+forward_async_io!(write: TcpStream, &TcpStream);
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -42,6 +42,24 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `bind(2)`, or if this thread has no event loop.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-dgram-{}", std::process::id()));
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let server = UnixDatagram::bind(&path)?;
+    ///     let client = UnixDatagram::unbound()?;
+    ///     client.send_to(b"to a path", &path).await?;
+    ///     let mut buf = [0; 16];
+    ///     let (n, _) = server.recv_from(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"to a path");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
         Self::from_mio(mio::net::UnixDatagram::bind(path)?)
     }
@@ -60,6 +78,24 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `socketpair(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (a, b) = UnixDatagram::pair()?;
+    ///     a.send(b"one").await?;
+    ///     a.send(b"two").await?;
+    ///     let mut buf = [0; 8];
+    ///     let n = b.recv(&mut buf).await?; // message boundaries are kept
+    ///     assert_eq!(&buf[..n], b"one");
+    ///     let n = b.recv(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"two");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = mio::net::UnixDatagram::pair()?;
         Ok((Self::from_mio(a)?, Self::from_mio(b)?))

@@ -17,6 +17,33 @@ use crate::net::source::IoSource;
 /// Out of descriptors or memory, [`accept`](UnixListener::accept) waits instead of failing or
 /// spinning, and sheds the connections it cannot take, as
 /// [`TcpListener`](crate::net::TcpListener#out-of-descriptors) does.
+///
+/// ```
+/// use evloop::io::AsyncWrite;
+/// use evloop::net::{UnixListener, UnixStream};
+///
+/// let path = std::env::temp_dir().join(format!("evloop-doc-unix-listener-{}", std::process::id()));
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let server = evloop::spawn(async move {
+///         for _ in 0..2 {
+///             let (mut conn, _) = listener.accept().await?;
+///             conn.write_all(b"hi").await?;
+///         }
+///         Ok::<(), std::io::Error>(())
+///     });
+///     for _ in 0..2 {
+///         let stream = UnixStream::connect(&path).await?;
+///         let mut buf = [0; 2];
+///         evloop::io::AsyncRead::read_exact(&mut &stream, &mut buf).await?;
+///         assert_eq!(&buf, b"hi");
+///     }
+///     server.await.unwrap()
+/// })?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnixListener {
     io: IoSource<mio::net::UnixListener>,
     accept: AcceptState,

@@ -14,6 +14,27 @@ use crate::net::stream::forward_async_io;
 
 /// A Unix domain stream connection. Like [`TcpStream`](crate::net::TcpStream): syscall first,
 /// readiness after `WouldBlock`, writes with `MSG_NOSIGNAL`.
+///
+/// ```
+/// use evloop::io::{AsyncRead, AsyncWrite};
+/// use evloop::net::{UnixListener, UnixStream};
+///
+/// let path = std::env::temp_dir().join(format!("evloop-doc-unix-stream-{}", std::process::id()));
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let mut client = UnixStream::connect(&path).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"over a Unix socket").await?;
+///     drop(client);
+///     let mut got = Vec::new();
+///     server.read_to_end(&mut got).await?;
+///     assert_eq!(got, b"over a Unix socket");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnixStream {
     io: IoSource<mio::net::UnixStream>,
 }
@@ -39,6 +60,22 @@ impl UnixStream {
     /// # Errors
     ///
     /// As `socketpair(2)`, or if this thread has no event loop.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (mut a, mut b) = UnixStream::pair()?;
+    ///     a.write_all(b"no path needed").await?;
+    ///     let mut buf = [0; 14];
+    ///     b.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"no path needed");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((Self::from_mio(a)?, Self::from_mio(b)?))
@@ -79,6 +116,25 @@ impl UnixStream {
     }
 
     /// Borrowed halves: read in one task and write in another.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (mut a, mut b) = UnixStream::pair()?;
+    ///     let (mut rd, mut wr) = b.split();
+    ///     a.write_all(b"echo").await?;
+    ///     let mut buf = [0; 4];
+    ///     rd.read_exact(&mut buf).await?;
+    ///     wr.write_all(&buf).await?;
+    ///     a.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"echo");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn split(
         &mut self,
     ) -> (
@@ -89,6 +145,23 @@ impl UnixStream {
     }
 
     /// Owned halves. Dropping the write half shuts down the writing side.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (a, mut b) = UnixStream::pair()?;
+    ///     let (_rd, mut wr) = a.into_split();
+    ///     evloop::spawn(async move { wr.write_all(b"done").await.unwrap() }); // `wr` dropped: end of file
+    ///     let mut got = Vec::new();
+    ///     b.read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"done");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_split(
         self,
     ) -> (
@@ -117,8 +190,10 @@ impl UnixStream {
     }
 }
 
-forward_async_io!(read: UnixStream);
-forward_async_io!(write: UnixStream);
+// Through a shared reference too, as std's `Read` for `&UnixStream`: one task may read while another
+// writes. (Two tasks reading at once would share one read waker: only the later one would be woken.)
+forward_async_io!(read: UnixStream, &UnixStream);
+forward_async_io!(write: UnixStream, &UnixStream);
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {

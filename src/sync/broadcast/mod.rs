@@ -26,6 +26,8 @@ mod receiver;
 
 pub use error::{RecvError, SendError, TryRecvError};
 pub use receiver::Receiver;
+#[cfg(feature = "stream")]
+pub(crate) use receiver::{leave, poll_recv};
 
 /// Creates a broadcast channel that holds the last `capacity` values, with one receiver; more
 /// subscribe with [`Sender::subscribe`] or [`Receiver::resubscribe`].
@@ -134,6 +136,21 @@ impl<T> Shared<T> {
 }
 
 /// Sends values to every subscribed [`Receiver`]; see [`channel`]. Clone it for more publishers.
+///
+/// ```
+/// use evloop::sync::broadcast;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut first) = broadcast::channel(8);
+///     let mut second = tx.subscribe();
+///     let publisher = tx.clone(); // more publishers
+///     publisher.send("news").unwrap();
+///     assert_eq!(first.recv().await, Ok("news"));
+///     assert_eq!(second.recv().await, Ok("news"), "each receiver gets every value");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Sender<T> {
     shared: Rc<Shared<T>>,
 }
@@ -146,6 +163,17 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// Gives `value` back if no receiver is subscribed.
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, rx) = broadcast::channel(4);
+    /// let _rx2 = tx.subscribe();
+    /// assert_eq!(tx.send(1).unwrap(), 2, "sent to two receivers");
+    /// drop(rx);
+    /// drop(_rx2);
+    /// assert_eq!(tx.send(2).unwrap_err().0, 2, "nobody listens");
+    /// ```
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
         let mut ring = self.shared.ring.borrow_mut();
         let receivers = ring.receivers;
@@ -172,11 +200,32 @@ impl<T> Sender<T> {
     }
 
     /// A new receiver, which gets the values sent from now on.
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, mut early) = broadcast::channel(4);
+    /// tx.send("before").unwrap();
+    /// let mut late = tx.subscribe();
+    /// tx.send("after").unwrap();
+    /// assert_eq!(early.try_recv(), Ok("before"));
+    /// assert_eq!(late.try_recv(), Ok("after"), "only what was sent after subscribing");
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         self.shared.subscribe()
     }
 
     /// How many receivers are subscribed.
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, rx) = broadcast::channel::<()>(1);
+    /// let rx2 = rx.resubscribe();
+    /// assert_eq!(tx.receiver_count(), 2);
+    /// drop((rx, rx2));
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn receiver_count(&self) -> usize {
         self.shared.ring.borrow().receivers
     }

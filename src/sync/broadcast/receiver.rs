@@ -13,6 +13,37 @@ use crate::sync::{spend_budget, NeedsClone, NewWaker};
 /// [`channel`](super::channel).
 ///
 /// Dropping it releases its claim on the values it had not taken.
+///
+/// ```
+/// use evloop::sync::broadcast;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = broadcast::channel(16);
+///     let listeners: Vec<_> = (0..3)
+///         .map(|_| {
+///             let mut rx = rx.resubscribe();
+///             evloop::spawn(async move {
+///                 let mut got = Vec::new();
+///                 while let Ok(v) = rx.recv().await {
+///                     got.push(v);
+///                 }
+///                 got
+///             })
+///         })
+///         .collect();
+///     drop(rx);
+///     evloop::yield_now().await;
+///     for i in 0..3 {
+///         tx.send(i).unwrap();
+///     }
+///     drop(tx); // listeners get what was sent, then `RecvError::Closed`
+///     for l in listeners {
+///         assert_eq!(l.await.unwrap(), [0, 1, 2]);
+///     }
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Receiver<T> {
     shared: Rc<Shared<T>>,
     /// The sequence number of the next value to take.
@@ -63,12 +94,35 @@ impl<T> Receiver<T> {
 
     /// A new receiver of the same channel, which gets the values sent from now on (not those this
     /// one has yet to take).
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, mut rx) = broadcast::channel(4);
+    /// tx.send(1).unwrap();
+    /// let mut fresh = rx.resubscribe();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(fresh.try_recv(), Ok(2), "not what `rx` had yet to take");
+    /// ```
     pub fn resubscribe(&self) -> Receiver<T> {
         self.shared.subscribe()
     }
 
     /// How many values were sent that this receiver has not taken yet. More than the channel's
     /// capacity if it lagged: the next receive then reports [`RecvError::Lagged`](super::RecvError).
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, mut rx) = broadcast::channel(2);
+    /// for i in 0..3 {
+    ///     tx.send(i).unwrap();
+    /// }
+    /// assert_eq!(rx.len(), 3, "more than the capacity: it lagged");
+    /// assert!(rx.try_recv().is_err()); // the lag report
+    /// assert_eq!(rx.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         let tail = self.shared.ring.borrow().tail;
         usize::try_from(tail - self.next).unwrap_or(usize::MAX)
@@ -127,6 +181,17 @@ impl<T: Clone> Receiver<T> {
     ///
     /// [`TryRecvError::Empty`] if this receiver has taken every value but a sender is alive; the
     /// others as for [`Receiver::recv`].
+    ///
+    /// ```
+    /// use evloop::sync::broadcast::{self, TryRecvError};
+    ///
+    /// let (tx, mut rx) = broadcast::channel(4);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send("x").unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("x"));
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let mut ring = self.shared.ring.borrow_mut();
         match look(self.next, &self.shared, &ring) {
@@ -188,52 +253,60 @@ impl<T: Clone> Future for Recv<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let rx = &mut *this.rx;
-        let mut new = NewWaker::new(cx.waker());
-        loop {
-            let mut ring = rx.shared.ring.borrow_mut();
-            let out = match look(rx.next, &rx.shared, &ring) {
-                Look::Lagged(n) => {
-                    rx.next += n;
-                    Err(super::RecvError::Lagged(n))
-                }
-                Look::Ready => {
-                    if !spend_budget() {
-                        drop(ring);
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    Ok(take(&mut rx.next, &mut ring))
-                }
-                Look::Closed => Err(super::RecvError::Closed),
-                Look::Empty => match ring.waiters.wait(&mut this.key, &mut new) {
-                    Ok(()) => return Poll::Pending,
-                    Err(NeedsClone) => {
-                        new.clone_after(ring);
-                        continue;
-                    }
-                },
-            };
-            let waker = ring.waiters.cancel(&mut this.key);
-            drop(ring);
-            drop(waker);
-            return Poll::Ready(out);
-        }
+        poll_recv(this.rx, &mut this.key, cx)
     }
 }
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
-        if self.key.is_some() {
-            // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
-            let waker = self
-                .rx
-                .shared
-                .ring
-                .borrow_mut()
-                .waiters
-                .cancel(&mut self.key);
-            drop(waker);
-        }
+        leave(self.rx, &mut self.key);
+    }
+}
+
+/// Polls `rx` for its next value, waiting in the waiter slot `key` (the caller's, freed once the
+/// poll is ready or by [`leave`]): the body of [`Receiver::recv`], shared with the `Stream`.
+pub(crate) fn poll_recv<T: Clone>(
+    rx: &mut Receiver<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, super::RecvError>> {
+    let mut new = NewWaker::new(cx.waker());
+    loop {
+        let mut ring = rx.shared.ring.borrow_mut();
+        let out = match look(rx.next, &rx.shared, &ring) {
+            Look::Lagged(n) => {
+                rx.next += n;
+                Err(super::RecvError::Lagged(n))
+            }
+            Look::Ready => {
+                if !spend_budget() {
+                    drop(ring);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Ok(take(&mut rx.next, &mut ring))
+            }
+            Look::Closed => Err(super::RecvError::Closed),
+            Look::Empty => match ring.waiters.wait(key, &mut new) {
+                Ok(()) => return Poll::Pending,
+                Err(NeedsClone) => {
+                    new.clone_after(ring);
+                    continue;
+                }
+            },
+        };
+        let waker = ring.waiters.cancel(key);
+        drop(ring);
+        drop(waker);
+        return Poll::Ready(out);
+    }
+}
+
+/// Frees the waiter slot `key` of a receive that is dropped before it completed.
+pub(crate) fn leave<T>(rx: &Receiver<T>, key: &mut Option<usize>) {
+    if key.is_some() {
+        // Dropped with no borrow held, as a waker may be a foreign one that uses the channel.
+        let waker = rx.shared.ring.borrow_mut().waiters.cancel(key);
+        drop(waker);
     }
 }

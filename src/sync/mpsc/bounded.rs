@@ -13,6 +13,27 @@ use crate::sync::{wake, NeedsClone, NewWaker};
 ///
 /// When every `Sender` (and [`UnboundedSender`](super::UnboundedSender)) of a channel is dropped,
 /// the receiver gets the values still buffered, then `None`.
+///
+/// ```
+/// use evloop::sync::mpsc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = mpsc::channel(8);
+///     for id in 0..2 {
+///         let tx = tx.clone(); // one per producer
+///         evloop::spawn(async move { tx.send(id).await.unwrap() });
+///     }
+///     drop(tx);
+///     let (mut got, mut sum) = (0, 0);
+///     while let Some(id) = rx.recv().await {
+///         got += 1;
+///         sum += id;
+///     }
+///     assert_eq!((got, sum), (2, 1));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Sender<T> {
     chan: Rc<Chan<T>>,
 }
@@ -62,16 +83,45 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc::{self, TrySendError};
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)), "never waits");
+    /// rx.close();
+    /// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan.try_push(value)
     }
 
     /// Whether the receiver has been closed or dropped, so that sending would fail.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel::<u8>(1);
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// How many values could be sent now without waiting.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(3);
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!((tx.capacity(), tx.max_capacity()), (2, 3));
+    /// rx.try_recv().unwrap();
+    /// assert_eq!(tx.capacity(), 3);
+    /// ```
     pub fn capacity(&self) -> usize {
         let st = self.chan.state.borrow();
         if st.send_waiters.is_empty() {

@@ -12,6 +12,28 @@ use crate::sync::{spend_budget, wake, NeedsClone, NewWaker};
 /// [`unbounded_channel`](super::unbounded_channel), in the order they were sent.
 ///
 /// Dropping it closes the channel and drops the values still buffered.
+///
+/// ```
+/// use evloop::sync::mpsc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = mpsc::channel(2);
+///     let consumer = evloop::spawn(async move {
+///         let mut got = Vec::new();
+///         while let Some(v) = rx.recv().await {
+///             got.push(v);
+///         }
+///         got
+///     });
+///     for i in 0..5 {
+///         tx.send(i).await.unwrap(); // waits while two are buffered
+///     }
+///     drop(tx);
+///     assert_eq!(consumer.await.unwrap(), [0, 1, 2, 3, 4]);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Receiver<T> {
     chan: Rc<Chan<T>>,
 }
@@ -92,6 +114,17 @@ impl<T> Receiver<T> {
     ///
     /// [`TryRecvError::Empty`] if nothing is buffered but more may come,
     /// [`TryRecvError::Disconnected`] if nothing more will.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc::{self, TryRecvError};
+    ///
+    /// let (tx, mut rx) = mpsc::unbounded_channel();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let mut st = self.chan.state.borrow_mut();
         if let Some((value, waker)) = st.pop() {
@@ -108,6 +141,21 @@ impl<T> Receiver<T> {
 
     /// Closes the channel: further sends fail, and so do senders waiting for room (they get their
     /// values back). Values already buffered can still be received.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = mpsc::channel(4);
+    ///     tx.send("queued").await.unwrap();
+    ///     rx.close();
+    ///     assert!(tx.send("refused").await.is_err());
+    ///     assert_eq!(rx.recv().await, Some("queued"));
+    ///     assert_eq!(rx.recv().await, None);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn close(&mut self) {
         let mut st = self.chan.state.borrow_mut();
         st.closed = true;

@@ -10,6 +10,20 @@ use super::{Chan, SendError};
 ///
 /// When every `UnboundedSender` of a channel is dropped, the receiver gets the values still
 /// buffered, then `None`.
+///
+/// ```
+/// use evloop::sync::mpsc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = mpsc::unbounded_channel();
+///     // From a callback, which cannot await: `send` never waits.
+///     evloop::Handle::current().call_soon(move |_| tx.send("from a callback").unwrap());
+///     assert_eq!(rx.recv().await, Some("from a callback"));
+///     assert_eq!(rx.recv().await, None);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnboundedSender<T> {
     chan: Rc<Chan<T>>,
 }
@@ -24,6 +38,16 @@ impl<T> UnboundedSender<T> {
     /// # Errors
     ///
     /// Gives `value` back if the receiver is closed or dropped.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::unbounded_channel();
+    /// tx.send(1).unwrap();
+    /// rx.close();
+    /// assert_eq!(tx.send(2).unwrap_err().0, 2);
+    /// assert_eq!(rx.try_recv(), Ok(1), "what was sent before closing is still there");
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan
             .try_push(value)

@@ -1,0 +1,71 @@
+//! How a loop of a set failed, and the set's error.
+
+use std::fmt;
+use std::io;
+
+/// Why one loop of a [`LoopSet`](crate::LoopSet) produced no result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoopFailure {
+    /// The loop could not start (its thread, its event loop, pinning, or its signal listeners),
+    /// or its setup future returned this error.
+    Error(io::Error),
+    /// The setup future (or the closure that built it) panicked; the panic's message.
+    Panic(String),
+    /// The setup future had not returned within the grace period after the shutdown began, so
+    /// it was dropped.
+    Abandoned,
+    /// Another loop could not start, so this one never ran its setup.
+    NotStarted,
+}
+
+impl fmt::Display for LoopFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoopFailure::Error(e) => write!(f, "failed: {e}"),
+            LoopFailure::Panic(msg) => write!(f, "panicked: {msg}"),
+            LoopFailure::Abandoned => f.write_str("did not finish within the grace period"),
+            LoopFailure::NotStarted => f.write_str("not started (another loop failed to start)"),
+        }
+    }
+}
+
+/// What [`LoopSet::run`](crate::LoopSet::run) returns when a loop failed: each failed loop's
+/// index and failure, in index order. It converts into an `io::Error`, so `?` works in a `main`
+/// that returns `io::Result`.
+#[derive(Debug)]
+pub struct LoopSetError {
+    pub(crate) failures: Vec<(usize, LoopFailure)>,
+}
+
+impl LoopSetError {
+    /// Each failed loop's index and failure, in index order.
+    pub fn failures(&self) -> &[(usize, LoopFailure)] {
+        &self.failures
+    }
+
+    /// The failures, by value.
+    pub fn into_failures(self) -> Vec<(usize, LoopFailure)> {
+        self.failures
+    }
+}
+
+impl fmt::Display for LoopSetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (index, failure)) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "loop {index} {failure}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoopSetError {}
+
+impl From<LoopSetError> for io::Error {
+    fn from(e: LoopSetError) -> io::Error {
+        io::Error::other(e)
+    }
+}

@@ -1,0 +1,215 @@
+//! Thread-per-core: N independent loops on N threads, sharing a port and nothing else.
+//!
+//! A single-threaded loop scales out the way nginx, Redis, Seastar, glommio and monoio do: one loop
+//! per core, each with its own listener on the same port
+//! ([`TcpListener::bind_reuseport`](crate::net::TcpListener::bind_reuseport)), its own tasks and
+//! its own state, so that nothing is shared on the hot path. [`LoopSet`] starts them, one thread
+//! each (by default as many as the CPUs this process may use, [`available_cpus`]), optionally
+//! pinned one per CPU, runs a setup future on each, and joins them all.
+//!
+//! - **Shutdown.** On `SIGINT` or `SIGTERM` (listened for by loop 0; see [`ShutdownHandle`] for
+//!   how the others learn), on [`ShutdownHandle::shutdown`], or when a loop fails, every loop's
+//!   [`LoopContext::shutdown_token`] is cancelled: stop accepting, finish what is in flight. A
+//!   loop whose setup future has not returned [`grace`](LoopSet::grace) later is abandoned (its
+//!   future and tasks are dropped) and reported.
+//! - **Failures.** A setup future that returns an error or panics (or a loop that cannot start)
+//!   shuts the others down; [`LoopSet::run`] then returns a [`LoopSetError`] that says which loop
+//!   failed and how. Nothing is left running for ever.
+//! - **Messages between loops** go through each loop's [`Remote`] ([`LoopContext::remote`]), or a
+//!   [`remote_channel`](crate::sync::remote_channel) for values to a task. A cross-thread wake
+//!   takes no process-wide lock.
+//!
+//! A shared counter kept by loop 0 and bumped by messages from the others:
+//!
+//! ```
+//! use evloop::LoopSet;
+//! use std::cell::Cell;
+//!
+//! thread_local! {
+//!     // Loop 0's own state: only closures posted to loop 0 touch it.
+//!     static TOTAL: Cell<u64> = const { Cell::new(0) };
+//! }
+//!
+//! let totals = LoopSet::new().loops(3).handle_signals(false).run(|ctx| async move {
+//!     // Each loop tells loop 0 how much work it did...
+//!     let done = 10 * (ctx.index() as u64 + 1);
+//!     ctx.remote(0).post(move |_| TOTAL.with(|t| t.set(t.get() + done))).unwrap();
+//!     if ctx.index() == 0 {
+//!         // ...and loop 0 waits until all three have reported (10 + 20 + 30), then stops the set.
+//!         while TOTAL.with(Cell::get) < 60 {
+//!             evloop::yield_now().await;
+//!         }
+//!         ctx.shutdown_handle().shutdown();
+//!     }
+//!     ctx.shutdown_token().cancelled().await;
+//!     Ok(TOTAL.with(Cell::get)) // 60 on loop 0, 0 elsewhere
+//! })?;
+//! assert_eq!(totals, [60, 0, 0]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod affinity;
+mod error;
+mod run;
+mod shutdown;
+
+use std::time::Duration;
+
+pub use affinity::available_cpus;
+pub use error::{LoopFailure, LoopSetError};
+pub use shutdown::ShutdownHandle;
+
+use crate::sync::CancellationToken;
+use crate::Remote;
+
+/// Starts N event loops on N threads and joins them (see the [module docs](self)).
+///
+/// ```no_run
+/// use evloop::net::TcpListener;
+/// use evloop::LoopSet;
+///
+/// fn main() -> std::io::Result<()> {
+///     // One listener per loop on the same port; the kernel spreads the connections.
+///     let accepted = LoopSet::new().pin(true).run(|ctx| async move {
+///         let listener = TcpListener::bind_reuseport("127.0.0.1:7878")?;
+///         let mut n = 0u64;
+///         while let Some(conn) = ctx.shutdown_token().run_until_cancelled(listener.accept()).await {
+///             let (_stream, _) = conn?;
+///             n += 1;
+///         }
+///         Ok(n)
+///     })?;
+///     println!("connections per loop: {accepted:?}");
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct LoopSet {
+    loops: Option<usize>,
+    pin: bool,
+    signals: bool,
+    grace: Duration,
+    name: String,
+    shutdown: ShutdownHandle,
+}
+
+impl Default for LoopSet {
+    fn default() -> Self {
+        LoopSet::new()
+    }
+}
+
+impl LoopSet {
+    /// A set with one loop per available CPU, not pinned, stopping on `SIGINT`/`SIGTERM`, with a
+    /// grace period of 5 seconds.
+    pub fn new() -> LoopSet {
+        LoopSet {
+            loops: None,
+            pin: false,
+            signals: true,
+            grace: Duration::from_secs(5),
+            name: String::from("evloop"),
+            shutdown: ShutdownHandle::default(),
+        }
+    }
+
+    /// The number of loops (threads); by default, the number of [`available_cpus`]. Zero is an
+    /// `InvalidInput` error from [`run`](LoopSet::run).
+    pub fn loops(mut self, n: usize) -> LoopSet {
+        self.loops = Some(n);
+        self
+    }
+
+    /// Pins loop `i` to the `i`-th available CPU (wrapping around if there are more loops than
+    /// CPUs). Off by default: pinning pays when the machine is not shared (or when each core's
+    /// other work is pinned elsewhere), and hurts when another process wants the same core.
+    pub fn pin(mut self, pin: bool) -> LoopSet {
+        self.pin = pin;
+        self
+    }
+
+    /// Whether loop 0 listens for `SIGINT` and `SIGTERM` and shuts the set down on either (on by
+    /// default). The listeners are in place before any setup future runs.
+    pub fn handle_signals(mut self, yes: bool) -> LoopSet {
+        self.signals = yes;
+        self
+    }
+
+    /// How long a loop's setup future may take to return once the shutdown began, before it is
+    /// dropped and the loop reported as [`LoopFailure::Abandoned`]. 5 seconds by default.
+    pub fn grace(mut self, grace: Duration) -> LoopSet {
+        self.grace = grace;
+        self
+    }
+
+    /// The threads' names are `NAME-0`, `NAME-1`, ... (`evloop-0`, ... by default).
+    pub fn name(mut self, name: impl Into<String>) -> LoopSet {
+        self.name = name.into();
+        self
+    }
+
+    /// A handle that shuts this set down, from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+}
+
+/// What a loop's setup closure is given: which loop it is, the other loops' [`Remote`]s, and the
+/// set's shutdown.
+#[derive(Debug)]
+pub struct LoopContext {
+    index: usize,
+    remotes: std::sync::Arc<[Remote]>,
+    token: CancellationToken,
+    force: CancellationToken,
+    shutdown: ShutdownHandle,
+}
+
+impl LoopContext {
+    /// This loop's index, from 0.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many loops the set has.
+    pub fn loops(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// The [`Remote`] of loop `index`, to post work to it (this loop's own included).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`loops`](LoopContext::loops).
+    #[track_caller]
+    pub fn remote(&self, index: usize) -> &Remote {
+        match self.remotes.get(index) {
+            Some(r) => r,
+            None => panic!(
+                "LoopContext::remote({index}): the set has {} loops",
+                self.remotes.len()
+            ),
+        }
+    }
+
+    /// Every loop's [`Remote`], by index.
+    pub fn remotes(&self) -> &[Remote] {
+        &self.remotes
+    }
+
+    /// Cancelled when the set shuts down: stop accepting, finish what is in flight, and return.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Cancelled after the shutdown token when the shutdown is to be cut short: a second
+    /// `SIGINT`/`SIGTERM`, or [`ShutdownHandle::force`]. Stop waiting for work in flight then.
+    pub fn force_token(&self) -> &CancellationToken {
+        &self.force
+    }
+
+    /// Shuts the whole set down (see [`ShutdownHandle`]).
+    pub fn shutdown_handle(&self) -> &ShutdownHandle {
+        &self.shutdown
+    }
+}
