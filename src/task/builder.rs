@@ -20,7 +20,8 @@ use crate::runtime::Handle;
 ///
 /// let lp = evloop::EventLoop::new()?;
 /// let out = lp.block_on(async {
-///     Builder::new().name("answer").spawn(async { 42 })?.await.map_err(std::io::Error::other)
+///     let task = Builder::new().name("answer").spawn(async { 42 })?;
+///     Ok::<_, std::io::Error>(task.await.expect("the task panicked"))
 /// })?;
 /// assert_eq!(out, 42);
 /// # Ok::<(), std::io::Error>(())
