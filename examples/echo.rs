@@ -5,6 +5,10 @@
 //!
 //! Stop it with Ctrl-C (or SIGTERM): it stops accepting and lets the transfers in flight finish.
 //!
+//! Watch it: `--stats 1` prints a line of loop metrics every second on stderr, and the latency
+//! histograms at shutdown; `kill -USR1 PID` prints a dump of its tasks (`EVLOOP_DEBUG=1` adds
+//! warnings about anything that holds the loop for 100 ms or more).
+//!
 //! Backpressure comes for free: a connection's task does not read again until everything it read
 //! was written, so a client that never reads stalls only its own task, with 4 KiB buffered.
 //!
@@ -30,6 +34,7 @@ fn main() -> io::Result<()> {
         // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
         // Listening before the announcement: a signal right after it must not find the default.
         let shutdown = common::shutdown_signal()?;
+        common::observe(args.stats)?;
         common::announce(listener.local_addr()?)?;
         let connections = TaskTracker::new();
         while let Some(accepted) = shutdown.run_until_cancelled(listener.accept()).await {
@@ -43,6 +48,9 @@ fn main() -> io::Result<()> {
         }
         drop(listener); // new connects are refused from here on
         common::drain(&connections, args.grace).await;
+        if args.stats.is_some() {
+            common::print_histograms(&evloop::Handle::current());
+        }
         Ok(())
     })
 }

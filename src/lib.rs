@@ -94,10 +94,13 @@
 //!
 //! ## Modules
 //!
-//! - [`event_loop`]: [`EventLoop`], [`Handle`], run modes, the error hook.
+//! - [`event_loop`]: [`EventLoop`], [`Handle`], run modes, the error hook; what the loop tells
+//!   about itself: [`Handle::metrics`], [`Handle::dump`], debug mode ([`Handle::set_debug`],
+//!   `EVLOOP_DEBUG=1`) and turn hooks ([`Handle::on_before_sleep`]).
 //! - [`reactor`]: readiness, watchers ([`Handle::watch`]).
 //! - [`timer`] and [`time`]: callback timers; `sleep`, `timeout`, `interval` for tasks.
-//! - [`task`]: spawning, [`JoinHandle`], [`yield_now`], [`TaskTracker`](task::TaskTracker).
+//! - [`task`]: spawning (named: [`task::Builder`]), [`JoinHandle`], [`yield_now`],
+//!   [`TaskTracker`](task::TaskTracker).
 //! - [`net`] and [`io`]: async TCP, UDP and Unix sockets; host names resolved off the loop
 //!   ([`net::lookup_host`]).
 //! - [`process`]: child processes with async pipes, reaped through pidfds (no zombies).

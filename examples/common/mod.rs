@@ -1,6 +1,7 @@
 //! What every example server shares: the `--addr` and `--grace` flags, the `listening on` line, the
 //! graceful shutdown on SIGINT and SIGTERM, and, for the servers on a raw `mio` or tokio listener,
-//! how to treat accept errors.
+//! how to treat accept errors. The servers on evloop also take `--stats SECS` and print a dump of
+//! their loop on SIGUSR1 (see [`observe`]).
 //!
 //! The shutdown: on the first SIGINT or SIGTERM a server prints `shutting down`, stops accepting
 //! (it drops its listener), lets the connections in flight finish for up to `--grace` seconds (5 by
@@ -20,9 +21,11 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::task::Poll;
 use std::time::Duration;
 
+use evloop::event_loop::{Histogram, Metrics};
 use evloop::signal::unix::{signal, SignalKind};
 use evloop::sync::CancellationToken;
 use evloop::task::TaskTracker;
+use evloop::Handle;
 
 /// The address used when `--addr` is not given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
@@ -44,11 +47,14 @@ pub struct Args {
     /// `--idle-reset`: keep the idle timeout as one sleep reset per read rather than a `timeout`
     /// per read (`echo_tokio`, to measure both of tokio's forms).
     pub idle_reset: bool,
+    /// `--stats SECS`: print a line of loop metrics every SECS seconds (servers that call
+    /// [`observe`]).
+    pub stats: Option<Duration>,
 }
 
 /// Parses `--addr HOST:PORT` (or `--addr=HOST:PORT`; HOST a name such as `localhost` or a numeric
-/// address), `--grace SECS`, `--idle-timeout SECS` (with `--idle-reset`) and `--help`. On bad
-/// input prints the problem and the usage to stderr and exits with status 2.
+/// address), `--grace SECS`, `--idle-timeout SECS` (with `--idle-reset`), `--stats SECS` and
+/// `--help`. On bad input prints the problem and the usage to stderr and exits with status 2.
 pub fn parse_args(name: &str) -> Args {
     parse_args_with(name, DEFAULT_ADDR, &[]).0
 }
@@ -63,7 +69,7 @@ pub fn parse_args_with(
 ) -> (Args, Vec<(String, String)>) {
     let own: String = extra.iter().map(|(f, v)| format!(" [{f} {v}]")).collect();
     let usage = format!(
-        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]]{own}   (defaults {default_addr}, {} s, none)",
+        "usage: {name} [--addr HOST:PORT] [--grace SECS] [--idle-timeout SECS [--idle-reset]] [--stats SECS]{own}   (defaults {default_addr}, {} s, none)",
         DEFAULT_GRACE.as_secs()
     );
     let mut found = Vec::new();
@@ -71,6 +77,7 @@ pub fn parse_args_with(
     let mut grace = DEFAULT_GRACE;
     let mut idle_timeout = None;
     let mut idle_reset = false;
+    let mut stats = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, value) = match arg.split_once('=') {
@@ -83,7 +90,7 @@ pub fn parse_args_with(
                 std::process::exit(0);
             }
             "--idle-reset" => idle_reset = true,
-            "--addr" | "--grace" | "--idle-timeout" => {
+            "--addr" | "--grace" | "--idle-timeout" | "--stats" => {
                 let Some(v) = value.or_else(|| args.next()) else {
                     fail(&format!("`{flag}` needs a value"), &usage)
                 };
@@ -98,7 +105,9 @@ pub fn parse_args_with(
                 if flag == "--grace" {
                     grace = secs;
                 } else if secs.is_zero() {
-                    fail("`--idle-timeout` must be more than 0", &usage);
+                    fail(&format!("`{flag}` must be more than 0"), &usage);
+                } else if flag == "--stats" {
+                    stats = Some(secs);
                 } else {
                     idle_timeout = Some(secs);
                 }
@@ -119,6 +128,7 @@ pub fn parse_args_with(
                 grace,
                 idle_timeout,
                 idle_reset,
+                stats,
             },
             found,
         ),
@@ -258,4 +268,95 @@ pub async fn drain_until(
     let left = tracker.len();
     eprintln!("grace period over: cancelling {left} connection(s)");
     left
+}
+
+/// What a person can see of a running server: on SIGUSR1 the loop's dump (tasks, timers,
+/// watchers) on stderr; with `stats`, one line of metrics every interval on stderr. Neither keeps
+/// the loop alive. Call it inside the loop; [`print_histograms`] at the end.
+pub fn observe(stats: Option<Duration>) -> io::Result<()> {
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    usr1.set_keep_alive(false);
+    evloop::spawn(async move {
+        while usr1.recv().await.is_some() {
+            eprint!("{}", Handle::current().dump());
+        }
+    });
+    if let Some(every) = stats {
+        let h = Handle::current();
+        let mut last = h.metrics();
+        let timer = h.call_every(every, move |h| {
+            let now = h.metrics();
+            eprintln!("{}", stats_line(&last, &now, every));
+            last = now;
+        });
+        h.set_timer_keep_alive(timer, false);
+    }
+    Ok(())
+}
+
+/// One line of metrics: what changed from `a` to `b` over `dt`, and what is alive now.
+pub fn stats_line(a: &Metrics, b: &Metrics, dt: Duration) -> String {
+    let per_s = |x: u64, y: u64| (y - x) as f64 / dt.as_secs_f64();
+    let busy = (b.busy_time() - a.busy_time()).as_secs_f64();
+    let idle = (b.idle_time() - a.idle_time()).as_secs_f64();
+    let load = if busy + idle > 0.0 {
+        100.0 * busy / (busy + idle)
+    } else {
+        0.0
+    };
+    let polls = b.io_polls() - a.io_polls();
+    let events = b.io_events() - a.io_events();
+    let q = |h: &Histogram, q| match h.quantile_upper_bound(q) {
+        Some(d) => format!("<{}", short(d)),
+        None => "-".into(),
+    };
+    format!(
+        "stats: {:.0} turns/s, busy {load:.0}%, {:.0} polls/s ({:.1} events/poll), \
+         {:.0} task polls/s, {:.0} callbacks/s, {} tasks, {} watchers, {} timers, queue max {}, \
+         schedule latency p50 {} p99 {}, poll p99 {}",
+        per_s(a.turns(), b.turns()),
+        per_s(a.io_polls(), b.io_polls()),
+        if polls == 0 {
+            0.0
+        } else {
+            events as f64 / polls as f64
+        },
+        per_s(a.tasks_polled(), b.tasks_polled()),
+        per_s(
+            a.callbacks_run() + a.watcher_events(),
+            b.callbacks_run() + b.watcher_events()
+        ),
+        b.tasks_alive(),
+        b.watchers(),
+        b.timers_live(),
+        b.queue_depth_max(),
+        q(b.schedule_latency(), 0.5),
+        q(b.schedule_latency(), 0.99),
+        q(b.poll_duration(), 0.99),
+    )
+}
+
+/// A duration as a person reads it: `512ns`, `131us`, `4.2ms`, `1.50s`.
+fn short(d: Duration) -> String {
+    match d.as_nanos() {
+        ns @ 0..1_000 => format!("{ns}ns"),
+        ns @ 1_000..1_000_000 => format!("{}us", ns / 1_000),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", d.as_secs_f64() * 1e3),
+        _ => format!("{:.2}s", d.as_secs_f64()),
+    }
+}
+
+/// The loop's two latency histograms as text bars, on stderr.
+pub fn print_histograms(h: &Handle) {
+    let m = h.metrics();
+    eprintln!(
+        "schedule latency (wake-up to poll), {} samples:\n{}",
+        m.schedule_latency().total(),
+        m.schedule_latency().bars(40)
+    );
+    eprintln!(
+        "poll duration, {} samples:\n{}",
+        m.poll_duration().total(),
+        m.poll_duration().bars(40)
+    );
 }

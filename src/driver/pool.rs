@@ -58,6 +58,17 @@ impl Pool {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// Jobs waiting for a thread, jobs running, and threads started (busy or idle).
+    pub(crate) fn stats(&self) -> (usize, usize, usize) {
+        let state = lock(&self.state);
+        let running = state.threads - state.idle;
+        (
+            state.jobs.len(),
+            running.min(self.in_flight()),
+            state.threads,
+        )
+    }
+
     pub(crate) fn set_max_threads(&self, n: usize) {
         lock(&self.state).max_threads = n.max(1);
     }

@@ -6,6 +6,8 @@
 //! hands them back: it never polls or drops one.
 
 use std::any::Any;
+use std::collections::HashMap;
+use std::panic::Location;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -69,7 +71,34 @@ impl Finished {
 struct Slot {
     gen: u32,
     scheduled: bool,
+    /// Polls so far.
+    polls: u32,
+    /// The longest poll measured (in a timed turn or in debug mode), in microseconds.
+    longest_us: u32,
     task: Rc<dyn RawTask>,
+    info: Info,
+}
+
+/// What a task was spawned with, for the dump and for debug mode's warnings.
+#[derive(Clone, Copy)]
+pub(crate) struct Info {
+    /// Where `spawn` (or a `Builder`) was called.
+    pub(crate) site: &'static Location<'static>,
+    /// When it was spawned, in the loop's nanoseconds.
+    pub(crate) born: u64,
+    /// Its name, if a `Builder` gave it one: a key in [`Tasks::names`].
+    pub(crate) named: bool,
+}
+
+/// One live task as the dump shows it.
+pub(crate) struct Snapshot {
+    pub(crate) key: u32,
+    pub(crate) gen: u32,
+    pub(crate) scheduled: bool,
+    pub(crate) polls: u32,
+    pub(crate) longest_us: u32,
+    pub(crate) info: Info,
+    pub(crate) name: Option<Rc<str>>,
 }
 
 /// The live tasks of one loop.
@@ -77,6 +106,8 @@ struct Slot {
 pub(crate) struct Tasks {
     slots: Slab<Slot>,
     next_gen: u32,
+    /// The names of named tasks, by key (few tasks have one; a slot says whether it does).
+    names: HashMap<u32, Rc<str>>,
 }
 
 impl Tasks {
@@ -87,14 +118,64 @@ impl Tasks {
     }
 
     /// Stores a task under the key and generation `vacant` gave, already scheduled.
-    pub(crate) fn insert(&mut self, gen: u32, task: Rc<dyn RawTask>) -> u32 {
+    pub(crate) fn insert(
+        &mut self,
+        gen: u32,
+        task: Rc<dyn RawTask>,
+        mut info: Info,
+        name: Option<Rc<str>>,
+    ) -> u32 {
         self.next_gen = self.next_gen.wrapping_add(1);
+        info.named = name.is_some();
         let key = self.slots.insert(Slot {
             gen,
             scheduled: true,
+            polls: 0,
+            longest_us: 0,
             task,
-        });
-        key as u32
+            info,
+        }) as u32;
+        if let Some(name) = name {
+            self.names.insert(key, name);
+        }
+        key
+    }
+
+    /// Records a measured poll of a task, if it is still there.
+    pub(crate) fn note_poll(&mut self, key: u32, gen: u32, took_ns: u64) {
+        if let Some(s) = self.slots.get_mut(key as usize).filter(|s| s.gen == gen) {
+            let us = u32::try_from(took_ns / 1_000).unwrap_or(u32::MAX);
+            s.longest_us = s.longest_us.max(us);
+        }
+    }
+
+    /// What a live task was spawned with, and its name.
+    pub(crate) fn info(&self, key: u32, gen: u32) -> Option<(Info, Option<Rc<str>>)> {
+        let s = self.slots.get(key as usize).filter(|s| s.gen == gen)?;
+        Some((s.info, self.name(key, s)))
+    }
+
+    fn name(&self, key: u32, slot: &Slot) -> Option<Rc<str>> {
+        if !slot.info.named {
+            return None;
+        }
+        self.names.get(&key).cloned()
+    }
+
+    /// Every live task, in key order.
+    pub(crate) fn snapshot(&self) -> Vec<Snapshot> {
+        self.slots
+            .iter()
+            .map(|(key, s)| Snapshot {
+                key: key as u32,
+                gen: s.gen,
+                scheduled: s.scheduled,
+                polls: s.polls,
+                longest_us: s.longest_us,
+                info: s.info,
+                name: self.name(key as u32, s),
+            })
+            .collect()
     }
 
     /// Marks a task scheduled; true if it was not already (the caller then queues it).
@@ -128,6 +209,7 @@ impl Tasks {
         match self.slots.get_mut(key as usize) {
             Some(s) if s.gen == gen => {
                 s.scheduled = false;
+                s.polls = s.polls.wrapping_add(1);
                 Some(s.task.clone())
             }
             _ => None,
@@ -137,7 +219,13 @@ impl Tasks {
     /// Removes a finished task; the caller drops it with no borrow held.
     pub(crate) fn remove(&mut self, key: u32, gen: u32) -> Option<Rc<dyn RawTask>> {
         match self.slots.get(key as usize) {
-            Some(s) if s.gen == gen => Some(self.slots.remove(key as usize).task),
+            Some(s) if s.gen == gen => {
+                let slot = self.slots.remove(key as usize);
+                if slot.info.named {
+                    self.names.remove(&key);
+                }
+                Some(slot.task)
+            }
             _ => None,
         }
     }
@@ -148,6 +236,7 @@ impl Tasks {
 
     /// Takes every task out, for the loop's drop.
     pub(crate) fn drain(&mut self) -> Vec<Rc<dyn RawTask>> {
+        self.names.clear();
         self.slots.drain().map(|s| s.task).collect()
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,8 @@ impl Handle {
     where
         F: FnOnce(&Handle) + 'static,
     {
-        let (key, id) = refused(self.core.call_soon(Box::new(f)), "call_soon", DEAD_CALLBACK);
+        let f = self.core.traced_once(f);
+        let (key, id) = refused(self.core.call_soon(f), "call_soon", DEAD_CALLBACK);
         CallbackId { key, id }
     }
 
@@ -169,7 +171,11 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(delay);
-        self.add_timer(deadline, Action::once(Box::new(f)), "call_later")
+        self.add_timer(
+            deadline,
+            Action::once(self.core.traced_once(f)),
+            "call_later",
+        )
     }
 
     /// Runs `f` once, no sooner than `at`. An instant in the past runs it in the next turn.
@@ -193,7 +199,7 @@ impl Handle {
         F: FnOnce(&Handle) + 'static,
     {
         let deadline = self.core.instant_to_ns(at);
-        self.add_timer(deadline, Action::once(Box::new(f)), "call_at")
+        self.add_timer(deadline, Action::once(self.core.traced_once(f)), "call_at")
     }
 
     /// Runs `f` every `period`, the first time one `period` from now, until cancelled.
@@ -227,18 +233,28 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[track_caller]
-    pub fn call_every<F>(&self, period: Duration, f: F) -> TimerId
+    pub fn call_every<F>(&self, period: Duration, mut f: F) -> TimerId
     where
         F: FnMut(&Handle) + 'static,
     {
         let deadline = self.core.deadline_after(period);
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let callback = Box::new(Periodic {
-            period,
-            deadline,
-            callback: f,
-        });
-        self.add_timer(deadline, Action::every(callback), "call_every")
+        let action = match self.core.traced_site() {
+            Some(site) => Action::every(Box::new(Periodic {
+                period,
+                deadline,
+                callback: move |h: &Handle| {
+                    h.core.debug.enter(site);
+                    f(h)
+                },
+            })),
+            None => Action::every(Box::new(Periodic {
+                period,
+                deadline,
+                callback: f,
+            })),
+        };
+        self.add_timer(deadline, action, "call_every")
     }
 
     #[track_caller]
@@ -330,6 +346,7 @@ impl Handle {
     /// lp.run()?; // returns once the watcher is gone
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn watch<S, F>(&self, source: S, interest: Interest, f: F) -> io::Result<WatcherId>
     where
         S: Source + 'static,
@@ -338,6 +355,7 @@ impl Handle {
         let watch = Box::new(Watcher {
             source,
             callback: f,
+            site: self.core.traced_site(),
         });
         self.core.watch(watch, interest)
     }
@@ -579,13 +597,29 @@ impl Handle {
     where
         F: Future + 'static,
     {
+        match self.spawn_named(future, Location::caller(), None) {
+            Ok(task) => task,
+            // Cancelled already, its future dropped: its handle says so.
+            Err((refusal, task)) => refused(Err(refusal), "spawn", task),
+        }
+    }
+
+    /// Spawns a task that the dump and debug mode know by `site` and `name`.
+    pub(crate) fn spawn_named<F>(
+        &self,
+        future: F,
+        site: &'static Location<'static>,
+        name: Option<Rc<str>>,
+    ) -> Spawned<F::Output>
+    where
+        F: Future + 'static,
+    {
         match self
             .core
-            .spawn(|waker| Rc::new(TaskCell::new(future, waker)))
+            .spawn(|waker| Rc::new(TaskCell::new(future, waker)), site, name)
         {
-            Ok(task) => JoinHandle::new(task),
-            // Cancelled already, its future dropped: its handle says so.
-            Err((refusal, task)) => refused(Err(refusal), "spawn", JoinHandle::new(task)),
+            Ok(task) => Ok(JoinHandle::new(task)),
+            Err((refusal, task)) => Err((refusal, JoinHandle::new(task))),
         }
     }
 }
@@ -597,6 +631,9 @@ impl fmt::Debug for Handle {
             .finish()
     }
 }
+
+/// A spawned task's handle, or the refusal with the handle of the task cancelled at once.
+pub(crate) type Spawned<T> = Result<JoinHandle<T>, (Refused, JoinHandle<T>)>;
 
 /// Keeps a loop alive while it exists; see [`Handle::keep_alive`].
 ///

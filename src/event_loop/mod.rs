@@ -26,10 +26,17 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+mod debug;
+mod dump;
 pub(crate) mod handle;
+mod hooks;
+mod metrics;
 
 pub use crate::runtime::{Handle, LoopError};
+pub use dump::{Dump, TaskDump};
 pub use handle::{spawn, CallbackId, KeepAlive};
+pub use hooks::TurnHookId;
+pub use metrics::{Histogram, Metrics};
 
 use crate::runtime::current;
 use crate::runtime::state::RunState;
@@ -229,6 +236,7 @@ impl EventLoop {
             Err(e) => panic!("{e}"),
         };
         let core = &self.handle.core;
+        let site = std::panic::Location::caller();
         core.stall_reported.set(false);
         let mut future = pin!(future);
         let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);
@@ -238,7 +246,12 @@ impl EventLoop {
             if core.run.get() == RunState::BlockOnDue {
                 core.run.set(RunState::BlockOn);
                 core.budget.set(crate::task::BUDGET);
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                let start = core.main_poll_start();
+                let polled = future.as_mut().poll(&mut cx);
+                if let Some(start) = start {
+                    core.main_poll_end(start, site);
+                }
+                if let Poll::Ready(out) = polled {
                     return out;
                 }
             }

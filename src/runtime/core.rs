@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::debug::DebugMode;
 use super::error::LoopError;
+use super::hooks::TurnHooks;
+use super::metrics::Counters;
 use super::remote::{Batch, Registration, RemoteShared};
 use super::state::{Life, RunState};
 use super::trash::{self, Panic};
@@ -99,11 +102,25 @@ pub(crate) struct Core {
     error_hook: RefCell<Option<ErrorHook>>,
     /// The blocking pool, started on first use.
     pub(crate) blocking: RefCell<Option<Arc<Pool>>>,
+    /// The always-on metrics.
+    pub(crate) metrics: Counters,
+    pub(crate) debug: DebugMode,
+    /// What this turn measures: bits `TIMED` (a timed turn) and `DEBUG` (debug mode), see
+    /// the runtime's `metrics`.
+    pub(crate) observe: Cell<u8>,
+    /// Hooks run around the poller's wait.
+    pub(crate) hooks: TurnHooks,
 }
 
 impl Core {
     pub(crate) fn new() -> std::io::Result<Rc<Core>> {
         let (reactor, registry) = Reactor::new()?;
+        let debug = DebugMode::from_env();
+        let observe = if debug.on.get() {
+            super::metrics::DEBUG
+        } else {
+            0
+        };
         let (remote, registration) = RemoteShared::new(&registry)?;
         Ok(Rc::new_cyclic(|me| Core {
             me: me.clone(),
@@ -134,6 +151,10 @@ impl Core {
             stall_reported: Cell::new(false),
             error_hook: RefCell::new(None),
             blocking: RefCell::new(None),
+            metrics: Counters::default(),
+            debug,
+            observe: Cell::new(observe),
+            hooks: TurnHooks::default(),
         }))
     }
 

@@ -34,6 +34,19 @@ pub enum LoopError {
     /// job, and its waker was never cloned (so nothing keeps it). It would wait forever.
     /// Reported once per `block_on`, which then waits as asked.
     Stalled,
+    /// Debug mode only (see [`Handle::set_debug`](crate::Handle::set_debug)): one callback,
+    /// watcher dispatch or task poll held the loop for `took`, at least the `threshold`
+    /// ([`Handle::set_slow_threshold`](crate::Handle::set_slow_threshold), 100 ms unless set).
+    /// `what` names it: a task by its name and spawn site, a callback, timer or watcher by where
+    /// it was scheduled, armed or registered.
+    Slow {
+        /// What ran, and where it came from (`file:line:column`).
+        what: String,
+        /// How long it ran.
+        took: std::time::Duration,
+        /// The threshold it crossed.
+        threshold: std::time::Duration,
+    },
 }
 
 impl LoopError {
@@ -120,6 +133,16 @@ impl fmt::Display for LoopError {
                 "block_on is waiting for a future that nothing can wake (no queued work, timers, \
                  sockets, watchers, keep-alive guards, remote handles or blocking jobs, and its \
                  waker was never cloned): it will wait forever",
+            ),
+            LoopError::Slow {
+                what,
+                took,
+                threshold,
+            } => write!(
+                f,
+                "slow: {what} held the loop for {:.1} ms (debug mode warns at {} ms)",
+                took.as_secs_f64() * 1e3,
+                threshold.as_millis()
             ),
         }
     }

@@ -11,6 +11,8 @@
 //! - [`waker`]: task wakers, three integers in a word.
 //! - [`remote`]: how other threads reach a loop ([`Remote`]).
 //! - [`watch`]: a watcher as the reactor stores it.
+//! - [`metrics`], [`debug`] and [`hooks`]: what the loop tells about itself: counters and sampled
+//!   timings, debug mode's slow-entry warnings, and the hooks around the poller's wait.
 //!
 //! The public modules on top ([`event_loop`](crate::event_loop), [`task`](crate::task),
 //! [`time`](crate::time), [`net`](crate::net), ...) reach loop state only through `Core`'s methods.
@@ -20,9 +22,12 @@ use std::rc::Rc;
 pub(crate) mod census;
 pub(crate) mod core;
 pub(crate) mod current;
+pub(crate) mod debug;
 mod error;
 pub(crate) mod guard;
+pub(crate) mod hooks;
 mod io;
+pub(crate) mod metrics;
 pub(crate) mod remote;
 pub(crate) mod state;
 pub(crate) mod submit;

@@ -3,14 +3,16 @@
 //! Each method checks the loop's life once, moves the work in with one borrow, and drops what it
 //! refuses or removes through [`Core::discard`].
 
+use std::panic::Location;
 use std::rc::Rc;
 use std::task::Waker;
 
 use super::core::{Action, Callback, Core};
+use super::metrics::Counters;
 use super::state::Life;
 use super::waker;
 use crate::driver::queue::Entry;
-use crate::driver::tasks::RawTask;
+use crate::driver::tasks::{Info, RawTask};
 use crate::driver::timers::{Fired, TimerId};
 
 /// A callback id that is never live.
@@ -67,6 +69,7 @@ impl Core {
     /// Arms a timer.
     pub(crate) fn add_timer(&self, deadline: u64, action: Action) -> Result<TimerId, Refused> {
         let action = self.admit(action)?;
+        Counters::bump(&self.metrics.timers_armed);
         Ok(self.with(|d| d.timers.insert(deadline, action)))
     }
 
@@ -116,9 +119,12 @@ impl Core {
 
     /// Stores a new task and queues it; `make` builds it from its packed waker data. Returns the
     /// task (for its `JoinHandle`), or the refusal with the task cancelled and its future dropped.
+    /// `site` and `name` are what the dump and debug mode show of it.
     pub(crate) fn spawn<T: RawTask + 'static>(
         &self,
         make: impl FnOnce(usize) -> Rc<T>,
+        site: &'static Location<'static>,
+        name: Option<Rc<str>>,
     ) -> Result<Rc<T>, (Refused, Rc<T>)> {
         let (key, gen) = self.with(|d| d.tasks.vacant(waker::GEN_MASK));
         let key = u32::try_from(key)
@@ -133,8 +139,14 @@ impl Core {
             return Err((refused, task));
         }
         let raw: Rc<dyn RawTask> = task.clone();
+        Counters::bump(&self.metrics.tasks_spawned);
+        let info = Info {
+            site,
+            born: self.now_ns(),
+            named: false,
+        };
         self.with(|d| {
-            let inserted = d.tasks.insert(gen, raw);
+            let inserted = d.tasks.insert(gen, raw, info, name);
             debug_assert_eq!(inserted, key);
             d.queue.push(Entry::Task { key, gen });
         });

@@ -47,6 +47,9 @@ impl Core {
             self.discard(states);
             let foreign = self.with(|d| std::mem::take(&mut d.foreign));
             self.discard(foreign);
+            self.discard(self.hooks.clear());
+            self.observe
+                .set(self.observe.get() & !super::metrics::HOOKS);
         });
         panics.extend(dropped);
         // Reported while the hook is still there; a hook that resumes a panic ends the reports,

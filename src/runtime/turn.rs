@@ -24,6 +24,7 @@ use std::time::Duration;
 use super::core::{Core, DRAIN_BUDGET, QUEUE_CAPACITY};
 use super::error::LoopError;
 use super::guard::catch;
+use super::metrics::Counters;
 use super::state::RunState;
 use super::{waker, Handle};
 use crate::driver::inbox::ANY_TAG;
@@ -46,6 +47,23 @@ pub(crate) enum Wait {
 
 impl Core {
     pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
+        if self.begin_turn_metrics() {
+            self.observed_turn(handle, wait)
+        } else {
+            self.turn_as::<false>(handle, wait)
+        }
+    }
+
+    /// A turn that is timed, or has debug mode or hooks on: the same turn, compiled a second
+    /// time with the observation in, so that the plain turn's code is the same as without it.
+    #[cold]
+    #[inline(never)]
+    fn observed_turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
+        self.turn_as::<true>(handle, wait)
+    }
+
+    #[inline(always)]
+    fn turn_as<const OBSERVED: bool>(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
         let queued = !self.with(|d| d.queue.is_empty()) || self.run.get() == RunState::BlockOnDue;
         if !queued {
             // About to wait: give back what a burst grew (a check of two capacities otherwise).
@@ -55,10 +73,20 @@ impl Core {
             }
         }
         if !queued || self.since_io.get() >= DRAIN_BUDGET {
+            let queued = if OBSERVED {
+                self.before_poll(handle, queued)
+            } else {
+                queued
+            };
             self.poll_io(self.poll_timeout(wait, queued))?;
             if self.paused.get() && !queued && wait == Wait::Block {
                 self.auto_advance();
             }
+            if OBSERVED {
+                self.after_poll(handle);
+            }
+        } else {
+            Counters::bump(&self.metrics.polls_skipped);
         }
         // With no timers there is nothing to fire: the clock is read only when someone asks.
         if self.with(|d| d.timers.len() > 0) {
@@ -68,10 +96,11 @@ impl Core {
             self.mark_time_stale();
         }
         self.take_remote();
-        self.drain_queue(handle);
+        self.drain_queue::<OBSERVED>(handle);
         Ok(())
     }
 
+    #[inline(always)]
     fn poll_timeout(&self, wait: Wait, queued: bool) -> Option<Duration> {
         if wait == Wait::NoWait
             || queued
@@ -135,6 +164,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.since_io.set(0);
         let result = self.with(|d| {
@@ -155,6 +185,7 @@ impl Core {
             }
             let (tasks, foreign) = (&mut d.tasks, &mut d.foreign);
             d.timers.fire_due(now, &mut d.queue, |queue, w| {
+                Counters::bump(&self.metrics.timers_fired);
                 self.route_waker(queue, tasks, foreign, w)
             });
             true
@@ -164,6 +195,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn take_remote(&self) {
         if !self.remote.is_notified() {
             return;
@@ -182,6 +214,7 @@ impl Core {
                 })
             });
         }
+        self.count_remote(&batch);
         self.with(|d| {
             for post in batch.posts.drain(..) {
                 d.queue.push_callback(post);
@@ -211,26 +244,45 @@ impl Core {
         }
     }
 
-    fn drain_queue(&self, handle: &Handle) {
-        let n = self.with(|d| d.queue.len()).min(DRAIN_BUDGET);
-        for _ in 0..n {
+    #[inline(always)]
+    fn drain_queue<const OBSERVED: bool>(&self, handle: &Handle) {
+        let n = self.with(|d| d.queue.len());
+        self.metrics.queue_len(n);
+        let measured = OBSERVED && self.measuring();
+        for _ in 0..n.min(DRAIN_BUDGET) {
             let Some(entry) = self.with(|d| d.queue.pop()) else {
                 break;
             };
             self.since_io.set(self.since_io.get() + 1);
+            let start = if measured {
+                self.observe_before(entry)
+            } else {
+                0
+            };
             self.dispatch(handle, entry);
+            if measured {
+                self.observe_after(entry, start);
+            }
             // After the entry: a stop taken with the remote work still lets this turn dispatch
             // one (a stop before `run` is "run one turn", as asyncio's).
             if !self.run.get().drain_goes_on() {
                 break;
             }
         }
+        if OBSERVED {
+            self.end_observed_drain();
+        }
     }
 
+    // Inlined into the drain, as it was before the metrics made `turn` larger than the
+    // inliner's budget: out of line, its prologue and epilogue cost more per entry than all the
+    // metrics together.
+    #[inline(always)]
     fn dispatch(&self, handle: &Handle, entry: Entry) {
         match entry {
             Entry::Callback { key, id } => {
                 if let Some(cb) = self.with(|d| d.queue.take_callback(key, id)) {
+                    Counters::bump(&self.metrics.callbacks_run);
                     let panic = catch(|| cb(handle));
                     self.report_panic(panic, LoopError::CallbackPanic);
                 }
@@ -251,7 +303,9 @@ impl Core {
     }
 
     fn dispatch_timer(&self, handle: &Handle, key: u32, id: u64) {
-        match self.with(|d| d.timers.take_due(key, id)) {
+        let due = self.with(|d| d.timers.take_due(key, id));
+        self.count_timer_callback(due.is_some());
+        match due {
             Some(Due::Once(cb)) => {
                 // The slot is empty now (its callback taken): nothing of the user's is in it.
                 let emptied = self.with(|d| d.timers.cancel(TimerId { key, id }));
@@ -273,17 +327,24 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: Ready) {
         let Some(mut watch) = self.with(|d| d.reactor.take_watch(key, gen)) else {
             return;
         };
+        Counters::bump(&self.metrics.watcher_events);
         let watcher = WatcherId { key, gen };
         // Put the watcher back before reporting a panic: a hook that resumes the unwind must
         // not leave its slot empty (never dispatched again, never removable).
         let panic = catch(|| watch.dispatch(handle, IoEvent { watcher, ready }));
-        let (result, source_panic) = match self.with(|d| d.reactor.finish(key, gen, watch)) {
-            Finish::Kept => (Ok(()), None),
-            other => self.finish_watch(watcher, other),
+        let finish = self.with(|d| d.reactor.finish(key, gen, watch));
+        let (result, source_panic) = if matches!(finish, Finish::Kept) {
+            // `Kept` holds nothing: forgetting it skips a call of the enum's drop glue, which
+            // the inliner leaves out of line in a turn this size.
+            std::mem::forget(finish);
+            (Ok(()), None)
+        } else {
+            self.finish_watch(watcher, finish)
         };
         self.report_panic(panic, LoopError::CallbackPanic);
         self.report_panic(source_panic, LoopError::CallbackPanic);
@@ -292,10 +353,12 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn poll_task(&self, key: u32, gen: u32) {
         let Some(task) = self.with(|d| d.tasks.start_poll(key, gen)) else {
             return;
         };
+        Counters::bump(&self.metrics.tasks_polled);
         // Dropping one of our wakers does nothing: skip the vtable call.
         let waker = ManuallyDrop::new(waker::waker(self.remote.index, key, gen));
         let mut cx = Context::from_waker(&waker);

@@ -2,6 +2,7 @@
 
 use mio::event::Source;
 
+use super::debug::Site;
 use super::Handle;
 use crate::driver::reactor::IoEvent;
 
@@ -12,12 +13,16 @@ pub(crate) type Watch = Box<dyn ErasedWatch>;
 pub(crate) trait ErasedWatch {
     fn dispatch(&mut self, handle: &Handle, event: IoEvent);
     fn source(&mut self) -> &mut dyn Source;
+    /// Where it was registered, if debug mode was on then (our field, not user code).
+    fn site(&self) -> Option<Site>;
 }
 
 /// A source and the callback that handles its readiness.
 pub(crate) struct Watcher<S, F> {
     pub(crate) source: S,
     pub(crate) callback: F,
+    /// Where it was registered, noted in debug mode only.
+    pub(crate) site: Option<Site>,
 }
 
 impl<S, F> ErasedWatch for Watcher<S, F>
@@ -31,5 +36,9 @@ where
 
     fn source(&mut self) -> &mut dyn Source {
         &mut self.source
+    }
+
+    fn site(&self) -> Option<Site> {
+        self.site
     }
 }

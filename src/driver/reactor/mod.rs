@@ -127,6 +127,10 @@ pub(crate) struct Reactor<W> {
     referenced: usize,
     /// For waits shorter than a millisecond.
     precise: PreciseTimer,
+    /// Events returned by the poller so far, the loop's own wake-ups (cross-thread, precise
+    /// timer) included (for the metrics:
+    /// a plain field of the borrowed reactor is the cheapest place to count them).
+    pub(crate) events_seen: u64,
 }
 
 fn token(key: u32, gen: u32) -> Token {
@@ -151,6 +155,7 @@ impl<W> Reactor<W> {
             next_gen: 1,
             referenced: 0,
             precise,
+            events_seen: 0,
         };
         Ok((reactor, registry))
     }
@@ -259,7 +264,8 @@ impl<W> Reactor<W> {
     }
 
     /// Waits for events (retrying `EINTR` with the remaining time) and routes them: watcher events
-    /// into `queue`, the wakers of tasks waiting on resources to `wake`.
+    /// into `queue`, the wakers of tasks waiting on resources to `wake`. Counts them in
+    /// `events_seen`.
     pub(crate) fn poll_io<C>(
         &mut self,
         timeout: Option<Duration>,
@@ -279,7 +285,9 @@ impl<W> Reactor<W> {
                 Err(e) => return Err(e),
             }
         }
+        let mut n = 0;
         for event in self.events.iter() {
+            n += 1;
             if event.token() == WAKER_TOKEN {
                 continue;
             }
@@ -301,7 +309,20 @@ impl<W> Reactor<W> {
                 state.set_ready(ready, |w| wake(queue, w));
             }
         }
+        self.events_seen += n;
         Ok(())
+    }
+
+    /// A watcher's watch, to read (not to run) before it is dispatched.
+    pub(crate) fn peek_watch(&self, key: u32, gen: u32) -> Option<&W> {
+        match self.slots.get(key as usize) {
+            Some(Slot {
+                gen: g,
+                kind: Kind::Callback { watch, .. },
+                ..
+            }) if *g == gen => watch.as_ref(),
+            _ => None,
+        }
     }
 
     /// Lends a watcher's watch out for dispatch, if the event is not stale.

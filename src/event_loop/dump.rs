@@ -1,0 +1,186 @@
+//! `Handle::dump`: a printable snapshot of a loop's live tasks, timers and watchers.
+
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::driver::timers::NEVER;
+use crate::runtime::Handle;
+
+/// A snapshot of a loop, from [`Handle::dump`]; its `Display` is a report meant for a person
+/// (what example servers print on `SIGUSR1`).
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let _task = evloop::task::Builder::new().name("worker").spawn(std::future::pending::<()>())?;
+/// let dump = lp.dump();
+/// assert_eq!(dump.tasks().len(), 1);
+/// assert_eq!(dump.tasks()[0].name(), Some("worker"));
+/// print!("{dump}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dump {
+    tasks: Vec<TaskDump>,
+    timers: usize,
+    timers_referenced: bool,
+    next_timer: Option<Duration>,
+    watchers: usize,
+    queued: usize,
+}
+
+/// One live task in a [`Dump`].
+#[derive(Clone, Debug)]
+pub struct TaskDump {
+    id: u64,
+    name: Option<Rc<str>>,
+    site: &'static Location<'static>,
+    scheduled: bool,
+    age: Duration,
+    polls: u32,
+    longest_poll: Duration,
+}
+
+impl TaskDump {
+    /// The task's id, unique among the loop's live tasks: its slot in the high 32 bits (what
+    /// the dump's text shows as `#slot`) and its generation in the low ones.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Its name, if it was spawned through a [`Builder`](crate::task::Builder) with one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Where it was spawned.
+    pub fn spawn_site(&self) -> &'static Location<'static> {
+        self.site
+    }
+
+    /// Whether it is queued to be polled (woken); otherwise it waits for a wake-up.
+    pub fn is_scheduled(&self) -> bool {
+        self.scheduled
+    }
+
+    /// Time since it was spawned.
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+
+    /// How many times it has been polled.
+    pub fn polls(&self) -> u32 {
+        self.polls
+    }
+
+    /// The longest poll measured, to the microsecond: in debug mode every poll is measured,
+    /// otherwise only those in timed turns (see [`Metrics`](crate::event_loop::Metrics)).
+    pub fn longest_poll(&self) -> Duration {
+        self.longest_poll
+    }
+}
+
+impl Dump {
+    /// The live tasks, in slot order.
+    pub fn tasks(&self) -> &[TaskDump] {
+        &self.tasks
+    }
+
+    /// Live timers (callback timers and those of sleeps, timeouts and intervals).
+    pub fn timers(&self) -> usize {
+        self.timers
+    }
+
+    /// Time until the next timer is due (`ZERO` if one is overdue), if any.
+    pub fn next_timer(&self) -> Option<Duration> {
+        self.next_timer
+    }
+
+    /// Registered watchers and sockets.
+    pub fn watchers(&self) -> usize {
+        self.watchers
+    }
+
+    /// Entries waiting in the message queue.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "evloop dump: {} tasks, {} timers{}, {} watchers, {} queued",
+            self.tasks.len(),
+            self.timers,
+            match self.next_timer {
+                Some(d) => format!(" (next in {d:.1?})"),
+                None if self.timers > 0 => " (none due)".to_string(),
+                None => String::new(),
+            },
+            self.watchers,
+            self.queued
+        )?;
+        if !self.timers_referenced && self.timers > 0 {
+            writeln!(f, "  (no timer keeps the loop alive)")?;
+        }
+        for t in &self.tasks {
+            writeln!(
+                f,
+                "  task #{:<5} {:<16} {:<9} age {:>9.1?} polls {:>7} longest {:>9.1?}  spawned at {}",
+                t.id >> 32,
+                t.name.as_deref().map_or("-".into(), |n| format!("{n:?}")),
+                if t.scheduled { "scheduled" } else { "idle" },
+                t.age,
+                t.polls,
+                t.longest_poll,
+                t.site
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Handle {
+    /// A snapshot of the loop's live tasks (id, name, spawn site, scheduled or idle, age, polls,
+    /// longest measured poll), timers and watchers. Costs one pass over the tasks.
+    pub fn dump(&self) -> Dump {
+        let core = &self.core;
+        let now = core.clock_ns();
+        let (tasks, timers, timers_referenced, next, watchers, queued) = core.with(|d| {
+            (
+                d.tasks.snapshot(),
+                d.timers.len(),
+                d.timers.is_referenced(),
+                d.timers.next_deadline(),
+                d.reactor.len(),
+                d.queue.len(),
+            )
+        });
+        let next_timer = next
+            .filter(|n| *n != NEVER)
+            .map(|n| Duration::from_nanos(n.saturating_sub(now)));
+        let tasks = tasks
+            .into_iter()
+            .map(|s| TaskDump {
+                id: (u64::from(s.key) << 32) | u64::from(s.gen),
+                name: s.name,
+                site: s.info.site,
+                scheduled: s.scheduled,
+                age: Duration::from_nanos(now.saturating_sub(s.info.born)),
+                polls: s.polls,
+                longest_poll: Duration::from_micros(u64::from(s.longest_us)),
+            })
+            .collect();
+        Dump {
+            tasks,
+            timers,
+            timers_referenced,
+            next_timer,
+            watchers,
+            queued,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `Builder`: spawn a task with a name (tokio's `task::Builder`).
+
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::rc::Rc;
+
+use super::JoinHandle;
+use crate::runtime::submit::Refused;
+use crate::runtime::Handle;
+
+/// Spawns a task with options: for now a name, which [`Handle::dump`] and debug mode's
+/// slow-poll warnings show beside its spawn site.
+///
+/// Unlike [`spawn`](crate::spawn), its `spawn` methods return an error instead of panicking
+/// when there is no loop, as tokio's `task::Builder` does.
+///
+/// ```
+/// use evloop::task::Builder;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let out = lp.block_on(async {
+///     let task = Builder::new().name("answer").spawn(async { 42 })?;
+///     Ok::<_, std::io::Error>(task.await.expect("the task panicked"))
+/// })?;
+/// assert_eq!(out, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    name: Option<Rc<str>>,
+}
+
+impl Builder {
+    /// A builder with no name.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: &str) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns `future` on the current loop (see [`Handle::current`]).
+    ///
+    /// # Errors
+    ///
+    /// If this thread has no event loop, or its loop has been dropped (the future is dropped).
+    /// While the loop is being dropped the task is cancelled at once, as with
+    /// [`Handle::spawn`].
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+    {
+        let site = Location::caller();
+        match Handle::try_current() {
+            Some(handle) => self.spawn_at(future, &handle, site),
+            None => Err(io::Error::other(
+                "evloop: no event loop on this thread; create an EventLoop first",
+            )),
+        }
+    }
+
+    /// Spawns `future` on the loop of `handle`.
+    ///
+    /// # Errors
+    ///
+    /// If the loop has been dropped; see [`Builder::spawn`].
+    #[track_caller]
+    pub fn spawn_on<F>(self, future: F, handle: &Handle) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+    {
+        self.spawn_at(future, handle, Location::caller())
+    }
+
+    fn spawn_at<F>(
+        self,
+        future: F,
+        handle: &Handle,
+        site: &'static Location<'static>,
+    ) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+    {
+        match handle.spawn_named(future, site, self.name) {
+            Ok(task) | Err((Refused::Closing, task)) => Ok(task),
+            Err((Refused::Closed, _)) => Err(io::Error::other(
+                "evloop: task::Builder::spawn on an event loop that has been dropped",
+            )),
+        }
+    }
+}
