@@ -112,14 +112,30 @@ fn main() -> io::Result<()> {
                 common::say_shutting_down();
             }
             common::drain_until(&connections, grace, ctx.force_token().clone()).await;
-            Ok(n)
+            // Each loop's own metrics, read on its thread; summed below.
+            Ok((n, evloop::Handle::current().metrics()))
         }
     })?;
-    let total: u64 = accepted.iter().sum();
-    for (i, n) in accepted.iter().enumerate() {
+    let total: u64 = accepted.iter().map(|(n, _)| n).sum();
+    for (i, (n, m)) in accepted.iter().enumerate() {
         println!("loop {i} accepted {n} connections");
+        eprintln!(
+            "loop {i}: {} turns, {} tasks polled, {} I/O events, busy {:?}",
+            m.turns(),
+            m.tasks_polled(),
+            m.io_events(),
+            m.busy_time()
+        );
     }
     println!("{total} connections in all");
+    let all: evloop::event_loop::Metrics = accepted.into_iter().map(|(_, m)| m).sum();
+    eprintln!(
+        "all loops: {} turns, {} tasks polled, {} I/O events, busy {:?}",
+        all.turns(),
+        all.tasks_polled(),
+        all.io_events(),
+        all.busy_time()
+    );
     Ok(())
 }
 

@@ -68,11 +68,12 @@ impl Finished {
     }
 }
 
-/// `Info`'s fields are kept flat here, not as an `Info`, so that its flag packs with `scheduled`
-/// instead of padding a nested struct: 48 bytes, not 56, for every live task.
+/// The spawn `Info` is kept flat here, not as a nested struct, so that the fields pack: 48 bytes
+/// for every live task.
 struct Slot {
     gen: u32,
     scheduled: bool,
+    /// Whether a `Builder` gave it a name: a key in [`Tasks::names`].
     named: bool,
     /// Polls so far.
     polls: u32,
@@ -88,7 +89,6 @@ impl Slot {
         Info {
             site: self.site,
             born: self.born,
-            named: self.named,
         }
     }
 }
@@ -100,8 +100,6 @@ pub(crate) struct Info {
     pub(crate) site: &'static Location<'static>,
     /// When it was spawned, in the loop's nanoseconds.
     pub(crate) born: u64,
-    /// Its name, if a `Builder` gave it one: a key in [`Tasks::names`].
-    pub(crate) named: bool,
 }
 
 /// One live task as the dump shows it.

@@ -62,6 +62,65 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Adds `other`'s figures to these, for a total over several loops (a
+    /// [`LoopSet`](crate::loop_set::LoopSet)'s, say): counts, times and gauges are summed, the
+    /// queue's high-water mark is the larger one, and the histograms add bucket by bucket.
+    /// `iter.sum()` does the same over many.
+    ///
+    /// ```
+    /// let a = evloop::EventLoop::new()?;
+    /// let b = evloop::EventLoop::new()?;
+    /// a.call_soon(|_| {});
+    /// for _ in 0..2 {
+    ///     b.call_soon(|_| {});
+    /// }
+    /// a.run()?;
+    /// b.run()?;
+    /// let all: evloop::event_loop::Metrics = [a.handle().metrics(), b.handle().metrics()].into_iter().sum();
+    /// assert_eq!(all.callbacks_run(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn merge(&mut self, other: &Metrics) {
+        self.turns += other.turns;
+        self.timed_turns += other.timed_turns;
+        self.busy += other.busy;
+        self.idle += other.idle;
+        self.io_polls += other.io_polls;
+        self.io_events += other.io_events;
+        self.queue_depth += other.queue_depth;
+        self.queue_max = self.queue_max.max(other.queue_max);
+        self.callbacks_run += other.callbacks_run;
+        self.watcher_events += other.watcher_events;
+        self.tasks_spawned += other.tasks_spawned;
+        self.tasks_alive += other.tasks_alive;
+        self.tasks_polled += other.tasks_polled;
+        self.timers_armed += other.timers_armed;
+        self.timers_fired += other.timers_fired;
+        self.timers_live += other.timers_live;
+        self.watchers += other.watchers;
+        self.remote_posts += other.remote_posts;
+        self.remote_wakes += other.remote_wakes;
+        self.blocking_queued += other.blocking_queued;
+        self.blocking_running += other.blocking_running;
+        self.blocking_threads += other.blocking_threads;
+        for (a, b) in self
+            .schedule_latency
+            .counts
+            .iter_mut()
+            .zip(other.schedule_latency.counts.iter())
+        {
+            *a += b;
+        }
+        for (a, b) in self
+            .poll_duration
+            .counts
+            .iter_mut()
+            .zip(other.poll_duration.counts.iter())
+        {
+            *a += b;
+        }
+    }
+
     /// Turns of the loop run.
     pub fn turns(&self) -> u64 {
         self.turns
@@ -225,6 +284,54 @@ impl fmt::Debug for Metrics {
             .field("schedule_latency", &self.schedule_latency)
             .field("poll_duration", &self.poll_duration)
             .finish()
+    }
+}
+
+impl std::iter::Sum for Metrics {
+    fn sum<I: Iterator<Item = Metrics>>(mut iter: I) -> Metrics {
+        let Some(mut total) = iter.next() else {
+            return Metrics::zero();
+        };
+        for m in iter {
+            total.merge(&m);
+        }
+        total
+    }
+}
+
+impl Metrics {
+    /// All figures zero (the sum of no loops).
+    fn zero() -> Metrics {
+        Metrics {
+            turns: 0,
+            timed_turns: 0,
+            busy: Duration::ZERO,
+            idle: Duration::ZERO,
+            io_polls: 0,
+            io_events: 0,
+            queue_depth: 0,
+            queue_max: 0,
+            callbacks_run: 0,
+            watcher_events: 0,
+            tasks_spawned: 0,
+            tasks_alive: 0,
+            tasks_polled: 0,
+            timers_armed: 0,
+            timers_fired: 0,
+            timers_live: 0,
+            watchers: 0,
+            remote_posts: 0,
+            remote_wakes: 0,
+            blocking_queued: 0,
+            blocking_running: 0,
+            blocking_threads: 0,
+            schedule_latency: Histogram {
+                counts: [0; BUCKETS],
+            },
+            poll_duration: Histogram {
+                counts: [0; BUCKETS],
+            },
+        }
     }
 }
 

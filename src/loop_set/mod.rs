@@ -18,6 +18,25 @@
 //! - **Messages between loops** go through each loop's [`Remote`] ([`LoopContext::remote`]), or a
 //!   [`remote_channel`](crate::sync::remote_channel) for values to a task. A cross-thread wake
 //!   takes no process-wide lock.
+//! - **Metrics** are per loop: [`Handle::metrics`](crate::Handle::metrics) on a loop's thread
+//!   (or in a closure posted to its `Remote`) reads that loop's; [`Metrics::merge`] or
+//!   `iter().sum()` totals them. `examples/echo_multi.rs` returns each loop's from its setup
+//!   future and prints them and their sum at shutdown:
+//!
+//! ```
+//! use evloop::event_loop::Metrics;
+//!
+//! let per_loop = evloop::LoopSet::new().loops(2).handle_signals(false).run(|_ctx| async move {
+//!     evloop::spawn(async {}).await.unwrap();
+//!     Ok::<_, std::io::Error>(evloop::Handle::current().metrics())
+//! })?;
+//! assert!(per_loop.iter().all(|m| m.tasks_spawned() >= 1));
+//! let all: Metrics = per_loop.into_iter().sum();
+//! assert!(all.tasks_spawned() >= 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Metrics::merge`]: crate::event_loop::Metrics::merge
 //!
 //! A shared counter kept by loop 0 and bumped by messages from the others:
 //!

@@ -143,7 +143,6 @@ impl Core {
         let info = Info {
             site,
             born: self.now_ns(),
-            named: false,
         };
         self.with(|d| {
             let inserted = d.tasks.insert(gen, raw, info, name);
