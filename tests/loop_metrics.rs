@@ -222,11 +222,10 @@ fn a_known_sleep_is_idle_time_and_a_blocking_poll_is_poll_duration() {
     lp.run().unwrap();
     let m = lp.metrics();
     assert_eq!(m.timed_turns(), m.turns(), "slow turns are all timed");
-    assert!(
-        m.idle_time() + m.busy_time() >= Duration::from_millis(30),
-        "{m:?}"
-    );
-    assert!(m.idle_time() > Duration::ZERO);
+    // The loop waits whole milliseconds in the poller until the deadline is under 2 ms away, and
+    // the poller never returns early: at least 28 of the 30 ms are one measured wait. (The time
+    // before the first turn and between turns belongs to no turn, so the sum may fall short of 30.)
+    assert!(m.idle_time() >= Duration::from_millis(28), "{m:?}");
 
     // A task that blocks in its one poll for 20 ms, polled in the loop's first turn.
     let lp = EventLoop::new().unwrap();
