@@ -2,7 +2,7 @@
 //!
 //! 1. **Idle timeouts** (`--part idle`): the echo servers with a 30 s idle timeout on every
 //!    connection, re-armed on every message and never firing, against the same servers without
-//!    it. evloop's `echo --idle-timeout 30` keeps one `IdleTimeout` per connection; tokio's
+//!    it. evloop's `echo_idle --idle-timeout 30` keeps one `IdleTimeout` per connection; tokio's
 //!    `echo_tokio --idle-timeout 30` wraps each read in `tokio::time::timeout` (the common form),
 //!    and with `--idle-reset` resets one pinned `Sleep` per read inside `select!` (the form tokio's
 //!    docs suggest for loops). Under callgrind, with 1,000 and 10,000 connections open: user-space
@@ -39,7 +39,7 @@ const VARIANTS: [(&str, &str, &[&str]); 5] = [
     ("evloop echo", "echo", &[]),
     (
         "evloop echo + IdleTimeout",
-        "echo",
+        "echo_idle",
         &["--idle-timeout", "30"],
     ),
     ("tokio echo", "echo_tokio", &[]),
@@ -153,7 +153,7 @@ fn idle(opts: &Opts, md: &mut String) -> Result<(), String> {
     let problems = example_problems(
         "timers",
         &d,
-        &["echo", "echo_tokio", "echo_load"],
+        &["echo", "echo_idle", "echo_tokio", "echo_load"],
         opts.build,
     );
     if let Some((n, why)) = problems.iter().next() {

@@ -75,6 +75,10 @@ pub(crate) struct Core {
     /// A burst left `batch`'s buffers large: shrink them when the loop is next idle.
     pub(crate) batch_large: Cell<bool>,
     origin: Instant,
+    /// `origin` on the raw monotonic clock, read just after it (so the loop's clock is never ahead
+    /// of `Instant`'s: a deadline given as an `Instant` is never reached early).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    origin_raw: u64,
     /// Nanoseconds since `origin`, read once per turn.
     now: Cell<u64>,
     /// `now` is from an earlier turn.
@@ -137,6 +141,8 @@ impl Core {
             batch: RefCell::new(Batch::default()),
             batch_large: Cell::new(false),
             origin: Instant::now(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            origin_raw: super::metrics::now(),
             now: Cell::new(0),
             time_stale: Cell::new(true),
             paused: Cell::new(false),
@@ -203,8 +209,18 @@ impl Core {
         if self.paused.get() {
             return self.frozen.get();
         }
-        self.instant_to_ns(Instant::now())
-            .saturating_add_signed(self.skew.get())
+        self.real_ns().saturating_add_signed(self.skew.get())
+    }
+
+    /// The real monotonic clock in nanoseconds since `origin`. On Linux a raw `clock_gettime`
+    /// (the same clock as `Instant`, a fifth of the instructions of `Instant::now` and the
+    /// conversion): it is read once or twice per turn whenever a timer exists.
+    #[inline]
+    fn real_ns(&self) -> u64 {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return super::metrics::now().saturating_sub(self.origin_raw);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        return self.instant_to_ns(Instant::now());
     }
 
     /// The time cached at the start of this turn (read now if it was marked stale). Never later
@@ -247,7 +263,7 @@ impl Core {
     /// Lets the clock run again from where it stopped (`time::resume`); a no-op if it runs.
     pub(crate) fn resume_clock(&self) {
         if self.paused.replace(false) {
-            let real = self.instant_to_ns(Instant::now());
+            let real = self.real_ns();
             let frozen = self.frozen.get();
             // `frozen - real`, saturating: the clock goes on from `frozen`.
             let skew = i64::try_from(i128::from(frozen) - i128::from(real)).unwrap_or(i64::MAX);

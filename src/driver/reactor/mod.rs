@@ -22,7 +22,7 @@
 use std::io;
 use std::rc::Rc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::{Events, Interest, Registry, Token};
 use slab::Slab;
@@ -263,7 +263,7 @@ impl<W> Reactor<W> {
         Some(slot)
     }
 
-    /// Waits for events (retrying `EINTR` with the remaining time) and routes them: watcher events
+    /// Waits for events (an `EINTR` ends the wait with none: the turn then computes its wait again) and routes them: watcher events
     /// into `queue`, the wakers of tasks waiting on resources to `wake`. Counts them in
     /// `events_seen`.
     pub(crate) fn poll_io<C>(
@@ -272,18 +272,12 @@ impl<W> Reactor<W> {
         queue: &mut Queue<C>,
         mut wake: impl FnMut(&mut Queue<C>, Waker),
     ) -> io::Result<()> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut timeout = timeout;
-        loop {
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    if let Some(d) = deadline {
-                        timeout = Some(d.saturating_duration_since(Instant::now()));
-                    }
-                }
-                Err(e) => return Err(e),
-            }
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            // A signal cut the wait short: a turn with no events, after which the loop computes its
+            // wait again (so no clock is read here for a retry's remaining time).
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => self.events.clear(),
+            Err(e) => return Err(e),
         }
         let mut n = 0;
         for event in self.events.iter() {
