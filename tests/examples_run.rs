@@ -520,7 +520,7 @@ fn compress_gzips_each_connection_through_a_child_while_serving_others() {
 /// `--addr` takes a host name: `localhost:0` binds a loopback port, and the server echoes there.
 #[test]
 fn example_servers_take_a_host_name_in_addr() {
-    for name in ["echo", "echo_callbacks", "echo_multi"] {
+    for name in ["echo", "echo_idle", "echo_callbacks", "echo_multi"] {
         let (_child, stdout) = spawn_example(name, &["--addr", "localhost:0"]);
         let (tx, first) = mpsc::channel();
         thread::spawn(move || {
@@ -540,4 +540,39 @@ fn example_servers_take_a_host_name_in_addr() {
         s.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"by name", "`{name}` echoed");
     }
+}
+
+/// `echo_idle` closes a connection that says nothing for its period, and keeps one that goes on
+/// talking more often than that (every byte echoed); then it shuts down cleanly.
+#[test]
+fn echo_idle_closes_a_silent_connection_and_keeps_a_talking_one() {
+    let mut server = util::example::Program::serve("echo_idle", &["--idle-timeout", "1"]);
+    let addr = server.addr();
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut talking = TcpStream::connect(addr).unwrap();
+    talking.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // Twelve messages 50 ms apart: never close to a second of silence on this one.
+    for i in 0..12u8 {
+        talking.write_all(&[i; 16]).unwrap();
+        let mut back = [0u8; 16];
+        talking.read_exact(&mut back).unwrap();
+        assert_eq!(back, [i; 16]);
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The silent one is closed once its second is up (the read waits for it): end of file.
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        silent.read(&mut buf).unwrap(),
+        0,
+        "the silent connection was closed"
+    );
+    talking.write_all(b"still here").unwrap();
+    let mut back = [0u8; 10];
+    talking.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"still here");
+    drop(talking);
+    server.signal(libc::SIGTERM);
+    server.expect_line("shutting down");
+    server.assert_exits_0();
 }

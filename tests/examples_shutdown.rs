@@ -206,6 +206,11 @@ fn echo_callbacks_finishes_the_transfer_in_flight_on_sigterm() {
 }
 
 #[test]
+fn echo_idle_finishes_the_transfer_in_flight_on_sigterm() {
+    transfer_spans_shutdown("echo_idle", Reply::Echo, libc::SIGTERM, 8);
+}
+
+#[test]
 fn echo_multi_finishes_the_transfer_in_flight_on_sigterm() {
     transfer_spans_shutdown("echo_multi", Reply::Echo, libc::SIGTERM, 7);
 }
@@ -223,6 +228,7 @@ fn sigint_shuts_down_as_sigterm_does() {
     // connection at all: the server exits straight away.
     for name in [
         "echo",
+        "echo_idle",
         "echo_callbacks",
         "echo_multi",
         "compress",
@@ -244,6 +250,7 @@ fn sigint_shuts_down_as_sigterm_does() {
 fn servers_exit_after_the_grace_period_with_an_idle_connection_open() {
     for (name, reply) in [
         ("echo", Reply::Echo),
+        ("echo_idle", Reply::Echo),
         ("echo_callbacks", Reply::Echo),
         ("echo_multi", Reply::Echo),
         ("compress", Reply::Gzip),
@@ -338,7 +345,13 @@ fn udp_echo_answers_what_it_received_and_exits_on_sigterm() {
 /// handlers stay installed: a default disposition would kill the process).
 #[test]
 fn a_second_signal_ends_the_grace_period_with_status_0() {
-    for name in ["echo", "echo_callbacks", "echo_multi", "compress"] {
+    for name in [
+        "echo",
+        "echo_idle",
+        "echo_callbacks",
+        "echo_multi",
+        "compress",
+    ] {
         let mut server = Program::serve(name, &["--grace", "60"]);
         let mut idle = connect(server.addr());
         idle.write_all(b"x").unwrap();
