@@ -43,7 +43,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::process::{callgrind_total, have_taskset, have_valgrind, median, start_server, Server};
-use common::{dirs, example_problems_with, raise_nofile_limit, thousands};
+use common::{cpu_model, dirs, example_problems_with, raise_nofile_limit, thousands};
 
 /// The servers, in the order they take turns: (example name, label).
 const SERVERS: [(&str, &str); 2] = [("http", "evloop"), ("http_tokio", "tokio current_thread")];
@@ -428,15 +428,7 @@ fn main() {
     let pin = o.pin && have_taskset();
     let mut failed = false;
     let mut md = String::new();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = cpu_model().unwrap_or_else(|| "unknown CPU".into());
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let _ = writeln!(
         md,

@@ -31,7 +31,7 @@ use common::process::{
     callgrind_total, have_taskset, have_valgrind, median, spawn, start_server, startup_limit,
     Server,
 };
-use common::{dirs, example_problems, first_line};
+use common::{cpu_model, dirs, example_problems, first_line};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -324,14 +324,7 @@ fn main() {
     }
     let pin = o.pin && have_taskset();
     let o = Opts { pin, ..o };
-    let cpus = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpus = cpu_model().unwrap_or_default();
     let mut md = String::new();
     let _ = writeln!(
         md,
