@@ -47,7 +47,7 @@ mod common;
 use common::process::{
     callgrind_total, field, have_taskset, have_valgrind, median, run_load, start_server,
 };
-use common::{dirs, example_problems, raise_nofile_limit};
+use common::{cpu_model, dirs, example_problems, raise_nofile_limit};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -372,15 +372,7 @@ fn main() {
 
     let mut md = String::new();
     let _ = writeln!(md, "# Echo benchmark\n");
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-            })
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu_model = cpu_model().unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let _ = writeln!(
         md,

@@ -37,21 +37,19 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::{
-    dirs, example_problems_with, first_line, listening_addr, raise_nofile_limit, signal, thousands,
-    wait_timeout,
-};
+use common::process::{callgrind_total, have_taskset, have_valgrind, median, start_server, Server};
+use common::{cpu_model, dirs, example_problems_with, raise_nofile_limit, thousands};
 
 /// The servers, in the order they take turns: (example name, label).
 const SERVERS: [(&str, &str); 2] = [("http", "evloop"), ("http_tokio", "tokio current_thread")];
 const REFERENCE: &str = "http_tokio";
+/// How long a server may take to exit on SIGTERM (callgrind writes its profile first).
+const STOP_LIMIT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tool {
@@ -214,17 +212,6 @@ fn ensure_tool(tool: &str, package: &str) -> bool {
     works(tool, "--version")
 }
 
-fn have_taskset() -> bool {
-    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
-    cpus >= 2
-        && Command::new("taskset")
-            .args(["-c", "1", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-}
-
 /// A command line, pinned to `cpu` when pinning.
 fn pinned(pin: bool, cpu: &str, words: &[String]) -> Command {
     let mut cmd;
@@ -238,86 +225,21 @@ fn pinned(pin: bool, cpu: &str, words: &[String]) -> Command {
     cmd
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-    stderr: Option<mpsc::Receiver<String>>,
-}
-
-fn start_server(path: &Path, pin: bool, callgrind: bool) -> Result<Server, String> {
-    let mut words: Vec<String> = Vec::new();
-    if callgrind {
-        words.extend(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--callgrind-out-file=/dev/null",
-            ]
-            .map(String::from),
-        );
-    }
-    words.push(path.display().to_string());
-    words.extend(["--addr", "127.0.0.1:0"].map(String::from));
-    let mut child = pinned(pin, "0", &words)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(if callgrind {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
+/// The server's run time in ns (schedstat) and user ticks (stat).
+fn server_cpu(server: &Server) -> (u64, u64) {
+    let pid = server.child.id();
+    let run = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let user = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().nth(11)?.parse().ok()
         })
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", words.join(" ")))?;
-    let stderr = child.stderr.take().map(|mut err| {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            let _ = tx.send(s);
-        });
-        rx
-    });
-    let limit = Duration::from_secs(if callgrind { 60 } else { 10 });
-    let Some(line) = first_line(&mut child, limit) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("{} did not print `listening on`", path.display()));
-    };
-    let addr = listening_addr(&line).ok_or_else(|| format!("unexpected first line {line:?}"))?;
-    Ok(Server {
-        child,
-        addr,
-        stderr,
-    })
-}
-
-impl Server {
-    fn stop(mut self) -> String {
-        signal(&self.child, libc::SIGTERM);
-        if wait_timeout(&mut self.child, Duration::from_secs(60)).is_none() {
-            eprintln!("http bench: server did not exit on SIGTERM; killed");
-        }
-        self.stderr
-            .and_then(|rx| rx.recv_timeout(Duration::from_secs(10)).ok())
-            .unwrap_or_default()
-    }
-
-    /// Run time in ns (schedstat) and user ticks (stat).
-    fn cpu(&self) -> (u64, u64) {
-        let pid = self.child.id();
-        let run = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0);
-        let user = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                let rest = &s[s.rfind(')')? + 1..];
-                rest.split_whitespace().nth(11)?.parse().ok()
-            })
-            .unwrap_or(0);
-        (run, user)
-    }
+        .unwrap_or(0);
+    (run, user)
 }
 
 fn clock_ticks() -> f64 {
@@ -442,29 +364,15 @@ fn parse_h2load(text: &str, log: &str, secs: f64) -> Result<(f64, f64, f64), Str
     Ok((ok, ok / secs, p99))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
 fn measure(sc: &Scenario, path: &Path, o: &Opts, pin: bool) -> Result<Metrics, String> {
-    let server = start_server(path, pin, false)?;
+    let server = start_server(path, &[], pin, None)?;
     let result = (|| {
         if o.warmup > 0.0 {
             load(sc, &server.addr, o.warmup, pin)?;
         }
-        let (run0, user0) = server.cpu();
+        let (run0, user0) = server_cpu(&server);
         let (requests, rps, p99) = load(sc, &server.addr, o.duration, pin)?;
-        let (run1, user1) = server.cpu();
+        let (run1, user1) = server_cpu(&server);
         Ok(Metrics {
             rps,
             p99_us: p99,
@@ -472,20 +380,13 @@ fn measure(sc: &Scenario, path: &Path, o: &Opts, pin: bool) -> Result<Metrics, S
             user_us: (user1 - user0) as f64 / clock_ticks() * 1e6 / requests,
         })
     })();
-    server.stop();
+    server.stop_as("http", STOP_LIMIT);
     result
-}
-
-fn callgrind_total(stderr: &str) -> Option<u64> {
-    stderr.lines().find_map(|l| {
-        let (_, v) = l.split_once("Collected :")?;
-        v.trim().replace(',', "").parse().ok()
-    })
 }
 
 /// Instructions of one callgrind run: `requests` requests by h2load (HTTP/1.1 or HTTP/2), or none.
 fn callgrind_run(path: &Path, pin: bool, requests: u64, h2: bool) -> Result<u64, String> {
-    let server = start_server(path, pin, true)?;
+    let server = start_server(path, &[], pin, Some(Path::new("/dev/null")))?;
     let res = if requests > 0 {
         let mut words: Vec<String> = vec!["h2load".into(), format!("-n{requests}")];
         if h2 {
@@ -503,7 +404,7 @@ fn callgrind_run(path: &Path, pin: bool, requests: u64, h2: bool) -> Result<u64,
     };
     // Let the closed connections settle before the signal.
     thread::sleep(Duration::from_millis(300));
-    let err = server.stop();
+    let err = server.stop_as("http", STOP_LIMIT);
     res?;
     callgrind_total(&err).ok_or_else(|| format!("no callgrind total in: {}", err.trim()))
 }
@@ -527,15 +428,7 @@ fn main() {
     let pin = o.pin && have_taskset();
     let mut failed = false;
     let mut md = String::new();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = cpu_model().unwrap_or_else(|| "unknown CPU".into());
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let _ = writeln!(
         md,
@@ -620,12 +513,7 @@ fn main() {
         }
         md.push('\n');
     }
-    let valgrind = Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if o.callgrind && valgrind && have_h2load {
+    if o.callgrind && have_valgrind() && have_h2load {
         let n = o.callgrind_requests;
         let _ = writeln!(
             md,

@@ -21,7 +21,9 @@
 mod common;
 
 use common::wait_timeout;
-use common::{dirs, example_problems, first_line, listening_addr, raise_nofile_limit, signal};
+use common::{
+    cpu_model, dirs, example_problems, first_line, listening_addr, raise_nofile_limit, signal,
+};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Read;
@@ -355,15 +357,7 @@ fn main() {
             }
         }
     }
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")?
-                .split_once(':')
-                .map(|x| x.1.trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpu_model = cpu_model().unwrap_or_default();
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut md = String::new();
     let _ = writeln!(

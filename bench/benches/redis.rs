@@ -27,13 +27,15 @@
 
 mod common;
 
-use common::{dirs, example_problems, first_line, listening_addr, signal, wait_timeout};
+use common::process::{
+    callgrind_total, have_taskset, have_valgrind, median, spawn, start_server, startup_limit,
+    Server,
+};
+use common::{cpu_model, dirs, example_problems, first_line};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -53,6 +55,8 @@ const TESTS: [(&str, &str); 6] = [
 ];
 const PIPELINES: [u32; 2] = [16, 1];
 const CLIENTS: &str = "50";
+/// How long a server may take to exit on SIGTERM (callgrind writes its profile first).
+const STOP_LIMIT: Duration = Duration::from_secs(120);
 
 struct Opts {
     rounds: usize,
@@ -122,123 +126,77 @@ fn have(tool: &str, arg: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A running server.
-struct Server {
-    child: Child,
-    port: u16,
-    stderr: Option<mpsc::Receiver<String>>,
-}
-
 /// A free port on 127.0.0.1, for `redis-server` (found by binding, then released).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local_addr").port()
 }
 
+/// Starts server `key` (an example, or `redis-server` for `redis`); returns it and its port.
 fn start(
     key: &str,
     examples: &Path,
     pin: bool,
     callgrind: Option<&Path>,
-) -> Result<Server, String> {
-    let mut words: Vec<String> = Vec::new();
-    if pin {
-        words.extend(["taskset", "-c", "0"].map(String::from));
-    }
-    if let Some(out) = callgrind {
-        words.push("valgrind".into());
-        words.push("--tool=callgrind".into());
-        words.push(format!("--callgrind-out-file={}", out.display()));
-    }
-    let redis_port = free_port();
-    if key == "redis" {
-        words.push("redis-server".into());
-        for w in ["--bind", "127.0.0.1", "--port", &redis_port.to_string()] {
-            words.push(w.into());
-        }
-        for w in ["--save", "", "--appendonly", "no", "--daemonize", "no"] {
-            words.push(w.into());
-        }
-    } else {
-        words.push(examples.join(key).display().to_string());
-        words.push("--addr".into());
-        words.push("127.0.0.1:0".into());
-    }
-    let mut child = Command::new(&words[0])
-        .args(&words[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(if callgrind.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        })
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", words.join(" ")))?;
-    let stderr = child.stderr.take().map(|mut err| {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            let _ = tx.send(s);
-        });
-        rx
-    });
-    let limit = Duration::from_secs(if callgrind.is_some() { 60 } else { 10 });
-    let port = if key == "redis" {
-        // Redis logs to stdout; drain it, and wait until it accepts.
-        let _ = first_line(&mut child, limit);
-        let end = Instant::now() + limit;
-        while std::net::TcpStream::connect(("127.0.0.1", redis_port)).is_err() {
-            if Instant::now() > end {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("redis-server did not start".into());
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        redis_port
-    } else {
-        let line = first_line(&mut child, limit);
-        let addr = line.as_deref().and_then(listening_addr);
-        let Some(port) = addr.and_then(|a| a.rsplit(':').next()?.parse().ok()) else {
-            let _ = child.kill();
-            let _ = child.wait();
+) -> Result<(Server, u16), String> {
+    if key != "redis" {
+        let s = start_server(&examples.join(key), &[], pin, callgrind)?;
+        let Some(port) = s.addr.rsplit(':').next().and_then(|p| p.parse().ok()) else {
+            s.stop_as("redis", STOP_LIMIT);
             return Err(format!("{key} did not print `listening on`"));
         };
-        port
-    };
-    Ok(Server {
-        child,
+        return Ok((s, port));
+    }
+    let port = free_port();
+    let port_arg = port.to_string();
+    let args = [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ];
+    let (mut child, stderr) = spawn("redis-server", &args, pin, callgrind)?;
+    // Redis logs to stdout; drain it, and wait until it accepts.
+    let limit = startup_limit(callgrind);
+    let _ = first_line(&mut child, limit);
+    let end = Instant::now() + limit;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("redis-server did not start".into());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let addr = format!("127.0.0.1:{port}");
+    Ok((
+        Server {
+            child,
+            addr,
+            stderr,
+        },
         port,
-        stderr,
-    })
+    ))
 }
 
-impl Server {
-    fn stop(mut self) -> String {
-        signal(&self.child, libc::SIGTERM);
-        if wait_timeout(&mut self.child, Duration::from_secs(120)).is_none() {
-            eprintln!("redis bench: a server did not exit on SIGTERM; killed");
-        }
-        self.stderr
-            .and_then(|rx| rx.recv_timeout(Duration::from_secs(10)).ok())
-            .unwrap_or_default()
-    }
-
-    /// User + system CPU time so far, in seconds.
-    fn cpu(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (ticks(11) + ticks(12)) / hz
-    }
+/// User + system CPU time of `server` so far, in seconds.
+fn server_cpu(server: &Server) -> f64 {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{}/stat", server.child.id())).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
 }
 
 /// One test's figures.
@@ -306,26 +264,6 @@ fn parse_csv(csv: &str, test: &str) -> Option<(f64, f64, f64)> {
     Some((get("rps")?, get("p50_latency_ms")?, get("p99_latency_ms")?))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-fn callgrind_total(stderr: &str) -> Option<u64> {
-    let num = |s: &str| s.trim().replace(',', "").parse::<u64>().ok();
-    stderr
-        .lines()
-        .find_map(|l| l.split_once("Collected :").and_then(|(_, v)| num(v)))
-}
-
 /// Instructions for the whole callgrind run of `key`: idle, or loaded with all six tests.
 fn callgrind_run(
     key: &str,
@@ -345,13 +283,13 @@ fn callgrind_run(
         }
         None => PathBuf::from("/dev/null"),
     };
-    let s = start(key, examples, o.pin, Some(&out))?;
+    let (s, port) = start(key, examples, o.pin, Some(&out))?;
     let res = match pipeline {
-        Some(p) => benchmark(s.port, o.pin, "ping,set,get,lpush,rpop", n, p).map(drop),
+        Some(p) => benchmark(port, o.pin, "ping,set,get,lpush,rpop", n, p).map(drop),
         None => Ok(()),
     };
     thread::sleep(Duration::from_millis(300));
-    let err = s.stop();
+    let err = s.stop_as("redis", STOP_LIMIT);
     res?;
     callgrind_total(&err).ok_or_else(|| format!("no callgrind total for {key}: {}", err.trim()))
 }
@@ -384,18 +322,9 @@ fn main() {
             servers.push((key, label));
         }
     }
-    let pin = o.pin
-        && have("taskset", "-V")
-        && thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    let pin = o.pin && have_taskset();
     let o = Opts { pin, ..o };
-    let cpus = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpus = cpu_model().unwrap_or_default();
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -413,7 +342,7 @@ fn main() {
     for round in 1..=o.rounds {
         for &(key, label) in &servers {
             eprintln!("redis bench: round {round}/{}: {label}", o.rounds);
-            let s = match start(key, &d.examples, o.pin, None) {
+            let (s, port) = match start(key, &d.examples, o.pin, None) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("redis bench: {e}");
@@ -428,10 +357,10 @@ fn main() {
                     o.requests
                 };
                 for (test, name) in TESTS {
-                    let before = s.cpu();
-                    match benchmark(s.port, o.pin, test, n, pipeline) {
+                    let before = server_cpu(&s);
+                    match benchmark(port, o.pin, test, n, pipeline) {
                         Ok(csv) => {
-                            let cpu = (s.cpu() - before) * 1e6 / n as f64;
+                            let cpu = (server_cpu(&s) - before) * 1e6 / n as f64;
                             match parse_csv(&csv, name) {
                                 Some((rps, p50, p99)) => results
                                     .entry((pipeline, test, key))
@@ -450,7 +379,7 @@ fn main() {
                     }
                 }
             }
-            s.stop();
+            s.stop_as("redis", STOP_LIMIT);
         }
     }
     let med = |p: u32, t: &str, k: &str, f: fn(&Run) -> f64| -> f64 {
@@ -486,7 +415,7 @@ fn main() {
         }
         let _ = writeln!(md);
     }
-    if o.callgrind && have("valgrind", "--version") {
+    if o.callgrind && have_valgrind() {
         let n = o.callgrind_requests;
         let _ = writeln!(
             md,

@@ -277,6 +277,16 @@ pub fn listening_addr(line: &str) -> Option<String> {
 }
 
 /// Formats with thousands separators (no decimals).
+/// The CPU's model name from `/proc/cpuinfo`, for the header of a bench's results.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines().find_map(|l| {
+        l.strip_prefix("model name")?
+            .split_once(':')
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
 pub fn thousands(x: f64) -> String {
     let s = format!("{:.0}", x.abs());
     let mut out = String::new();

@@ -37,7 +37,7 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     /// Its stderr, collected until it exits (under callgrind only; otherwise inherited).
-    stderr: Option<mpsc::Receiver<String>>,
+    pub stderr: Option<mpsc::Receiver<String>>,
 }
 
 /// Starts the example server at `path` with `args` after `--addr 127.0.0.1:0`, pinned to CPU 0 if
@@ -48,41 +48,11 @@ pub fn start_server(
     pin: bool,
     callgrind: Option<&Path>,
 ) -> Result<Server, String> {
-    let mut cmd;
-    let mut words: Vec<String> = Vec::new();
-    if pin {
-        words.extend(["taskset", "-c", "0"].map(String::from));
-    }
-    if let Some(out) = callgrind {
-        words.extend(["valgrind".into(), "--tool=callgrind".into()]);
-        words.push(format!("--callgrind-out-file={}", out.display()));
-    }
-    words.push(path.display().to_string());
-    cmd = Command::new(&words[0]);
-    cmd.args(&words[1..])
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(if callgrind.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        });
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", words.join(" ")))?;
-    let stderr = child.stderr.take().map(|mut err| {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            let _ = tx.send(s);
-        });
-        rx
-    });
-    let limit = Duration::from_secs(if callgrind.is_some() { 60 } else { 10 });
-    let Some(line) = first_line(&mut child, limit) else {
+    let program = path.display().to_string();
+    let mut all = vec!["--addr", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let (mut child, stderr) = spawn(&program, &all, pin, callgrind)?;
+    let Some(line) = first_line(&mut child, startup_limit(callgrind)) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!("{} did not print `listening on`", path.display()));
@@ -96,12 +66,66 @@ pub fn start_server(
     })
 }
 
+/// How long a server may take to start: callgrind is slow to load a program.
+pub fn startup_limit(callgrind: Option<&Path>) -> Duration {
+    Duration::from_secs(if callgrind.is_some() { 60 } else { 10 })
+}
+
+/// Starts `program` with `args`, pinned to CPU 0 if `pin`, under callgrind when `callgrind` names
+/// its output file; stdin closed, stdout piped, stderr collected on a thread under callgrind (for
+/// its total) and inherited otherwise. For servers that do not follow the examples' contract
+/// (`redis-server`); the examples go through [`start_server`].
+pub fn spawn(
+    program: &str,
+    args: &[&str],
+    pin: bool,
+    callgrind: Option<&Path>,
+) -> Result<(Child, Option<mpsc::Receiver<String>>), String> {
+    let mut words: Vec<String> = Vec::new();
+    if pin {
+        words.extend(["taskset", "-c", "0"].map(String::from));
+    }
+    if let Some(out) = callgrind {
+        words.extend(["valgrind".into(), "--tool=callgrind".into()]);
+        words.push(format!("--callgrind-out-file={}", out.display()));
+    }
+    words.push(program.to_string());
+    let mut child = Command::new(&words[0])
+        .args(&words[1..])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if callgrind.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", words.join(" ")))?;
+    let stderr = child.stderr.take().map(|mut err| {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            let _ = tx.send(s);
+        });
+        rx
+    });
+    Ok((child, stderr))
+}
+
 impl Server {
     /// Stops the server with SIGTERM and returns its stderr (if captured).
-    pub fn stop(mut self) -> String {
+    pub fn stop(self) -> String {
+        self.stop_as("echo", Duration::from_secs(60))
+    }
+
+    /// [`Server::stop`], waiting up to `limit` for the exit before killing it, and naming `bench`
+    /// if it must.
+    pub fn stop_as(mut self, bench: &str, limit: Duration) -> String {
         signal(&self.child, libc::SIGTERM);
-        if wait_timeout(&mut self.child, Duration::from_secs(60)).is_none() {
-            eprintln!("echo bench: server did not exit on SIGTERM; killed");
+        if wait_timeout(&mut self.child, limit).is_none() {
+            eprintln!("{bench} bench: server did not exit on SIGTERM; killed");
         }
         self.stderr
             .and_then(|rx| rx.recv_timeout(Duration::from_secs(10)).ok())
