@@ -75,10 +75,6 @@ pub(crate) struct Core {
     /// A burst left `batch`'s buffers large: shrink them when the loop is next idle.
     pub(crate) batch_large: Cell<bool>,
     origin: Instant,
-    /// `origin` on the raw monotonic clock, read just after it (so the loop's clock is never ahead
-    /// of `Instant`'s: a deadline given as an `Instant` is never reached early).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    origin_raw: u64,
     /// Nanoseconds since `origin`, read once per turn.
     now: Cell<u64>,
     /// `now` is from an earlier turn.
@@ -141,8 +137,6 @@ impl Core {
             batch: RefCell::new(Batch::default()),
             batch_large: Cell::new(false),
             origin: Instant::now(),
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            origin_raw: super::metrics::now(),
             now: Cell::new(0),
             time_stale: Cell::new(true),
             paused: Cell::new(false),
@@ -212,15 +206,13 @@ impl Core {
         self.real_ns().saturating_add_signed(self.skew.get())
     }
 
-    /// The real monotonic clock in nanoseconds since `origin`. On Linux a raw `clock_gettime`
-    /// (the same clock as `Instant`, a fifth of the instructions of `Instant::now` and the
-    /// conversion): it is read once or twice per turn whenever a timer exists.
+    /// The real monotonic clock in nanoseconds since `origin`. Through `Instant`, not a raw
+    /// `clock_gettime` (a fifth of the instructions): an origin on a second clock could differ
+    /// from `origin` by the nanoseconds between the two reads, and then the `Instant`s that
+    /// deadlines are given as and reported in would be off by as much.
     #[inline]
     fn real_ns(&self) -> u64 {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        return super::metrics::now().saturating_sub(self.origin_raw);
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        return self.instant_to_ns(Instant::now());
+        self.instant_to_ns(Instant::now())
     }
 
     /// The time cached at the start of this turn (read now if it was marked stale). Never later
