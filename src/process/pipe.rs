@@ -138,6 +138,24 @@ impl ChildStdout {
     /// # Errors
     ///
     /// As [`ChildStdin::from_std`].
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use evloop::io::AsyncRead;
+    /// use evloop::process::ChildStdout;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("echo").arg("o").stdout(Stdio::piped()).spawn()?;
+    ///     let mut stdout = ChildStdout::from_std(child.stdout.take().unwrap())?;
+    ///     let mut got = Vec::new();
+    ///     stdout.read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"o\n");
+    ///     assert!(child.wait()?.success());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stdout: std::process::ChildStdout) -> io::Result<ChildStdout> {
         Ok(ChildStdout {
             io: receiver(Receiver::from(stdout))?,
