@@ -86,7 +86,9 @@ impl LoopSetError {
     /// });
     /// for (index, failure) in result.unwrap_err().into_failures() {
     ///     match failure {
-    ///         LoopFailure::Error(e) => assert_eq!((index, e.to_string()), (1, "no config".into())),
+    ///         LoopFailure::Error(e) => {
+    ///             assert_eq!((index, e.to_string()), (1, "no config".into()))
+    ///         }
     ///         other => panic!("loop {index}: {other}"),
     ///     }
     /// }

@@ -169,7 +169,8 @@ impl Command {
     /// use evloop::process::Command;
     ///
     /// let lp = evloop::EventLoop::new()?;
-    /// let out = lp.block_on(Command::new("sh").args(["-c", "echo $NAME"]).env("NAME", "evloop").output())?;
+    /// let mut cmd = Command::new("sh");
+    /// let out = lp.block_on(cmd.args(["-c", "echo $NAME"]).env("NAME", "evloop").output())?;
     /// assert_eq!(out.stdout, b"evloop\n");
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -227,7 +228,8 @@ impl Command {
     ///
     /// let lp = evloop::EventLoop::new()?;
     /// // `env` with no arguments prints the environment: here, only what was added.
-    /// let out = lp.block_on(Command::new("/usr/bin/env").env_clear().env("ONLY", "this").output())?;
+    /// let mut cmd = Command::new("/usr/bin/env");
+    /// let out = lp.block_on(cmd.env_clear().env("ONLY", "this").output())?;
     /// assert_eq!(out.stdout, b"ONLY=this\n");
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -301,7 +303,10 @@ impl Command {
     /// let lp = evloop::EventLoop::new()?;
     /// // Errors discarded; `output` still pipes stdout.
     /// let out = lp.block_on(
-    ///     Command::new("sh").args(["-c", "echo out; echo err >&2"]).stderr(Stdio::null()).output(),
+    ///     Command::new("sh")
+    ///         .args(["-c", "echo out; echo err >&2"])
+    ///         .stderr(Stdio::null())
+    ///         .output(),
     /// )?;
     /// assert_eq!(out.stdout, b"out\n");
     /// assert!(out.stderr.is_empty());
@@ -417,7 +422,8 @@ impl Command {
     /// use evloop::process::Command;
     ///
     /// let lp = evloop::EventLoop::new()?;
-    /// let out = lp.block_on(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 1"]).output())?;
+    /// let mut cmd = Command::new("sh");
+    /// let out = lp.block_on(cmd.args(["-c", "echo out; echo err >&2; exit 1"]).output())?;
     /// assert_eq!(out.status.code(), Some(1));
     /// assert_eq!(out.stdout, b"out\n");
     /// assert_eq!(out.stderr, b"err\n");

@@ -80,7 +80,10 @@ pub struct ChildStdout {
 ///
 /// let lp = evloop::EventLoop::new()?;
 /// lp.block_on(async {
-///     let mut child = Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()).spawn()?;
+///     let mut child = Command::new("sh")
+///         .args(["-c", "echo oops >&2"])
+///         .stderr(Stdio::piped())
+///         .spawn()?;
 ///     let mut err = Vec::new();
 ///     child.stderr.take().unwrap().read_to_end(&mut err).await?;
 ///     assert_eq!(err, b"oops\n");
@@ -110,7 +113,10 @@ impl ChildStdin {
     /// let lp = evloop::EventLoop::new()?;
     /// lp.block_on(async {
     ///     // A child spawned by the standard library (or another crate), its pipes made async.
-    ///     let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    ///     let mut child = Command::new("cat")
+    ///         .stdin(Stdio::piped())
+    ///         .stdout(Stdio::piped())
+    ///         .spawn()?;
     ///     let mut stdin = ChildStdin::from_std(child.stdin.take().unwrap())?;
     ///     let mut stdout = ChildStdout::from_std(child.stdout.take().unwrap())?;
     ///     stdin.write_all(b"ping").await?;
@@ -177,7 +183,10 @@ impl ChildStderr {
     ///
     /// let lp = evloop::EventLoop::new()?;
     /// lp.block_on(async {
-    ///     let mut child = Command::new("sh").args(["-c", "echo e >&2"]).stderr(Stdio::piped()).spawn()?;
+    ///     let mut child = Command::new("sh")
+    ///         .args(["-c", "echo e >&2"])
+    ///         .stderr(Stdio::piped())
+    ///         .spawn()?;
     ///     let mut stderr = ChildStderr::from_std(child.stderr.take().unwrap())?;
     ///     let mut got = Vec::new();
     ///     stderr.read_to_end(&mut got).await?;
