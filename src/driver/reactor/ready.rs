@@ -234,6 +234,22 @@ impl fmt::Debug for Ready {
 }
 
 /// What a watcher's callback receives: which watcher, and what is ready.
+///
+/// ```
+/// use mio::{net::UnixStream, Interest};
+/// use std::io::Write;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (a, mut b) = UnixStream::pair()?;
+/// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+///     // Which watcher, and what it may do now.
+///     assert!(ev.is_readable());
+///     h.unwatch(ev.watcher());
+/// })?;
+/// b.write_all(b"x")?;
+/// lp.run()?; // until the watcher is gone
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoEvent {
     pub(crate) watcher: WatcherId,
@@ -242,21 +258,80 @@ pub struct IoEvent {
 
 impl IoEvent {
     /// The watcher this event is for (to change its interest or remove it from its own callback).
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+    ///     // One shot: the watcher removes itself (and drops its source).
+    ///     assert!(h.unwatch(ev.watcher()));
+    /// })?;
+    /// b.write_all(b"x")?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn watcher(&self) -> WatcherId {
         self.watcher
     }
 
     /// The readiness flags.
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+    ///     let ready = ev.ready();
+    ///     assert!(ready.contains(evloop::reactor::Ready::READABLE));
+    ///     h.unwatch(ev.watcher());
+    /// })?;
+    /// b.write_all(b"x")?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ready(&self) -> Ready {
         self.ready
     }
 
     /// Shorthand for `self.ready().is_readable()`.
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+    ///     assert!(ev.is_readable()); // read until `WouldBlock` now
+    ///     h.unwatch(ev.watcher());
+    /// })?;
+    /// b.write_all(b"x")?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_readable(&self) -> bool {
         self.ready.is_readable()
     }
 
     /// Shorthand for `self.ready().is_writable()`.
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::WRITABLE, |h, _a, ev| {
+    ///     assert!(ev.is_writable()); // a fresh socket has buffer space
+    ///     h.unwatch(ev.watcher());
+    /// })?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_writable(&self) -> bool {
         self.ready.is_writable()
     }
@@ -266,6 +341,17 @@ impl IoEvent {
 ///
 /// A stale id (the watcher was removed, even if its slot has been reused since) is recognised and
 /// ignored by every method that takes one.
+///
+/// ```
+/// use mio::{net::UnixStream, Interest};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (a, _b) = UnixStream::pair()?;
+/// let id = lp.watch(a, Interest::READABLE, |_, _, _| {})?;
+/// assert!(lp.unwatch(id));
+/// assert!(!lp.unwatch(id)); // stale: ignored
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WatcherId {
     pub(crate) key: u32,
