@@ -33,6 +33,20 @@ impl fmt::Display for LoopFailure {
 /// What [`LoopSet::run`](crate::LoopSet::run) returns when a loop failed: each failed loop's
 /// index and failure, in index order. It converts into an `io::Error`, so `?` works in a `main`
 /// that returns `io::Result`.
+///
+/// ```
+/// use evloop::LoopSet;
+///
+/// let result = LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+///     if ctx.index() == 1 {
+///         return Err(std::io::Error::other("no config"));
+///     }
+///     Ok(())
+/// });
+/// let err = result.unwrap_err();
+/// assert_eq!(err.to_string(), "loop 1 failed: no config");
+/// let _as_io: std::io::Error = err.into(); // for `?` in a `main` returning `io::Result`
+/// ```
 #[derive(Debug)]
 pub struct LoopSetError {
     pub(crate) failures: Vec<(usize, LoopFailure)>,
@@ -40,11 +54,45 @@ pub struct LoopSetError {
 
 impl LoopSetError {
     /// Each failed loop's index and failure, in index order.
+    ///
+    /// ```
+    /// use evloop::loop_set::LoopFailure;
+    /// use evloop::LoopSet;
+    ///
+    /// let result = LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+    ///     if ctx.index() == 1 {
+    ///         return Err(std::io::Error::other("no config"));
+    ///     }
+    ///     Ok(())
+    /// });
+    /// let err = result.unwrap_err();
+    /// assert!(matches!(err.failures(), [(1, LoopFailure::Error(_))])); // loop 0 succeeded
+    /// ```
     pub fn failures(&self) -> &[(usize, LoopFailure)] {
         &self.failures
     }
 
     /// The failures, by value.
+    ///
+    /// ```
+    /// use evloop::loop_set::LoopFailure;
+    /// use evloop::LoopSet;
+    ///
+    /// let result = LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+    ///     if ctx.index() == 1 {
+    ///         return Err(std::io::Error::other("no config"));
+    ///     }
+    ///     Ok(())
+    /// });
+    /// for (index, failure) in result.unwrap_err().into_failures() {
+    ///     match failure {
+    ///         LoopFailure::Error(e) => {
+    ///             assert_eq!((index, e.to_string()), (1, "no config".into()))
+    ///         }
+    ///         other => panic!("loop {index}: {other}"),
+    ///     }
+    /// }
+    /// ```
     pub fn into_failures(self) -> Vec<(usize, LoopFailure)> {
         self.failures
     }

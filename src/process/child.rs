@@ -87,6 +87,20 @@ impl Child {
 
     /// The child's process id, or `None` once it has been reaped (the id may then belong to
     /// another process).
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("true").spawn()?;
+    ///     assert!(child.id().is_some());
+    ///     child.wait().await?;
+    ///     assert_eq!(child.id(), None); // reaped: the pid may be reused
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> Option<u32> {
         match &self.state {
             State::Running { child, .. } => Some(child.id()),
@@ -128,6 +142,21 @@ impl Child {
     /// # Errors
     ///
     /// As [`Child::wait`].
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("sh").args(["-c", "exit 4"]).spawn()?;
+    ///     // For hand-written futures; `child.wait()` is the same as a future.
+    ///     let status = poll_fn(|cx| child.poll_wait(cx)).await?;
+    ///     assert_eq!(status.code(), Some(4));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
         let status = match &mut self.state {
             State::Running { child, waiter } => match waiter.poll_wait(child, cx) {
@@ -147,6 +176,20 @@ impl Child {
     /// # Errors
     ///
     /// As `waitpid(2)`.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("sleep").arg("30").spawn()?;
+    ///     assert!(child.try_wait()?.is_none()); // still running
+    ///     child.kill().await?;
+    ///     assert!(child.try_wait()?.is_some()); // reaped: the same status from now on
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         let status = match &mut self.state {
             State::Running { child, .. } => match child.try_wait()? {
@@ -166,6 +209,21 @@ impl Child {
     /// # Errors
     ///
     /// As `kill(2)`.
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("sleep").arg("30").spawn()?;
+    ///     child.start_kill()?;
+    ///     let status = child.wait().await?;
+    ///     assert_eq!(status.signal(), Some(9)); // SIGKILL
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start_kill(&mut self) -> io::Result<()> {
         match &mut self.state {
             // The child is not reaped before `wait` or `try_wait` say so: its pid cannot have
@@ -204,6 +262,24 @@ impl Child {
     /// # Errors
     ///
     /// The first read error, or as [`Child::wait`].
+    ///
+    /// ```
+    /// use evloop::process::{Command, Stdio};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let out = lp.block_on(async {
+    ///     let child = Command::new("sh")
+    ///         .args(["-c", "echo out; echo err >&2"])
+    ///         .stdout(Stdio::piped())
+    ///         .stderr(Stdio::piped())
+    ///         .spawn()?;
+    ///     child.wait_with_output().await
+    /// })?;
+    /// assert!(out.status.success());
+    /// assert_eq!(out.stdout, b"out\n");
+    /// assert_eq!(out.stderr, b"err\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let mut stdout = self.stdout.take();

@@ -130,12 +130,30 @@ impl Command {
     }
 
     /// Adds an argument.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let out = lp.block_on(Command::new("echo").arg("one").arg("two words").output())?;
+    /// assert_eq!(out.stdout, b"one two words\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
         self.std.arg(arg);
         self
     }
 
     /// Adds arguments.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let out = lp.block_on(Command::new("printf").args(["%s-%s", "a", "b"]).output())?;
+    /// assert_eq!(out.stdout, b"a-b");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn args<I, S>(&mut self, args: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
@@ -146,12 +164,32 @@ impl Command {
     }
 
     /// Sets an environment variable for the child.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// let out = lp.block_on(cmd.args(["-c", "echo $NAME"]).env("NAME", "evloop").output())?;
+    /// assert_eq!(out.stdout, b"evloop\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, key: K, value: V) -> &mut Command {
         self.std.env(key, value);
         self
     }
 
     /// Sets environment variables for the child.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let vars = [("A", "1"), ("B", "2")];
+    /// let out = lp.block_on(Command::new("sh").args(["-c", "echo $A$B"]).envs(vars).output())?;
+    /// assert_eq!(out.stdout, b"12\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
     where
         I: IntoIterator<Item = (K, V)>,
@@ -163,18 +201,53 @@ impl Command {
     }
 
     /// Removes an environment variable from the child's environment.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let out = lp.block_on(
+    ///     Command::new("sh")
+    ///         .args(["-c", "echo ${GONE-unset}"])
+    ///         .env("GONE", "set")
+    ///         .env_remove("GONE")
+    ///         .output(),
+    /// )?;
+    /// assert_eq!(out.stdout, b"unset\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
         self.std.env_remove(key);
         self
     }
 
     /// Starts the child with an empty environment (plus what [`Command::env`] adds).
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// // `env` with no arguments prints the environment: here, only what was added.
+    /// let mut cmd = Command::new("/usr/bin/env");
+    /// let out = lp.block_on(cmd.env_clear().env("ONLY", "this").output())?;
+    /// assert_eq!(out.stdout, b"ONLY=this\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.std.env_clear();
         self
     }
 
     /// Sets the child's working directory.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let out = lp.block_on(Command::new("pwd").current_dir("/").output())?;
+    /// assert_eq!(out.stdout, b"/\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.std.current_dir(dir);
         self
@@ -182,6 +255,17 @@ impl Command {
 
     /// Sets the child's standard input: [`Stdio::piped`] for a [`ChildStdin`], [`Stdio::null`],
     /// [`Stdio::inherit`] (the default), or a file.
+    ///
+    /// ```
+    /// use evloop::process::{Command, Stdio};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// // Null input: `cat` reads end of file at once.
+    /// let out = lp.block_on(Command::new("cat").stdin(Stdio::null()).output())?;
+    /// assert!(out.status.success());
+    /// assert!(out.stdout.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
         self.std.stdin(cfg);
         self.stdin_set = true;
@@ -189,6 +273,22 @@ impl Command {
     }
 
     /// Sets the child's standard output: [`Stdio::piped`] for a [`ChildStdout`], and so on.
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::process::{Command, Stdio};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+    ///     let mut got = Vec::new();
+    ///     child.stdout.take().unwrap().read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"hi\n");
+    ///     assert!(child.wait().await?.success());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
         self.std.stdout(cfg);
         self.stdout_set = true;
@@ -196,6 +296,22 @@ impl Command {
     }
 
     /// Sets the child's standard error: [`Stdio::piped`] for a [`ChildStderr`], and so on.
+    ///
+    /// ```
+    /// use evloop::process::{Command, Stdio};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// // Errors discarded; `output` still pipes stdout.
+    /// let out = lp.block_on(
+    ///     Command::new("sh")
+    ///         .args(["-c", "echo out; echo err >&2"])
+    ///         .stderr(Stdio::null())
+    ///         .output(),
+    /// )?;
+    /// assert_eq!(out.stdout, b"out\n");
+    /// assert!(out.stderr.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
         self.std.stderr(cfg);
         self.stderr_set = true;
@@ -204,6 +320,18 @@ impl Command {
 
     /// Whether a [`Child`] dropped while still running is killed (`SIGKILL`). Off by default:
     /// the child then runs on, and is reaped when it exits. Either way no zombie is left.
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let child = Command::new("sleep").arg("30").kill_on_drop(true).spawn()?;
+    ///     drop(child); // killed now, and reaped without a zombie
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
         self.kill_on_drop = kill_on_drop;
         self
@@ -211,6 +339,19 @@ impl Command {
 
     /// The wrapped standard library command, for what this type does not expose (`uid`,
     /// `process_group`, `pre_exec` from `std::os::unix::process::CommandExt`, ...).
+    ///
+    /// ```
+    /// use std::os::unix::process::CommandExt;
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo $0"]);
+    /// cmd.as_std_mut().arg0("renamed");
+    /// let out = lp.block_on(cmd.output())?;
+    /// assert_eq!(out.stdout, b"renamed\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
         &mut self.std
     }
@@ -276,6 +417,18 @@ impl Command {
     /// # Errors
     ///
     /// As [`Command::spawn`] and [`Child::wait_with_output`].
+    ///
+    /// ```
+    /// use evloop::process::Command;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut cmd = Command::new("sh");
+    /// let out = lp.block_on(cmd.args(["-c", "echo out; echo err >&2; exit 1"]).output())?;
+    /// assert_eq!(out.status.code(), Some(1));
+    /// assert_eq!(out.stdout, b"out\n");
+    /// assert_eq!(out.stderr, b"err\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn output(&mut self) -> io::Result<Output> {
         if !self.stdin_set {
             self.std.stdin(Stdio::null());

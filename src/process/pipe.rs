@@ -51,11 +51,47 @@ pub struct ChildStdin {
 /// The reading end of a child's standard output, from
 /// [`Stdio::piped`](std::process::Stdio::piped). Read it with [`AsyncRead`]; a read of 0 bytes
 /// means the child (and every process it passed the pipe on to) closed it, usually by exiting.
+///
+/// ```
+/// use evloop::io::AsyncRead;
+/// use evloop::process::{Command, Stdio};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let mut child = Command::new("echo").arg("hello").stdout(Stdio::piped()).spawn()?;
+///     let mut stdout = child.stdout.take().unwrap();
+///     let mut line = Vec::new();
+///     stdout.read_to_end(&mut line).await?; // ends when the child closes it
+///     assert_eq!(line, b"hello\n");
+///     assert!(child.wait().await?.success());
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct ChildStdout {
     io: IoSource<Receiver>,
 }
 
 /// The reading end of a child's standard error; as [`ChildStdout`].
+///
+/// ```
+/// use evloop::io::AsyncRead;
+/// use evloop::process::{Command, Stdio};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let mut child = Command::new("sh")
+///         .args(["-c", "echo oops >&2"])
+///         .stderr(Stdio::piped())
+///         .spawn()?;
+///     let mut err = Vec::new();
+///     child.stderr.take().unwrap().read_to_end(&mut err).await?;
+///     assert_eq!(err, b"oops\n");
+///     assert!(child.wait().await?.success());
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct ChildStderr {
     io: IoSource<Receiver>,
 }
@@ -68,6 +104,31 @@ impl ChildStdin {
     ///
     /// If this thread has no event loop, or the descriptor cannot be made non-blocking or
     /// registered.
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::process::{ChildStdin, ChildStdout};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     // A child spawned by the standard library (or another crate), its pipes made async.
+    ///     let mut child = Command::new("cat")
+    ///         .stdin(Stdio::piped())
+    ///         .stdout(Stdio::piped())
+    ///         .spawn()?;
+    ///     let mut stdin = ChildStdin::from_std(child.stdin.take().unwrap())?;
+    ///     let mut stdout = ChildStdout::from_std(child.stdout.take().unwrap())?;
+    ///     stdin.write_all(b"ping").await?;
+    ///     drop(stdin);
+    ///     let mut got = Vec::new();
+    ///     stdout.read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"ping");
+    ///     assert!(child.wait()?.success()); // it has closed its output: exited or about to
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stdin: std::process::ChildStdin) -> io::Result<ChildStdin> {
         let sender = Sender::from(stdin);
         sender.set_nonblocking(true)?;
@@ -83,6 +144,24 @@ impl ChildStdout {
     /// # Errors
     ///
     /// As [`ChildStdin::from_std`].
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use evloop::io::AsyncRead;
+    /// use evloop::process::ChildStdout;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("echo").arg("o").stdout(Stdio::piped()).spawn()?;
+    ///     let mut stdout = ChildStdout::from_std(child.stdout.take().unwrap())?;
+    ///     let mut got = Vec::new();
+    ///     stdout.read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"o\n");
+    ///     assert!(child.wait()?.success());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stdout: std::process::ChildStdout) -> io::Result<ChildStdout> {
         Ok(ChildStdout {
             io: receiver(Receiver::from(stdout))?,
@@ -96,6 +175,27 @@ impl ChildStderr {
     /// # Errors
     ///
     /// As [`ChildStdin::from_std`].
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use evloop::io::AsyncRead;
+    /// use evloop::process::ChildStderr;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut child = Command::new("sh")
+    ///         .args(["-c", "echo e >&2"])
+    ///         .stderr(Stdio::piped())
+    ///         .spawn()?;
+    ///     let mut stderr = ChildStderr::from_std(child.stderr.take().unwrap())?;
+    ///     let mut got = Vec::new();
+    ///     stderr.read_to_end(&mut got).await?;
+    ///     assert_eq!(got, b"e\n");
+    ///     assert!(child.wait()?.success());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stderr: std::process::ChildStderr) -> io::Result<ChildStderr> {
         Ok(ChildStderr {
             io: receiver(Receiver::from(stderr))?,

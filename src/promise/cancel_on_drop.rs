@@ -29,6 +29,17 @@ impl<T, E> Promise<T, E> {
 }
 
 /// A [`Promise`] that is cancelled if dropped while pending; see [`Promise::cancel_on_drop`].
+///
+/// ```
+/// use evloop::promise::Promise;
+///
+/// let _lp = evloop::EventLoop::new()?;
+/// let (promise, resolver) = Promise::<u8, ()>::new();
+/// let guarded = promise.cancel_on_drop();
+/// drop(guarded);
+/// assert!(resolver.is_settled()); // cancelled, not detached
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "dropping it cancels the promise"]
 pub struct CancelOnDrop<T, E> {
     promise: Promise<T, E>,
@@ -36,6 +47,16 @@ pub struct CancelOnDrop<T, E> {
 
 impl<T, E> CancelOnDrop<T, E> {
     /// The promise.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let guarded = Promise::<u8, ()>::resolved(1).cancel_on_drop();
+    /// assert!(guarded.promise().is_settled());
+    /// assert_eq!(lp.block_on(guarded), Ok(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn promise(&self) -> &Promise<T, E> {
         &self.promise
     }

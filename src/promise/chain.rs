@@ -23,6 +23,19 @@ use super::{Promise, PromiseError, Resolver};
 ///
 /// One method taking either reads like JavaScript's `then`, without a separate `and_then` /
 /// `then_promise` pair.
+///
+/// ```
+/// use evloop::promise::{Promise, PromiseError};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// // A value known now ...
+/// let now = Promise::<u8, ()>::resolved(1).then(|n| Ok::<_, PromiseError<()>>(n + 1));
+/// // ... or a promise of one: the chain waits for it.
+/// let later = Promise::<u8, ()>::resolved(1).then(|n| Promise::resolved(n + 1));
+/// assert_eq!(lp.block_on(now), Ok(2));
+/// assert_eq!(lp.block_on(later), Ok(2));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait IntoPromise: Sized {
     /// The success type.
     type Value: 'static;
@@ -34,10 +47,29 @@ pub trait IntoPromise: Sized {
     /// # Panics
     ///
     /// If this thread has no event loop and a new promise is needed.
+    ///
+    /// ```
+    /// use evloop::promise::{IntoPromise, PromiseError};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let promise = Ok::<u8, PromiseError<()>>(3).into_promise();
+    /// assert_eq!(lp.block_on(promise), Ok(3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn into_promise(self) -> Promise<Self::Value, Self::Error>;
 
     /// Settles `resolver` with this outcome: now if it is known, else once it is. The default
     /// goes through [`IntoPromise::into_promise`].
+    ///
+    /// ```
+    /// use evloop::promise::{IntoPromise, Promise};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, ()>::new();
+    /// Promise::<u8, ()>::resolved(7).settle_into(resolver); // forwards the outcome
+    /// assert_eq!(lp.block_on(promise), Ok(7));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn settle_into(self, resolver: Resolver<Self::Value, Self::Error>) {
         self.into_promise().forward_to(resolver);
     }
@@ -163,6 +195,15 @@ impl<T: 'static, E: Debug + 'static> Promise<T, E> {
     }
 
     /// On success, continues with `f(value)`.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let len = Promise::<&str, ()>::resolved("hello").map(|s| s.len());
+    /// assert_eq!(lp.block_on(len), Ok(5));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn map<U, F>(self, f: F) -> Promise<U, E>
     where
         U: 'static,
@@ -174,6 +215,15 @@ impl<T: 'static, E: Debug + 'static> Promise<T, E> {
     }
 
     /// On rejection, continues with the error `f(error)`; the other failures pass on unchanged.
+    ///
+    /// ```
+    /// use evloop::promise::{Promise, PromiseError};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let p = Promise::<u8, u16>::rejected(404).map_err(|code| format!("status {code}"));
+    /// assert_eq!(lp.block_on(p), Err(PromiseError::Rejected("status 404".to_string())));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn map_err<E2, F>(self, f: F) -> Promise<T, E2>
     where
         E2: Debug + 'static,

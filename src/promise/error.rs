@@ -39,26 +39,72 @@ pub enum PromiseError<E> {
 
 impl<E> PromiseError<E> {
     /// Whether the producer rejected the promise.
+    ///
+    /// ```
+    /// use evloop::promise::PromiseError;
+    ///
+    /// assert!(PromiseError::Rejected("no").is_rejected());
+    /// assert!(!PromiseError::<&str>::Cancelled.is_rejected());
+    /// ```
     pub fn is_rejected(&self) -> bool {
         matches!(self, PromiseError::Rejected(_))
     }
 
     /// Whether the promise was cancelled.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, _resolver) = Promise::<u8, ()>::new();
+    /// promise.cancel();
+    /// assert!(lp.block_on(promise).unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, PromiseError::Cancelled)
     }
 
     /// Whether the promise timed out.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, _resolver) = Promise::<u8, ()>::new(); // never settled by its producer
+    /// let err = lp.block_on(promise.timeout(Duration::from_millis(1))).unwrap_err();
+    /// assert!(err.is_timed_out());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_timed_out(&self) -> bool {
         matches!(self, PromiseError::TimedOut)
     }
 
     /// Whether the promise's resolver was dropped without settling it.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, ()>::new();
+    /// drop(resolver); // it can never be settled now
+    /// assert!(lp.block_on(promise).unwrap_err().is_dropped());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_dropped(&self) -> bool {
         matches!(self, PromiseError::Dropped)
     }
 
     /// The producer's error, if that is why the promise failed.
+    ///
+    /// ```
+    /// use evloop::promise::PromiseError;
+    ///
+    /// let err = PromiseError::Rejected(String::from("refused"));
+    /// assert_eq!(err.rejected().map(String::as_str), Some("refused"));
+    /// assert_eq!(PromiseError::<String>::TimedOut.rejected(), None);
+    /// ```
     pub fn rejected(&self) -> Option<&E> {
         match self {
             PromiseError::Rejected(e) => Some(e),
@@ -67,6 +113,14 @@ impl<E> PromiseError<E> {
     }
 
     /// The producer's error, if that is why the promise failed.
+    ///
+    /// ```
+    /// use evloop::promise::PromiseError;
+    ///
+    /// let err = PromiseError::Rejected(String::from("refused"));
+    /// assert_eq!(err.into_rejected(), Some(String::from("refused")));
+    /// assert_eq!(PromiseError::<String>::Dropped.into_rejected(), None);
+    /// ```
     pub fn into_rejected(self) -> Option<E> {
         match self {
             PromiseError::Rejected(e) => Some(e),
@@ -75,6 +129,14 @@ impl<E> PromiseError<E> {
     }
 
     /// Maps the producer's error, leaving the other variants as they are.
+    ///
+    /// ```
+    /// use evloop::promise::PromiseError;
+    ///
+    /// let err = PromiseError::Rejected(404).map(|code| format!("status {code}"));
+    /// assert_eq!(err, PromiseError::Rejected("status 404".to_string()));
+    /// assert_eq!(PromiseError::<u16>::Cancelled.map(|c| c + 1), PromiseError::Cancelled);
+    /// ```
     pub fn map<F>(self, f: impl FnOnce(E) -> F) -> PromiseError<F> {
         match self {
             PromiseError::Rejected(e) => PromiseError::Rejected(f(e)),
@@ -139,6 +201,17 @@ impl From<PromiseError<io::Error>> for io::Error {
 
 /// The promise was settled already (resolved, rejected, cancelled or timed out); the value or error
 /// offered to the resolver was dropped.
+///
+/// ```
+/// use evloop::promise::{AlreadySettled, Promise};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (promise, resolver) = Promise::<u8, ()>::new();
+/// resolver.resolve(1).unwrap();
+/// assert_eq!(resolver.resolve(2), Err(AlreadySettled)); // 2 is dropped
+/// assert_eq!(lp.block_on(promise), Ok(1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AlreadySettled;
 

@@ -95,6 +95,15 @@ where
 }
 
 /// The future returned by [`join_all`] and [`all_settled`].
+///
+/// ```
+/// use evloop::promise::{join_all, Promise};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let all = join_all([Promise::<u8, ()>::resolved(1), Promise::resolved(2)]);
+/// assert_eq!(lp.block_on(all), [Ok(1), Ok(2)]); // in the order given
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct JoinAll<F: Future> {
     slots: Vec<Slot<F>>,
@@ -175,6 +184,18 @@ where
 }
 
 /// The future returned by [`try_join_all`].
+///
+/// ```
+/// use evloop::promise::try_join_all;
+/// use std::future::ready;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let ok = try_join_all([ready(Ok::<u8, &str>(1)), ready(Ok(2))]);
+/// assert_eq!(lp.block_on(ok), Ok(vec![1, 2]));
+/// let failed = try_join_all([ready(Ok(1)), ready(Err("bad"))]);
+/// assert_eq!(lp.block_on(failed), Err("bad"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct TryJoinAll<F: Future> {
     slots: Vec<Slot<F>>,

@@ -130,6 +130,16 @@ pub struct Promise<T, E> {
 /// # Panics
 ///
 /// If this thread has no event loop.
+///
+/// ```
+/// use evloop::promise::pending;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (promise, resolver) = pending::<u8, ()>();
+/// resolver.resolve(5).unwrap();
+/// assert_eq!(lp.block_on(promise), Ok(5));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn pending<T: 'static, E: Debug + 'static>() -> (Promise<T, E>, Resolver<T, E>) {
     Promise::new()
 }
@@ -307,6 +317,18 @@ impl<T: 'static, E: Debug + 'static> Promise<T, E> {
 impl<T, E> Promise<T, E> {
     /// Whether the promise is settled (resolved, rejected, cancelled, timed out or dropped). Its
     /// callbacks may not have run yet: they run from the loop's queue.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, ()>::new();
+    /// assert!(!promise.is_settled());
+    /// resolver.resolve(1).unwrap();
+    /// assert!(promise.is_settled()); // its callbacks still wait for the loop
+    /// assert_eq!(lp.block_on(promise), Ok(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_settled(&self) -> bool {
         !self.state.is_pending()
     }
@@ -368,6 +390,17 @@ impl<T, E> Promise<T, E> {
     }
 
     /// The loop this promise delivers on.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let promise = Promise::<u8, ()>::resolved(1);
+    /// // Follow-up work goes to the loop that delivers the promise.
+    /// promise.handle().call_soon(|_| println!("after the promise"));
+    /// assert_eq!(lp.block_on(promise), Ok(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> Handle {
         self.state.handle()
     }

@@ -45,6 +45,19 @@ where
 }
 
 /// The future returned by [`race`].
+///
+/// ```
+/// use evloop::promise::race;
+/// use std::future::{pending, ready, Future};
+/// use std::pin::Pin;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// // Futures of different types race as boxed trait objects.
+/// let contenders: Vec<Pin<Box<dyn Future<Output = u8>>>> =
+///     vec![Box::pin(pending()), Box::pin(ready(2))];
+/// assert_eq!(lp.block_on(race(contenders)), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Race<F> {
     futures: Vec<Pin<Box<F>>>,
@@ -85,6 +98,16 @@ impl<F> fmt::Debug for Race<F> {
 }
 
 /// One of two values: the output of [`select`].
+///
+/// ```
+/// use evloop::promise::{select, Either};
+/// use std::future::{pending, ready};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let first = lp.block_on(select(pending::<u8>(), ready("done")));
+/// assert_eq!(first, Either::Right("done"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Either<L, R> {
     /// The first future finished first.
@@ -116,6 +139,16 @@ pub fn select<A: Future, B: Future>(a: A, b: B) -> Select<A, B> {
 }
 
 /// The future returned by [`select`].
+///
+/// ```
+/// use evloop::promise::{select, Either};
+/// use std::future::ready;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// // Both ready at once: the first one wins.
+/// assert_eq!(lp.block_on(select(ready(1), ready('b'))), Either::Left(1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Select<A, B> {
     pair: Option<Pair<A, B>>,

@@ -38,6 +38,19 @@ fn lock<T, E>(slot: &Mutex<Slot<T, E>>) -> MutexGuard<'_, Slot<T, E>> {
 /// callbacks queued, on the loop thread a moment later. As with [`Resolver`], settling twice
 /// returns [`AlreadySettled`], and dropping it unused rejects the promise with
 /// [`PromiseError::Dropped`].
+///
+/// ```
+/// use evloop::promise::Promise;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (promise, resolver) = Promise::<u64, String>::new();
+/// let remote = resolver.into_remote(); // Send + Sync
+/// let worker = std::thread::spawn(move || remote.reject("disk full".into()).unwrap());
+/// let err = lp.block_on(promise).unwrap_err();
+/// assert_eq!(err.rejected().map(String::as_str), Some("disk full"));
+/// worker.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct RemoteResolver<T, E> {
     slot: Arc<Mutex<Slot<T, E>>>,
 }
@@ -108,6 +121,17 @@ impl<T, E> RemoteResolver<T, E> {
     ///
     /// [`AlreadySettled`] if this resolver was used already, if the promise was cancelled or timed
     /// out (as far as this thread has been told), or if its loop is gone. `value` is dropped.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, ()>::new();
+    /// let remote = resolver.into_remote();
+    /// std::thread::spawn(move || remote.resolve(8).unwrap()).join().unwrap();
+    /// assert_eq!(lp.block_on(promise), Ok(8));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn resolve(&self, value: T) -> Result<(), AlreadySettled> {
         self.settle(Ok(value))
     }
@@ -117,12 +141,37 @@ impl<T, E> RemoteResolver<T, E> {
     /// # Errors
     ///
     /// As for [`RemoteResolver::resolve`]; `error` is dropped.
+    ///
+    /// ```
+    /// use evloop::promise::{Promise, PromiseError};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, &str>::new();
+    /// let remote = resolver.into_remote();
+    /// std::thread::spawn(move || remote.reject("no").unwrap()).join().unwrap();
+    /// assert_eq!(lp.block_on(promise), Err(PromiseError::Rejected("no")));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reject(&self, error: E) -> Result<(), AlreadySettled> {
         self.settle(Err(error))
     }
 
     /// Whether settling would be refused: this resolver was used, or the promise was cancelled or
     /// timed out, or its loop is gone. A worker may poll it to give up early.
+    ///
+    /// ```
+    /// use evloop::promise::{AlreadySettled, Promise};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, ()>::new();
+    /// let remote = resolver.into_remote();
+    /// assert!(!remote.is_settled());
+    /// remote.resolve(1).unwrap();
+    /// assert!(remote.is_settled());
+    /// assert_eq!(remote.resolve(2), Err(AlreadySettled));
+    /// assert_eq!(lp.block_on(promise), Ok(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_settled(&self) -> bool {
         lock(&self.slot).closed
     }

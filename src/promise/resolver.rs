@@ -19,6 +19,16 @@ use super::{AlreadySettled, PromiseError};
 ///
 /// A `Resolver` is not `Send`: it settles its promise on the loop's thread. To settle from another
 /// thread, convert it with [`Resolver::into_remote`].
+///
+/// ```
+/// use evloop::promise::{Promise, PromiseError};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (promise, resolver) = Promise::<u8, ()>::new();
+/// drop(resolver); // the consumer is told rather than left waiting
+/// assert_eq!(lp.block_on(promise), Err(PromiseError::Dropped));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Resolver<T, E> {
     /// `None` only inside `drop`, which takes it out to dispose of it.
     state: Option<Rc<State<T, E>>>,
@@ -84,6 +94,18 @@ impl<T, E> Resolver<T, E> {
 
     /// Whether the promise is settled: by this resolver, or because it was cancelled or timed out.
     /// A producer doing long work may check it to stop early.
+    ///
+    /// ```
+    /// use evloop::promise::Promise;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (promise, resolver) = Promise::<u8, ()>::new();
+    /// assert!(!resolver.is_settled());
+    /// promise.cancel(); // the consumer gave up: the producer may stop
+    /// assert!(resolver.is_settled());
+    /// assert!(lp.block_on(promise).unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_settled(&self) -> bool {
         !self.state().is_pending()
     }

@@ -12,6 +12,24 @@ use crate::driver::reactor::WatcherId;
 /// The default hook prints it to stderr and the loop keeps running. A hook that wants a panic to end
 /// the program can call [`LoopError::resume_unwind`]: the panic then leaves `run` (or `block_on`)
 /// with the loop consistent, so it may be run again.
+///
+/// ```
+/// use evloop::LoopError;
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let panics = Rc::new(Cell::new(0));
+/// let p = panics.clone();
+/// lp.set_error_hook(move |_, error| match error {
+///     LoopError::CallbackPanic(_) | LoopError::TaskPanic(_) => p.set(p.get() + 1),
+///     other => eprintln!("evloop: {other}"), // the set may grow: keep a catch-all arm
+/// });
+/// lp.call_soon(|_| panic!("boom"));
+/// lp.run()?; // the loop goes on
+/// assert_eq!(panics.get(), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[non_exhaustive]
 pub enum LoopError {
     /// A callback (`call_soon`, a timer, a watcher or a remote post) panicked. The callback is dropped;

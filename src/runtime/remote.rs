@@ -241,6 +241,15 @@ impl fmt::Debug for Remote {
 }
 
 /// The loop a [`Remote`] posts to has been dropped.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let remote = lp.remote();
+/// drop(lp);
+/// let err = remote.post(|_| unreachable!("no loop to run it")).unwrap_err();
+/// assert_eq!(err.to_string(), "the event loop has been dropped");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostError(());
 

@@ -142,6 +142,15 @@ pub fn ctrl_c() -> CtrlC {
 }
 
 /// The future of [`ctrl_c`].
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let ctrl_c = evloop::signal::ctrl_c(); // listening from here on
+/// // SAFETY: SIGINT has a handler now (installed by `ctrl_c`).
+/// unsafe { libc::raise(libc::SIGINT) };
+/// lp.block_on(ctrl_c)?; // the process goes on
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct CtrlC {
     /// `None` once it has yielded an error.
@@ -151,6 +160,14 @@ pub struct CtrlC {
 impl CtrlC {
     /// Marks whether this future keeps its loop alive while it waits (see the
     /// [module docs](self)); it does by default.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let ctrl_c = evloop::signal::ctrl_c();
+    /// ctrl_c.set_keep_alive(false);
+    /// lp.run()?; // returns at once: a Ctrl-C alone is no reason to keep running
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_keep_alive(&self, keep_alive: bool) {
         if let Some(Ok(signal)) = &self.signal {
             signal.set_keep_alive(keep_alive);
@@ -182,6 +199,15 @@ impl fmt::Debug for CtrlC {
 }
 
 /// Identifies a signal handler added with [`Handle::on_signal`], to remove it.
+///
+/// ```
+/// use evloop::signal::unix::SignalKind;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let id = lp.on_signal(SignalKind::user_defined1(), |_| println!("SIGUSR1"))?;
+/// assert!(lp.remove_signal(id)); // the id is the handler's only name
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SignalId {
     key: u32,

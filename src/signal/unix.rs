@@ -45,66 +45,208 @@ pub struct SignalKind(c_int);
 impl SignalKind {
     /// Any signal by number, for example a real-time signal (`libc::SIGRTMIN() + 1`). Whether a
     /// listener can be created for it is checked by [`signal`].
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let rt = libc::SIGRTMIN() + 1;
+    /// let mut sig = signal(SignalKind::from_raw(rt))?;
+    /// // SAFETY: the signal has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(rt) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(()));
+    /// assert_eq!(sig.kind(), SignalKind::from(rt)); // `From<c_int>` is the same
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn from_raw(signum: c_int) -> SignalKind {
         SignalKind(signum)
     }
 
     /// The signal number.
+    ///
+    /// ```
+    /// use evloop::signal::unix::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::terminate().as_raw_value(), libc::SIGTERM);
+    /// assert_eq!(libc::c_int::from(SignalKind::hangup()), libc::SIGHUP);
+    /// ```
     pub const fn as_raw_value(&self) -> c_int {
         self.0
     }
 
     /// `SIGALRM`: a timer set with `alarm(2)` or `setitimer(2)` expired.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::alarm())?;
+    /// // SAFETY: SIGALRM has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGALRM) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // the timer fired
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn alarm() -> SignalKind {
         SignalKind(libc::SIGALRM)
     }
 
     /// `SIGCHLD`: a child process exited or stopped.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut chld = signal(SignalKind::child())?;
+    /// // A child that exits (std's `status` also reaps it) ...
+    /// assert!(std::process::Command::new("true").status()?.success());
+    /// // ... is reported (evloop's own `process` module needs no listener).
+    /// assert_eq!(lp.block_on(chld.recv()), Some(()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn child() -> SignalKind {
         SignalKind(libc::SIGCHLD)
     }
 
     /// `SIGHUP`: the terminal hung up; daemons often take it as "reload the configuration".
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::hangup())?;
+    /// // SAFETY: SIGHUP has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGHUP) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // reload the configuration here
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn hangup() -> SignalKind {
         SignalKind(libc::SIGHUP)
     }
 
     /// `SIGINT`: an interrupt from the terminal (Ctrl-C). See also [`ctrl_c`](crate::signal::ctrl_c).
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::interrupt())?;
+    /// // SAFETY: SIGINT has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGINT) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // Ctrl-C: shut down gracefully
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn interrupt() -> SignalKind {
         SignalKind(libc::SIGINT)
     }
 
     /// `SIGIO`: I/O is possible on a descriptor set up for it.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::io())?;
+    /// // SAFETY: SIGIO has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGIO) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // a descriptor is ready
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn io() -> SignalKind {
         SignalKind(libc::SIGIO)
     }
 
     /// `SIGPIPE`: a write to a pipe or socket whose reader is gone.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::pipe())?;
+    /// // SAFETY: SIGPIPE has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGPIPE) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // the write itself fails with `BrokenPipe`
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn pipe() -> SignalKind {
         SignalKind(libc::SIGPIPE)
     }
 
     /// `SIGQUIT`: a quit from the terminal (Ctrl-\\).
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::quit())?;
+    /// // SAFETY: SIGQUIT has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGQUIT) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // Ctrl-\: dump state and stop
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn quit() -> SignalKind {
         SignalKind(libc::SIGQUIT)
     }
 
     /// `SIGTERM`: a request to terminate (what `kill` sends by default).
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::terminate())?;
+    /// // SAFETY: SIGTERM has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGTERM) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // asked to stop: drain and exit
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn terminate() -> SignalKind {
         SignalKind(libc::SIGTERM)
     }
 
     /// `SIGUSR1`, for the program's own use.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::user_defined1())?;
+    /// // SAFETY: SIGUSR1 has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGUSR1) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // whatever the program says it means
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn user_defined1() -> SignalKind {
         SignalKind(libc::SIGUSR1)
     }
 
     /// `SIGUSR2`, for the program's own use.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::user_defined2())?;
+    /// // SAFETY: SIGUSR2 has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGUSR2) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // whatever the program says it means
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn user_defined2() -> SignalKind {
         SignalKind(libc::SIGUSR2)
     }
 
     /// `SIGWINCH`: the terminal's window size changed.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut sig = signal(SignalKind::window_change())?;
+    /// // SAFETY: SIGWINCH has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGWINCH) };
+    /// assert_eq!(lp.block_on(sig.recv()), Some(())); // redraw for the new size
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn window_change() -> SignalKind {
         SignalKind(libc::SIGWINCH)
     }
@@ -240,6 +382,19 @@ impl Signal {
     /// Polls for the next delivery: `Ready(Some(()))` if the signal arrived since the last one
     /// reported, else `Pending`, with the waker of `cx` stored to be woken when it arrives (only
     /// the waker of the latest poll is woken).
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    /// use std::future::poll_fn;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let mut usr2 = signal(SignalKind::user_defined2())?;
+    /// // SAFETY: SIGUSR2 has a handler now (installed by `signal`).
+    /// unsafe { libc::raise(libc::SIGUSR2) };
+    /// // For hand-written futures and streams; `recv` is the same as a future.
+    /// assert_eq!(lp.block_on(poll_fn(|cx| usr2.poll_recv(cx))), Some(()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
         self.poll_shared(cx)
     }
@@ -307,6 +462,17 @@ impl Signal {
     }
 
     /// Whether this listener keeps its loop alive.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let _lp = evloop::EventLoop::new()?;
+    /// let usr1 = signal(SignalKind::user_defined1())?;
+    /// assert!(usr1.keeps_alive()); // as a socket does
+    /// usr1.set_keep_alive(false);
+    /// assert!(!usr1.keeps_alive());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn keeps_alive(&self) -> bool {
         let guard = self.keep_alive.take();
         let keeps = guard.is_some();
@@ -315,6 +481,15 @@ impl Signal {
     }
 
     /// The kind of signal this listens for.
+    ///
+    /// ```
+    /// use evloop::signal::unix::{signal, SignalKind};
+    ///
+    /// let _lp = evloop::EventLoop::new()?;
+    /// let hup = signal(SignalKind::hangup())?;
+    /// assert_eq!(hup.kind(), SignalKind::hangup());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kind(&self) -> SignalKind {
         self.kind
     }

@@ -121,11 +121,31 @@ pub enum JoinError {
 
 impl JoinError {
     /// Whether the task was cancelled.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let task = evloop::spawn(std::future::pending::<()>());
+    ///     task.abort();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, JoinError::Cancelled)
     }
 
     /// Whether the task panicked.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let task = evloop::spawn(async { panic!("bug") });
+    ///     let err = task.await.unwrap_err();
+    ///     assert!(err.is_panic() && !err.is_cancelled()); // the loop goes on
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, JoinError::Panic(_))
     }
@@ -135,6 +155,17 @@ impl JoinError {
     /// # Errors
     ///
     /// Gives `self` back if the task was cancelled rather than panicking.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let task = evloop::spawn(async { std::panic::panic_any(7_u32) });
+    ///     let payload = task.await.unwrap_err().try_into_panic().ok().unwrap();
+    ///     assert_eq!(payload.downcast_ref::<u32>(), Some(&7));
+    ///     // or `std::panic::resume_unwind(payload)` to pass the panic on
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self {
             JoinError::Panic(p) => Ok(p),

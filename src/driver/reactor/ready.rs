@@ -7,6 +7,23 @@ use std::fmt;
 /// Readiness is *edge-triggered*, as in `mio`: a watcher is told when a source becomes ready and
 /// must then perform its operation until it returns [`std::io::ErrorKind::WouldBlock`] before it is
 /// told again.
+///
+/// ```
+/// use evloop::reactor::Ready;
+/// use mio::{net::UnixStream, Interest};
+/// use std::io::Write;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (a, mut b) = UnixStream::pair()?;
+/// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+///     let ready: Ready = ev.ready();
+///     assert!(ready.is_readable());
+///     h.unwatch(ev.watcher());
+/// })?;
+/// b.write_all(b"x")?;
+/// lp.run()?; // returns once the watcher is gone
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Ready(u8);
 
@@ -27,24 +44,58 @@ impl Ready {
     pub const PRIORITY: Ready = Ready(1 << 5);
 
     /// Whether every flag of `other` is set.
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// let r = Ready::READABLE | Ready::WRITABLE;
+    /// assert!(r.contains(Ready::READABLE));
+    /// assert!(!r.contains(Ready::READABLE | Ready::ERROR));
+    /// ```
     #[inline]
     pub const fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// Whether any flag of `other` is set.
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// let r = Ready::READABLE | Ready::WRITABLE;
+    /// assert!(r.intersects(Ready::READABLE | Ready::ERROR));
+    /// assert!(!r.intersects(Ready::ERROR));
+    /// ```
     #[inline]
     pub const fn intersects(self, other: Ready) -> bool {
         self.0 & other.0 != 0
     }
 
     /// Whether no flag is set.
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// assert!(Ready::EMPTY.is_empty());
+    /// assert!(Ready::default().is_empty());
+    /// assert!((Ready::READABLE - Ready::READABLE).is_empty());
+    /// ```
     #[inline]
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// A read may make progress (data, end of file, or an error to report).
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// assert!(Ready::READABLE.is_readable());
+    /// // End of file and errors are worth a read too: the read reports them.
+    /// assert!(Ready::READ_CLOSED.is_readable());
+    /// assert!(Ready::ERROR.is_readable());
+    /// assert!(!Ready::WRITABLE.is_readable());
+    /// ```
     #[inline]
     pub const fn is_readable(self) -> bool {
         self.intersects(Ready(
@@ -53,6 +104,15 @@ impl Ready {
     }
 
     /// A write may make progress (buffer space, or an error to report).
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// assert!(Ready::WRITABLE.is_writable());
+    /// // The write reports a closed half or an error.
+    /// assert!(Ready::WRITE_CLOSED.is_writable());
+    /// assert!(!Ready::READABLE.is_writable());
+    /// ```
     #[inline]
     pub const fn is_writable(self) -> bool {
         self.intersects(Ready(
@@ -61,16 +121,38 @@ impl Ready {
     }
 
     /// The peer closed its writing half.
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// let r = Ready::READABLE | Ready::READ_CLOSED;
+    /// assert!(r.is_read_closed()); // read what is left, then end of file
+    /// assert!(!Ready::READABLE.is_read_closed());
+    /// ```
     pub const fn is_read_closed(self) -> bool {
         self.contains(Self::READ_CLOSED)
     }
 
     /// The writing half is closed.
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// assert!(Ready::WRITE_CLOSED.is_write_closed());
+    /// assert!(!Ready::WRITABLE.is_write_closed());
+    /// ```
     pub const fn is_write_closed(self) -> bool {
         self.contains(Self::WRITE_CLOSED)
     }
 
     /// The source reported an error.
+    ///
+    /// ```
+    /// use evloop::reactor::Ready;
+    ///
+    /// assert!((Ready::READABLE | Ready::ERROR).is_error());
+    /// assert!(!Ready::READABLE.is_error());
+    /// ```
     pub const fn is_error(self) -> bool {
         self.contains(Self::ERROR)
     }
@@ -152,6 +234,22 @@ impl fmt::Debug for Ready {
 }
 
 /// What a watcher's callback receives: which watcher, and what is ready.
+///
+/// ```
+/// use mio::{net::UnixStream, Interest};
+/// use std::io::Write;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (a, mut b) = UnixStream::pair()?;
+/// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+///     // Which watcher, and what it may do now.
+///     assert!(ev.is_readable());
+///     h.unwatch(ev.watcher());
+/// })?;
+/// b.write_all(b"x")?;
+/// lp.run()?; // until the watcher is gone
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoEvent {
     pub(crate) watcher: WatcherId,
@@ -160,21 +258,80 @@ pub struct IoEvent {
 
 impl IoEvent {
     /// The watcher this event is for (to change its interest or remove it from its own callback).
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+    ///     // One shot: the watcher removes itself (and drops its source).
+    ///     assert!(h.unwatch(ev.watcher()));
+    /// })?;
+    /// b.write_all(b"x")?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn watcher(&self) -> WatcherId {
         self.watcher
     }
 
     /// The readiness flags.
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+    ///     let ready = ev.ready();
+    ///     assert!(ready.contains(evloop::reactor::Ready::READABLE));
+    ///     h.unwatch(ev.watcher());
+    /// })?;
+    /// b.write_all(b"x")?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ready(&self) -> Ready {
         self.ready
     }
 
     /// Shorthand for `self.ready().is_readable()`.
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::READABLE, |h, _a, ev| {
+    ///     assert!(ev.is_readable()); // read until `WouldBlock` now
+    ///     h.unwatch(ev.watcher());
+    /// })?;
+    /// b.write_all(b"x")?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_readable(&self) -> bool {
         self.ready.is_readable()
     }
 
     /// Shorthand for `self.ready().is_writable()`.
+    ///
+    /// ```
+    /// use mio::{net::UnixStream, Interest};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// lp.watch(a, Interest::WRITABLE, |h, _a, ev| {
+    ///     assert!(ev.is_writable()); // a fresh socket has buffer space
+    ///     h.unwatch(ev.watcher());
+    /// })?;
+    /// lp.run()?; // until the watcher is gone
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_writable(&self) -> bool {
         self.ready.is_writable()
     }
@@ -184,6 +341,17 @@ impl IoEvent {
 ///
 /// A stale id (the watcher was removed, even if its slot has been reused since) is recognised and
 /// ignored by every method that takes one.
+///
+/// ```
+/// use mio::{net::UnixStream, Interest};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// let (a, _b) = UnixStream::pair()?;
+/// let id = lp.watch(a, Interest::READABLE, |_, _, _| {})?;
+/// assert!(lp.unwatch(id));
+/// assert!(!lp.unwatch(id)); // stale: ignored
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WatcherId {
     pub(crate) key: u32,

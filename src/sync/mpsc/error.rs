@@ -27,6 +27,15 @@ pub enum TryRecvError {
 
 impl<T> TrySendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, _rx) = mpsc::channel(1);
+    /// tx.try_send(String::from("first")).unwrap();
+    /// let refused = tx.try_send(String::from("second")).unwrap_err();
+    /// assert_eq!(refused.into_inner(), "second"); // nothing is lost
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Closed(v) => v,
@@ -34,6 +43,16 @@ impl<T> TrySendError<T> {
     }
 
     /// Whether the channel was full (rather than closed).
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// tx.try_send(1).unwrap();
+    /// assert!(tx.try_send(2).unwrap_err().is_full()); // try again later
+    /// rx.close();
+    /// assert!(!tx.try_send(3).unwrap_err().is_full()); // closed: give up
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
