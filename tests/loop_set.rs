@@ -16,22 +16,39 @@ use evloop::net::{TcpListener, UdpSocket};
 use evloop::LoopSet;
 use util::watchdog;
 
-/// The address loop 0 bound, for the other loops to bind the same port.
+/// The address loop 0 bound, for the other loops to bind the same port, and how many loops have
+/// bound it (the clients start only once every loop listens: before that the kernel can only pick
+/// the sockets already there).
 #[derive(Default)]
-struct Shared(Mutex<Option<SocketAddr>>, Condvar);
+struct Shared(Mutex<(Option<SocketAddr>, usize)>, Condvar);
 
 impl Shared {
     fn publish(&self, addr: SocketAddr) {
-        *self.0.lock().unwrap() = Some(addr);
+        self.0.lock().unwrap().0 = Some(addr);
         self.1.notify_all();
     }
 
     fn wait(&self) -> SocketAddr {
         let mut a = self.0.lock().unwrap();
-        while a.is_none() {
+        while a.0.is_none() {
             a = self.1.wait(a).unwrap();
         }
-        a.unwrap()
+        a.0.unwrap()
+    }
+
+    /// One more loop has bound the port.
+    fn bound(&self) {
+        self.0.lock().unwrap().1 += 1;
+        self.1.notify_all();
+    }
+
+    /// The address, once `loops` loops have bound it.
+    fn wait_bound(&self, loops: usize) -> SocketAddr {
+        let mut a = self.0.lock().unwrap();
+        while a.1 < loops {
+            a = self.1.wait(a).unwrap();
+        }
+        a.0.unwrap()
     }
 }
 
@@ -45,7 +62,7 @@ fn tcp_connections_spread_over_reuseport_listeners_of_every_loop() {
     let shared = Arc::new(Shared::default());
     let addr_for_clients = shared.clone();
     let clients = std::thread::spawn(move || {
-        let addr = addr_for_clients.wait();
+        let addr = addr_for_clients.wait_bound(2);
         for i in 0..CLIENTS {
             let mut c = std::net::TcpStream::connect(addr).unwrap();
             let msg: Vec<u8> = (0..1000).map(|j| (i * 7 + j) as u8).collect();
@@ -69,6 +86,7 @@ fn tcp_connections_spread_over_reuseport_listeners_of_every_loop() {
                 } else {
                     TcpListener::bind_reuseport(shared.wait())?
                 };
+                shared.bound();
                 let mut n = 0u64;
                 let token = ctx.shutdown_token().clone();
                 while let Some(conn) = token.run_until_cancelled(listener.accept()).await {
@@ -100,7 +118,7 @@ fn udp_datagrams_spread_over_reuseport_sockets_of_every_loop() {
     let (got_tx, got_rx) = mpsc::channel::<Vec<u8>>();
     let addr_for_senders = shared.clone();
     let senders = std::thread::spawn(move || {
-        let addr = addr_for_senders.wait();
+        let addr = addr_for_senders.wait_bound(2);
         // Loopback does not drop datagrams that the receivers keep up with; each sender waits for
         // its datagram to be seen before the next, so no socket buffer can overflow either.
         let mut seen = BTreeSet::new();
@@ -125,6 +143,7 @@ fn udp_datagrams_spread_over_reuseport_sockets_of_every_loop() {
                 } else {
                     UdpSocket::bind_reuseport(shared.wait())?
                 };
+                shared.bound();
                 let mut n = 0u64;
                 let mut buf = [0; 512];
                 let token = ctx.shutdown_token().clone();
