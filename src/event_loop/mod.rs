@@ -135,11 +135,7 @@ impl EventLoop {
     /// ```
     pub fn run(&self) -> io::Result<()> {
         let _enter = self.enter("EventLoop::run", RunState::Running)?;
-        let core = &self.handle.core;
-        while !core.run.get().is_stopping() && core.is_alive() {
-            core.turn(&self.handle, Wait::Block)?;
-        }
-        Ok(())
+        self.handle.core.drive(&self.handle, None)
     }
 
     /// Runs one turn, sleeping in the poller if nothing is queued and the loop is alive. Returns
@@ -241,24 +237,25 @@ impl EventLoop {
         let mut future = pin!(future);
         let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);
         let mut cx = Context::from_waker(&waker);
-        loop {
-            // Polled first, before any turn, then each time its entry comes up.
-            if core.run.get() == RunState::BlockOnDue {
-                core.run.set(RunState::BlockOn);
-                core.budget.set(crate::task::BUDGET);
-                let start = core.main_poll_start();
-                let polled = future.as_mut().poll(&mut cx);
-                if let Some(start) = start {
-                    core.main_poll_end(start, site);
-                }
-                if let Poll::Ready(out) = polled {
-                    return out;
-                }
+        let mut output = None;
+        let mut poll = || {
+            let start = core.main_poll_start();
+            let polled = future.as_mut().poll(&mut cx);
+            if let Some(start) = start {
+                core.main_poll_end(start, site);
             }
-            if let Err(e) = core.turn(&self.handle, Wait::Block) {
-                panic!("evloop: polling the OS failed inside block_on: {e}");
+            match polled {
+                Poll::Ready(out) => {
+                    output = Some(out);
+                    true
+                }
+                Poll::Pending => false,
             }
+        };
+        if let Err(e) = core.drive(&self.handle, Some(&mut poll)) {
+            panic!("evloop: polling the OS failed inside block_on: {e}");
         }
+        output.expect("evloop: `drive` returns from `block_on` only once its future is ready")
     }
 
     /// Whether [`EventLoop::run`] would find something to do.

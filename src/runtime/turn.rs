@@ -54,6 +54,42 @@ impl Core {
         }
     }
 
+    /// Turns until there is nothing left to do or the loop is stopped (`main` is `None`: `run`),
+    /// or until `main` returns true (`block_on`: called whenever the `block_on` future is due, it
+    /// polls it and says whether it finished). The loop over turns is here, around the inlined
+    /// turn, rather than in the callers, so that a busy server pays the turn's prologue and
+    /// epilogue (a dozen registers saved and restored) once per run, not once per turn.
+    #[inline(never)]
+    pub(crate) fn drive(
+        &self,
+        handle: &Handle,
+        mut main: Option<&mut dyn FnMut() -> bool>,
+    ) -> io::Result<()> {
+        loop {
+            match main {
+                None => {
+                    if self.run.get().is_stopping() || !self.is_alive() {
+                        return Ok(());
+                    }
+                }
+                // Polled first, before any turn, then each time its entry comes up.
+                Some(ref mut poll) if self.run.get() == RunState::BlockOnDue => {
+                    self.run.set(RunState::BlockOn);
+                    self.budget.set(super::core::BUDGET);
+                    if poll() {
+                        return Ok(());
+                    }
+                }
+                Some(_) => {}
+            }
+            if self.begin_turn_metrics() {
+                self.observed_turn(handle, Wait::Block)?;
+            } else {
+                self.turn_as::<false>(handle, Wait::Block)?;
+            }
+        }
+    }
+
     /// A turn that is timed, or has debug mode or hooks on: the same turn, compiled a second
     /// time with the observation in, so that the plain turn's code is the same as without it.
     #[cold]

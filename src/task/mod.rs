@@ -14,6 +14,6 @@ mod tracker;
 pub use builder::Builder;
 pub(crate) use cell::TaskCell;
 pub use coop::yield_now;
-pub(crate) use coop::{poll_proceed, spend_budget, BUDGET};
+pub(crate) use coop::{poll_proceed, spend_budget};
 pub use join::{JoinError, JoinHandle};
 pub use tracker::{TaskTracker, TaskTrackerToken, TaskTrackerWait};
