@@ -307,18 +307,6 @@ impl<W> Reactor<W> {
         Ok(())
     }
 
-    /// A watcher's watch, to read (not to run) before it is dispatched.
-    pub(crate) fn peek_watch(&self, key: u32, gen: u32) -> Option<&W> {
-        match self.slots.get(key as usize) {
-            Some(Slot {
-                gen: g,
-                kind: Kind::Callback { watch, .. },
-                ..
-            }) if *g == gen => watch.as_ref(),
-            _ => None,
-        }
-    }
-
     /// Lends a watcher's watch out for dispatch, if the event is not stale.
     #[inline]
     pub(crate) fn take_watch(&mut self, key: u32, gen: u32) -> Option<W> {
