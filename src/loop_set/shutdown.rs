@@ -18,6 +18,23 @@ use crate::sync::RemoteSender;
 /// Get one from [`LoopSet::shutdown_handle`](crate::LoopSet::shutdown_handle) before the set
 /// runs, or from [`LoopContext::shutdown_handle`](crate::loop_set::LoopContext::shutdown_handle)
 /// inside a loop.
+///
+/// ```
+/// let set = evloop::LoopSet::new().loops(2).handle_signals(false);
+/// let stop = set.shutdown_handle(); // `Send + Sync`: hand it to any thread
+/// let admin = std::thread::spawn({
+///     let stop = stop.clone();
+///     move || stop.shutdown()
+/// });
+/// let done = set.run(|ctx| async move {
+///     ctx.shutdown_token().cancelled().await;
+///     Ok(())
+/// })?;
+/// admin.join().unwrap();
+/// assert_eq!(done.len(), 2);
+/// assert!(stop.is_shutting_down());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct ShutdownHandle {
     shared: Arc<Mutex<State>>,

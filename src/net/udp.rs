@@ -360,6 +360,27 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn so_broadcast(fd: std::os::fd::RawFd) -> std::io::Result<bool> {
+    /// #     let (mut v, mut len) = (0i32, std::mem::size_of::<i32>() as libc::socklen_t);
+    /// #     // SAFETY: `v` and `len` are valid for writes of the sizes passed.
+    /// #     let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_BROADCAST, (&mut v as *mut i32).cast(), &mut len) };
+    /// #     if r == 0 { Ok(v != 0) } else { Err(std::io::Error::last_os_error()) }
+    /// # }
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// assert!(!so_broadcast(socket.as_raw_fd())?, "off by default");
+    /// socket.set_broadcast(true)?;
+    /// assert!(so_broadcast(socket.as_raw_fd())?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.get().set_broadcast(on)
     }

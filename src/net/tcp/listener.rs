@@ -279,6 +279,28 @@ impl TcpListener {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn ip_ttl(fd: std::os::fd::RawFd) -> std::io::Result<i32> {
+    /// #     let (mut v, mut len) = (0i32, std::mem::size_of::<i32>() as libc::socklen_t);
+    /// #     // SAFETY: `v` and `len` are valid for writes of the sizes passed.
+    /// #     let r = unsafe { libc::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, (&mut v as *mut i32).cast(), &mut len) };
+    /// #     if r == 0 { Ok(v) } else { Err(std::io::Error::last_os_error()) }
+    /// # }
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// listener.set_ttl(42)?;
+    /// let _client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (conn, _) = listener.accept().await?;
+    /// assert_eq!(ip_ttl(conn.as_raw_fd())?, 42, "inherited by the accepted socket");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get().set_ttl(ttl)
     }
