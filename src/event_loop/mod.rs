@@ -16,6 +16,26 @@
 //! While work remains queued, step 1 is skipped until 256 entries have run since the last poll:
 //! I/O is never more than one drain budget away, and a busy loop does not pay a `epoll_wait` for
 //! every few callbacks.
+//!
+//! ```
+//! use evloop::EventLoop;
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//!
+//! let lp = EventLoop::new()?;
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let l = log.clone();
+//! lp.call_soon(move |h| {
+//!     l.borrow_mut().push("first");
+//!     let l = l.clone();
+//!     h.call_soon(move |_| l.borrow_mut().push("queued by first: the next turn"));
+//! });
+//! let l = log.clone();
+//! lp.call_soon(move |_| l.borrow_mut().push("second"));
+//! lp.run()?;
+//! assert_eq!(*log.borrow(), ["first", "second", "queued by first: the next turn"]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt;
 use std::future::Future;
