@@ -712,6 +712,17 @@ fn main() {
         if valgrind {
             for &id in &servers {
                 let srv = server(id);
+                if srv.args.contains(&"uring") {
+                    // Seen with valgrind 3.19: the io_uring server echoes under callgrind but
+                    // never gets the SIGTERM that ends the run (and prints the total) while it
+                    // waits in `io_uring_enter`.
+                    notes.push(format!(
+                        "{profile}: {} not run under callgrind: under valgrind its SIGTERM is \
+                         not delivered while it waits in io_uring_enter, so the run never ends",
+                        srv.label
+                    ));
+                    continue;
+                }
                 eprint!(
                     "echo bench: [{:>4.0} s] {profile} | callgrind, {} messages | {:<31} ",
                     started.elapsed().as_secs_f64(),
