@@ -45,6 +45,12 @@ fn main() -> io::Result<()> {
         common::DEFAULT_ADDR,
         &[("--driver", "epoll|uring")],
     );
+    if args.idle_timeout.is_some() || args.stats.is_some() {
+        common::fail(
+            "echo_monoio has no idle timeout and no loop statistics",
+            "usage: echo_monoio [--addr HOST:PORT] [--grace SECS] [--driver epoll|uring]",
+        );
+    }
     let mut uring = false;
     for (flag, value) in own {
         match value.as_str() {

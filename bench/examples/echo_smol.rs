@@ -32,6 +32,12 @@ mod drain;
 
 fn main() -> io::Result<()> {
     let args = common::parse_args("echo_smol");
+    if args.idle_timeout.is_some() || args.stats.is_some() {
+        common::fail(
+            "echo_smol has no idle timeout and no loop statistics",
+            "usage: echo_smol [--addr HOST:PORT] [--grace SECS]",
+        );
+    }
     let ex = LocalExecutor::new();
     smol::block_on(ex.run(serve_all(&ex, args)))
 }
