@@ -208,12 +208,7 @@ impl Core {
     #[inline(always)]
     fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.since_io.set(0);
-        let result = self.with(|d| {
-            let (tasks, foreign) = (&mut d.tasks, &mut d.foreign);
-            d.reactor.poll_io(timeout, &mut d.queue, |queue, w| {
-                self.route_waker(queue, tasks, foreign, w)
-            })
-        });
+        let result = self.poll_reactor(timeout);
         self.wake_foreign();
         result
     }

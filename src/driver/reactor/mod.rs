@@ -266,6 +266,7 @@ impl<W> Reactor<W> {
     /// Waits for events (an `EINTR` ends the wait with none: the turn then computes its wait again) and routes them: watcher events
     /// into `queue`, the wakers of tasks waiting on resources to `wake`. Counts them in
     /// `events_seen`.
+    #[inline(always)]
     pub(crate) fn poll_io<C>(
         &mut self,
         timeout: Option<Duration>,
