@@ -255,7 +255,7 @@ impl EventLoop {
         let site = std::panic::Location::caller();
         core.stall_reported.set(false);
         let mut future = pin!(future);
-        let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);
+        let waker = waker::waker(core.index, waker::MAIN_KEY, 0);
         let mut cx = Context::from_waker(&waker);
         let mut output = None;
         let mut poll = || {

@@ -156,7 +156,7 @@ impl<S: Source> IoSource<S> {
     /// on this thread.
     #[inline(always)]
     fn check_loop(&self, cx: &Context<'_>) -> io::Result<()> {
-        let mine = self.handle.core.remote.index;
+        let mine = self.handle.core.index;
         let theirs = match waker::loop_index(cx.waker()) {
             Some(index) => index,
             None => return self.check_running_loop(),

@@ -395,7 +395,7 @@ impl Core {
     fn poll_task(&self, key: u32, gen: u32, task: Rc<dyn RawTask>) {
         Counters::bump(&self.metrics.tasks_polled);
         // Dropping one of our wakers does nothing: skip the vtable call.
-        let waker = ManuallyDrop::new(waker::waker(self.remote.index, key, gen));
+        let waker = ManuallyDrop::new(waker::waker_in_range(self.index, key, gen));
         let mut cx = Context::from_waker(&waker);
         self.budget.set(super::core::BUDGET);
         // The future's own panics are caught in the task; this catches none but a bug's.
