@@ -57,10 +57,10 @@ pub(crate) fn bucket(ns: u64) -> usize {
 }
 
 /// The counters of one loop (see the public `Metrics` for what each means).
-#[derive(Default)]
 pub(crate) struct Counters {
-    /// Turns to begin until the next observed one (1: the next turn is observed). The hot path
-    /// of a turn is this one countdown; the turn count is kept by the observed turns.
+    /// Turns to begin until the next observed one (1: the next turn is observed; never 0
+    /// between turns). The hot path of a turn is this one countdown; the turn count is kept by
+    /// the observed turns.
     until_observed: Cell<u32>,
     /// What `until_observed` was last set to.
     last_set: Cell<u32>,
@@ -78,6 +78,28 @@ pub(crate) struct Counters {
     pub(crate) remote_posts: Cell<u64>,
     pub(crate) remote_wakes: Cell<u64>,
     pub(crate) timing: Timing,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            // The first turn is observed (and timed).
+            until_observed: Cell::new(1),
+            last_set: Cell::new(1),
+            turns_counted: Cell::default(),
+            polls_skipped: Cell::default(),
+            queue_max: Cell::default(),
+            callbacks_run: Cell::default(),
+            watcher_events: Cell::default(),
+            tasks_spawned: Cell::default(),
+            tasks_polled: Cell::default(),
+            timers_armed: Cell::default(),
+            timers_fired: Cell::default(),
+            remote_posts: Cell::default(),
+            remote_wakes: Cell::default(),
+            timing: Timing::default(),
+        }
+    }
 }
 
 /// The sampled clock: which turn is timed, and what timed turns measured.
@@ -194,14 +216,15 @@ impl Core {
     /// A turn begins: whether it is observed (timed, or with debug mode or hooks on).
     #[inline]
     pub(crate) fn begin_turn_metrics(&self) -> bool {
+        // One decrement and a test of its result (the count is at least 1 between turns, see
+        // `Counters::default`).
         let c = &self.metrics.until_observed;
-        match c.get() {
-            0 | 1 => self.begin_observed_turn(),
-            n => {
-                c.set(n - 1);
-                false
-            }
+        let left = c.get().wrapping_sub(1);
+        c.set(left);
+        if left == 0 {
+            return self.begin_observed_turn();
         }
+        false
     }
 
     /// An observed turn begins: count the turns up to it, time it if its turn has come, and
