@@ -54,6 +54,7 @@
 mod executor;
 mod io;
 mod lane;
+mod slots;
 mod timer;
 
 pub use executor::EvloopExecutor;
