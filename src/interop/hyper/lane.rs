@@ -363,3 +363,15 @@ pub(super) fn remove(core: &Core, epoch: u64, place: Place) -> bool {
     drop(waker);
     true
 }
+
+/// This thread's lane, if it is `core`'s loop's: (sleeps held, places queued, dead places, whether
+/// the head timer is armed).
+#[cfg(test)]
+pub(super) fn census(core: &Core) -> Option<(usize, usize, usize, bool)> {
+    LANE.with(|cell| match &*cell.borrow() {
+        Some(l) if Arc::ptr_eq(&l.home, &core.remote) => {
+            Some((l.entries.len(), l.order.len(), l.dead, l.head.is_some()))
+        }
+        _ => None,
+    })
+}
