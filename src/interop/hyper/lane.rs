@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::Waker;
 use std::time::Instant;
 
@@ -72,8 +72,9 @@ thread_local! {
 static EPOCHS: AtomicU64 = AtomicU64::new(1);
 
 /// The remote side of each lane's loop by epoch, for sleeps dropped on another thread. Touched when
-/// a lane is made (once per loop) and by those drops, never on the loop's hot path.
-static DOORS: Mutex<Vec<(u64, Remote)>> = Mutex::new(Vec::new());
+/// a lane is made (once per loop) and by those drops, never on the loop's hot path. Weak, so that
+/// a loop's remote side (and its poller's wake-up descriptor) goes when the loop and its lane do.
+static DOORS: Mutex<Vec<(u64, Weak<RemoteShared>)>> = Mutex::new(Vec::new());
 
 /// The epoch of the lane of `core`'s loop, made on first use; `None` if this thread's lane
 /// belongs to another loop that is still alive (this loop's sleeps then take timers of their own).
@@ -106,15 +107,11 @@ fn new_lane(core: &Core) -> u64 {
     let epoch = EPOCHS.fetch_add(1, Ordering::Relaxed);
     {
         let mut doors = DOORS.lock().unwrap_or_else(|e| e.into_inner());
-        // The doors of loops that are gone go now: the table holds only live loops' (and their
-        // lanes' removals would find nothing to remove).
-        doors.retain(|(_, door)| door.is_alive());
-        doors.push((
-            epoch,
-            Remote {
-                shared: core.remote.clone(),
-            },
-        ));
+        // The doors of loops that are gone go now: the table holds only those of loops whose
+        // remote side lives (the removals of the others would find nothing to remove). Counted,
+        // not upgraded: no remote side may be dropped, with its inbox, under the lock.
+        doors.retain(|(_, door)| door.strong_count() > 0);
+        doors.push((epoch, Arc::downgrade(&core.remote)));
     }
     let old = LANE.with(|cell| {
         cell.borrow_mut().replace(Lane {
@@ -167,10 +164,9 @@ pub(super) fn now(core: &Core) -> Instant {
 /// The remote side of the loop whose lane is `epoch`, if that loop is alive.
 pub(super) fn door(epoch: u64) -> Option<Remote> {
     let doors = DOORS.lock().unwrap_or_else(|e| e.into_inner());
-    doors
-        .iter()
-        .find(|(e, door)| *e == epoch && door.is_alive())
-        .map(|(_, door)| door.clone())
+    let shared = doors.iter().find(|(e, _)| *e == epoch)?.1.upgrade()?;
+    drop(doors);
+    Some(Remote { shared }).filter(Remote::is_alive)
 }
 
 /// Runs `f` with lane `epoch` if it is this thread's lane and belongs to `core`'s loop; `None`
@@ -374,4 +370,13 @@ pub(super) fn census(core: &Core) -> Option<(usize, usize, usize, bool)> {
         }
         _ => None,
     })
+}
+
+/// Whether the door of lane `epoch` still holds its loop's remote side alive.
+#[cfg(test)]
+pub(super) fn door_holds(epoch: u64) -> bool {
+    let doors = DOORS.lock().unwrap_or_else(|e| e.into_inner());
+    doors
+        .iter()
+        .any(|(e, door)| *e == epoch && door.strong_count() > 0)
 }

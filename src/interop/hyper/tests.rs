@@ -184,3 +184,24 @@ fn lane_sleeps_fire_in_order_and_wake_their_tasks() {
     });
     assert_eq!(lp.pending_counts().0, 0);
 }
+
+#[test]
+fn a_loop_and_its_lane_gone_leave_no_remote_side_behind() {
+    let epoch = thread::spawn(|| {
+        let lp = EventLoop::new().unwrap();
+        lp.block_on(async {
+            let mut s = EvloopTimer.sleep_until(later(3600));
+            arm(&mut s).await;
+            let epoch = with_current_core(lane::epoch_of).flatten().unwrap();
+            assert!(lane::door_holds(epoch));
+            epoch
+        })
+    })
+    .join()
+    .unwrap();
+    // The loop was dropped, then the thread's lane with the thread: the door held it only weakly,
+    // so its remote side (and the poller's wake-up descriptor) is gone, and a sleep of that lane
+    // dropped now finds no loop to post to.
+    assert!(!lane::door_holds(epoch));
+    assert!(lane::door(epoch).is_none());
+}
