@@ -2,14 +2,18 @@
 //!
 //! Run it:   cargo run --release -p evloop-bench --example echo_tokio -- --addr 127.0.0.1:0
 //!
-//! One task per connection (`spawn_local` on a `current_thread` runtime), a 4 KiB buffer, read then
-//! `write_all`: line for line what `examples/echo.rs` does on evloop, so the two compare runtimes
-//! rather than programs.
+//! One task per connection, a 4 KiB buffer, read then `write_all`: line for line what
+//! `examples/echo.rs` does on evloop, so the two compare runtimes rather than programs. The tasks
+//! are spawned in tokio's recommended form, plain `spawn` (a `JoinSet`) on a `current_thread`
+//! runtime; `--form local-set` spawns them with `spawn_local` on a `LocalSet` instead (the form
+//! for `!Send` tasks, which adds the LocalSet's own queue and context switch to each wake-up).
+//! `--idle-timeout SECS [--idle-reset]` closes silent connections, in either form.
 //!
 //! Stop it with Ctrl-C (or SIGTERM), in tokio's recommended form: `tokio::signal` ends the accept
 //! loop, the listener is dropped, and the connections (a `JoinSet`) get up to `--grace` seconds
 //! to finish. The shutdown costs the connections nothing: their tasks are the same as before.
 
+use std::future::Future;
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,52 +25,86 @@ use tokio::task::{JoinSet, LocalSet};
 mod common;
 
 fn main() -> io::Result<()> {
-    let args = common::parse_args("echo_tokio");
+    let (args, own) = common::parse_args_with(
+        "echo_tokio",
+        common::DEFAULT_ADDR,
+        &[("--form", "spawn|local-set")],
+    );
+    let mut local = false;
+    for (flag, value) in own {
+        match value.as_str() {
+            "spawn" => local = false,
+            "local-set" => local = true,
+            v => common::fail(
+                &format!("`{flag}` is `spawn` or `local-set`, not `{v}`"),
+                "usage: echo_tokio [--addr HOST:PORT] [--form spawn|local-set] ...",
+            ),
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    LocalSet::new().block_on(&rt, async move {
-        let listener = TcpListener::bind(args.addr).await?;
-        // Listening before announcing: a signal sent once the address is out is never fatal.
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        common::announce(listener.local_addr()?)?;
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _peer)) => {
-                        match (args.idle_timeout, args.idle_reset) {
-                            (None, _) => connections.spawn_local(serve(stream)),
-                            (Some(idle), false) => connections.spawn_local(serve_timeout(stream, idle)),
-                            (Some(idle), true) => connections.spawn_local(serve_reset(stream, idle)),
-                        };
+    if local {
+        LocalSet::new().block_on(&rt, serve_all(args, true))
+    } else {
+        rt.block_on(serve_all(args, false))
+    }
+}
+
+/// Spawns a connection's task in the form asked for (`spawn_local` only runs inside a LocalSet).
+fn spawn_conn<F>(connections: &mut JoinSet<()>, local: bool, task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if local {
+        connections.spawn_local(task);
+    } else {
+        connections.spawn(task);
+    }
+}
+
+async fn serve_all(args: common::Args, local: bool) -> io::Result<()> {
+    let listener = TcpListener::bind(args.addr).await?;
+    // Listening before announcing: a signal sent once the address is out is never fatal.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    common::announce(listener.local_addr()?)?;
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let c = &mut connections;
+                    match (args.idle_timeout, args.idle_reset) {
+                        (None, _) => spawn_conn(c, local, serve(stream)),
+                        (Some(idle), false) => spawn_conn(c, local, serve_timeout(stream, idle)),
+                        (Some(idle), true) => spawn_conn(c, local, serve_reset(stream, idle)),
                     }
-                    Err(e) if common::must_back_off(&e) => {
-                        eprintln!("accept failed: {e}; pausing accepts");
-                        tokio::time::sleep(common::ACCEPT_BACKOFF).await;
-                    }
-                    Err(_) => {}
-                },
-                // Reap the finished connections, so the set holds only the live ones.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                _ = interrupt.recv() => break,
-                _ = terminate.recv() => break,
-            }
+                }
+                Err(e) if common::must_back_off(&e) => {
+                    eprintln!("accept failed: {e}; pausing accepts");
+                    tokio::time::sleep(common::ACCEPT_BACKOFF).await;
+                }
+                Err(_) => {}
+            },
+            // Reap the finished connections, so the set holds only the live ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
         }
-        // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
-        common::say_shutting_down();
-        drop(listener); // new connects are refused from here on
-        let drained = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(args.grace, drained).await.is_err() {
-            eprintln!(
-                "grace period over: cancelling {} connection(s)",
-                connections.len()
-            );
-            connections.shutdown().await;
-        }
-        Ok(())
-    })
+    }
+    // SIGINT or SIGTERM: stop accepting, let the connections finish (up to `--grace`), exit 0.
+    common::say_shutting_down();
+    drop(listener); // new connects are refused from here on
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(args.grace, drained).await.is_err() {
+        eprintln!(
+            "grace period over: cancelling {} connection(s)",
+            connections.len()
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
 }
 
 async fn serve(mut stream: TcpStream) {

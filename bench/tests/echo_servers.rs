@@ -1,7 +1,8 @@
 //! The example echo servers the benchmarks compare (`echo`, `echo_callbacks`, `echo_multi`,
-//! `echo_mio`, `echo_tokio`, `echo_tokio_multi`) run as child processes and must all echo every byte, in order, over concurrent
-//! connections, and pass a client's half-close on once everything was echoed. The benchmark's
-//! numbers mean nothing if one of them cut a corner.
+//! `echo_mio`, `echo_tokio` in both its forms, `echo_tokio_multi`, `echo_smol`, `echo_monoio` on
+//! its epoll driver, and on io_uring where the kernel allows it) run as child processes and must
+//! all echo every byte, in order, over concurrent connections, and pass a client's half-close on
+//! once everything was echoed. The benchmark's numbers mean nothing if one of them cut a corner.
 //!
 //! The example binaries are built by `cargo test --workspace`; with a filter such as
 //! `cargo test -p evloop-bench --test echo_servers`, build them first with
@@ -12,20 +13,28 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use util::example::Server;
+use util::example::{bin, Server};
 use util::{watchdog, Rng};
 
-const SERVERS: [&str; 6] = [
-    "echo",
-    "echo_callbacks",
-    "echo_multi",
-    "echo_mio",
-    "echo_tokio",
-    "echo_tokio_multi",
+/// Each server: its example and the flags that pick its form.
+const SERVERS: [(&str, &[&str]); 10] = [
+    ("echo", &[]),
+    ("echo_callbacks", &[]),
+    ("echo_multi", &[]),
+    ("echo_mio", &[]),
+    ("echo_tokio", &[]),
+    ("echo_tokio", &["--form", "local-set"]),
+    ("echo_tokio_multi", &[]),
+    ("echo_smol", &[]),
+    ("echo_monoio", &[]),
+    ("echo_monoio", &["--driver", "uring"]),
 ];
+/// The status with which `echo_monoio --driver uring` exits where the kernel refuses io_uring.
+const NO_URING: i32 = 3;
 /// Concurrent connections per server.
 const CONNS: usize = 8;
 /// Longest any single blocking socket operation may take before the test fails.
@@ -65,8 +74,16 @@ fn echo_half_closed(addr: SocketAddr, payload: Vec<u8>, seed: u64) -> Vec<u8> {
 #[test]
 fn every_echo_server_echoes_every_byte_and_passes_a_half_close_on() {
     let _wd = watchdog("every_echo_server_echoes_every_byte", 300);
-    for (s, name) in SERVERS.iter().enumerate() {
-        let server = Server::spawn(name);
+    for (s, &(name, args)) in SERVERS.iter().enumerate() {
+        if args.contains(&"uring") {
+            if let Some(why) = uring_refused() {
+                eprintln!("skipping echo_monoio --driver uring: {why}");
+                continue;
+            }
+        }
+        let mut cmd = Command::new(bin(name));
+        cmd.args(args).stderr(Stdio::inherit());
+        let server = Server::start(cmd);
         let clients: Vec<_> = (0..CONNS)
             .map(|c| {
                 let addr = server.addr;
@@ -90,12 +107,42 @@ fn every_echo_server_echoes_every_byte_and_passes_a_half_close_on() {
             assert_eq!(
                 echoed.len(),
                 payload.len(),
-                "{name}, connection {c}: echoed length"
+                "{name} {args:?}, connection {c}: echoed length"
             );
             assert!(
                 echoed == payload,
-                "{name}, connection {c}: echoed bytes differ"
+                "{name} {args:?}, connection {c}: echoed bytes differ"
             );
         }
     }
+}
+
+/// Why `echo_monoio --driver uring` cannot run here, if it cannot: it exits with [`NO_URING`],
+/// saying why, before it listens (here with `--addr 127.0.0.1:0` and a check of the status only).
+fn uring_refused() -> Option<String> {
+    let mut child = Command::new(bin("echo_monoio"))
+        .args(["--driver", "uring", "--addr", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning echo_monoio");
+    let mut line = String::new();
+    let _ = std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    );
+    if line.starts_with("listening on") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let out = child.wait_with_output().expect("echo_monoio's exit");
+    assert_eq!(
+        out.status.code(),
+        Some(NO_URING),
+        "echo_monoio --driver uring neither listened nor said io_uring is refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stderr).trim().to_string())
 }

@@ -1,5 +1,6 @@
-//! Graceful shutdown of the benchmark peers `echo_mio`, `echo_tokio` and `echo_tokio_multi` (both
-//! flavors), run as child processes,
+//! Graceful shutdown of the benchmark peers `echo_mio`, `echo_tokio` (both forms),
+//! `echo_tokio_multi` (both flavors), `echo_smol` and `echo_monoio` (its epoll driver), run as
+//! child processes,
 //! as `tests/examples_shutdown*.rs` check evloop's own servers: on SIGTERM each prints `shutting
 //! down`, stops accepting, and an 8 MiB echo in flight when the signal came completes byte for
 //! byte before the server exits with status 0.
@@ -91,6 +92,21 @@ fn echo_mio_finishes_a_transfer_in_flight_on_sigterm() {
 #[test]
 fn echo_tokio_finishes_a_transfer_in_flight_on_sigterm() {
     transfer_survives_sigterm("echo_tokio", &[]);
+}
+
+#[test]
+fn echo_tokio_local_set_finishes_a_transfer_in_flight_on_sigterm() {
+    transfer_survives_sigterm("echo_tokio", &["--form", "local-set"]);
+}
+
+#[test]
+fn echo_smol_finishes_a_transfer_in_flight_on_sigterm() {
+    transfer_survives_sigterm("echo_smol", &[]);
+}
+
+#[test]
+fn echo_monoio_finishes_a_transfer_in_flight_on_sigterm() {
+    transfer_survives_sigterm("echo_monoio", &[]);
 }
 
 #[test]

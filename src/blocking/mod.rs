@@ -5,6 +5,23 @@
 //! with [`Handle::set_blocking_threads`], 16 by default) and retire after ten idle seconds. Jobs
 //! beyond the limit wait in a FIFO queue. The loop never waits on the pool: while jobs are in flight
 //! it stays alive, and each finished job wakes it.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! let loop_thread = std::thread::current().id();
+//! let (on_pool, answer) = lp.block_on(async {
+//!     let job = evloop::spawn_blocking(move || {
+//!         std::thread::sleep(Duration::from_millis(1)); // blocks a pool thread, not the loop
+//!         (std::thread::current().id() != loop_thread, 42)
+//!     });
+//!     job.await.unwrap()
+//! });
+//! assert!(on_pool);
+//! assert_eq!(answer, 42);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -142,6 +159,19 @@ impl Handle {
 ///
 /// It yields `Ok(value)`, or [`JoinError::Panic`] if the closure panicked. Dropping it does not stop
 /// the job (a running thread cannot be interrupted); its result is then dropped.
+///
+/// ```
+/// use evloop::task::JoinError;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let sum = evloop::spawn_blocking(|| (1..=100u64).sum::<u64>());
+///     assert_eq!(sum.await.unwrap(), 5050);
+///     let failed = evloop::spawn_blocking(|| panic!("in the pool"));
+///     assert!(matches!(failed.await, Err(JoinError::Panic(_))));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct BlockingHandle<T> {
     slot: Arc<Mutex<Slot<T>>>,
 }

@@ -40,16 +40,56 @@ impl Handle {
     }
 
     /// Whether debug mode is on.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let from_env = std::env::var("EVLOOP_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0");
+    /// assert_eq!(lp.is_debug(), from_env);
+    /// lp.set_debug(true);
+    /// assert!(lp.is_debug());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_debug(&self) -> bool {
         self.core.debug.on.get()
     }
 
     /// How long one entry may hold the loop before debug mode reports it (100 ms unless set).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// lp.set_slow_threshold(Duration::from_millis(1));
+    /// let reports = Rc::new(Cell::new(0));
+    /// let r = reports.clone();
+    /// lp.set_error_hook(move |_, e| {
+    ///     if matches!(e, evloop::LoopError::Slow { .. }) {
+    ///         r.set(r.get() + 1);
+    ///     }
+    /// });
+    /// lp.call_soon(|_| std::thread::sleep(Duration::from_millis(3)));
+    /// lp.run()?;
+    /// assert_eq!(reports.get(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_slow_threshold(&self, threshold: Duration) {
         self.core.debug.set_threshold(threshold);
     }
 
     /// The threshold of [`Handle::set_slow_threshold`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// assert_eq!(lp.slow_threshold(), Duration::from_millis(100), "unless set");
+    /// lp.set_slow_threshold(Duration::from_millis(20));
+    /// assert_eq!(lp.slow_threshold(), Duration::from_millis(20));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn slow_threshold(&self) -> Duration {
         self.core.debug.threshold()
     }

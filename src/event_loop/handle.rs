@@ -22,6 +22,15 @@ use crate::runtime::Handle;
 use crate::task::{JoinHandle, TaskCell};
 
 /// Identifies a callback queued with [`Handle::call_soon`], to cancel it before it runs.
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let id = lp.call_soon(|_| panic!("cancelled, never runs"));
+/// assert!(lp.cancel_callback(id));
+/// lp.run()?;
+/// assert!(!lp.cancel_callback(id), "a stale id does nothing");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CallbackId {
     key: u32,

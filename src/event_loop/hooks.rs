@@ -6,6 +6,14 @@ use crate::runtime::hooks::When;
 use crate::runtime::Handle;
 
 /// Identifies a turn hook, to remove it with [`Handle::remove_turn_hook`].
+///
+/// ```
+/// let lp = evloop::EventLoop::new()?;
+/// let id = lp.on_before_sleep(|_| {});
+/// assert!(lp.remove_turn_hook(id));
+/// assert!(!lp.remove_turn_hook(id), "removed already");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TurnHookId {
     key: u32,
@@ -46,6 +54,24 @@ impl Handle {
     /// Runs `f` in every turn just after the poll for I/O returns, before due timers fire and
     /// the queue is drained (Redis's `afterSleep`, libuv's check handles). As for
     /// [`Handle::on_before_sleep`].
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+    /// let o = order.clone();
+    /// let wakes = Rc::new(Cell::new(0));
+    /// let w = wakes.clone();
+    /// lp.on_after_wake(move |_| w.set(w.get() + 1));
+    /// lp.call_later(Duration::from_millis(1), move |_| o.borrow_mut().push("timer"));
+    /// lp.run()?;
+    /// assert!(wakes.get() >= 1, "ran after the poll that waited for the timer");
+    /// assert_eq!(*order.borrow(), ["timer"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn on_after_wake<F>(&self, f: F) -> TurnHookId
     where
         F: Fn(&Handle) + 'static,
@@ -67,6 +93,22 @@ impl Handle {
 
     /// Removes a turn hook; its closure is dropped (from inside the hook itself, once it has
     /// returned). Returns whether it was registered.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let calls = Rc::new(Cell::new(0));
+    /// let c = calls.clone();
+    /// let hook = lp.on_before_sleep(move |_| c.set(c.get() + 1));
+    /// assert!(lp.remove_turn_hook(hook));
+    /// lp.call_later(Duration::from_millis(1), |_| {});
+    /// lp.run()?;
+    /// assert_eq!(calls.get(), 0, "removed before any turn");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn remove_turn_hook(&self, id: TurnHookId) -> bool {
         match self.core.remove_turn_hook(id.key, id.id) {
             Some(f) => {

@@ -16,6 +16,26 @@
 //! While work remains queued, step 1 is skipped until 256 entries have run since the last poll:
 //! I/O is never more than one drain budget away, and a busy loop does not pay a `epoll_wait` for
 //! every few callbacks.
+//!
+//! ```
+//! use evloop::EventLoop;
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//!
+//! let lp = EventLoop::new()?;
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let l = log.clone();
+//! lp.call_soon(move |h| {
+//!     l.borrow_mut().push("first");
+//!     let l = l.clone();
+//!     h.call_soon(move |_| l.borrow_mut().push("queued by first: the next turn"));
+//! });
+//! let l = log.clone();
+//! lp.call_soon(move |_| l.borrow_mut().push("second"));
+//! lp.run()?;
+//! assert_eq!(*log.borrow(), ["first", "second", "queued by first: the next turn"]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -135,11 +155,7 @@ impl EventLoop {
     /// ```
     pub fn run(&self) -> io::Result<()> {
         let _enter = self.enter("EventLoop::run", RunState::Running)?;
-        let core = &self.handle.core;
-        while !core.run.get().is_stopping() && core.is_alive() {
-            core.turn(&self.handle, Wait::Block)?;
-        }
-        Ok(())
+        self.handle.core.drive(&self.handle, None)
     }
 
     /// Runs one turn, sleeping in the poller if nothing is queued and the loop is alive. Returns
@@ -239,26 +255,27 @@ impl EventLoop {
         let site = std::panic::Location::caller();
         core.stall_reported.set(false);
         let mut future = pin!(future);
-        let waker = waker::waker(core.remote.index, waker::MAIN_KEY, 0);
+        let waker = waker::waker(core.index, waker::MAIN_KEY, 0);
         let mut cx = Context::from_waker(&waker);
-        loop {
-            // Polled first, before any turn, then each time its entry comes up.
-            if core.run.get() == RunState::BlockOnDue {
-                core.run.set(RunState::BlockOn);
-                core.budget.set(crate::task::BUDGET);
-                let start = core.main_poll_start();
-                let polled = future.as_mut().poll(&mut cx);
-                if let Some(start) = start {
-                    core.main_poll_end(start, site);
-                }
-                if let Poll::Ready(out) = polled {
-                    return out;
-                }
+        let mut output = None;
+        let mut poll = || {
+            let start = core.main_poll_start();
+            let polled = future.as_mut().poll(&mut cx);
+            if let Some(start) = start {
+                core.main_poll_end(start, site);
             }
-            if let Err(e) = core.turn(&self.handle, Wait::Block) {
-                panic!("evloop: polling the OS failed inside block_on: {e}");
+            match polled {
+                Poll::Ready(out) => {
+                    output = Some(out);
+                    true
+                }
+                Poll::Pending => false,
             }
+        };
+        if let Err(e) = core.drive(&self.handle, Some(&mut poll)) {
+            panic!("evloop: polling the OS failed inside block_on: {e}");
         }
+        output.expect("evloop: `drive` returns from `block_on` only once its future is ready")
     }
 
     /// Whether [`EventLoop::run`] would find something to do.

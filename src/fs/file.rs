@@ -222,6 +222,21 @@ impl File {
     /// # Errors
     ///
     /// `AlreadyExists`, or as [`std::fs::OpenOptions::open`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-create-new-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let first = File::create_new(&path).await?;
+    /// let err = File::create_new(&path).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// drop(first);
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn create_new(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .read(true)
@@ -232,11 +247,49 @@ impl File {
     }
 
     /// Options to open a file with; the same as [`OpenOptions::new`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncWrite;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-options-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// evloop::fs::write(&path, b"log:").await?;
+    /// let mut f = File::options().append(true).open(&path).await?;
+    /// f.write_all(b" more").await?;
+    /// f.flush().await?;
+    /// assert_eq!(evloop::fs::read(&path).await?, b"log: more");
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn options() -> OpenOptions {
         OpenOptions::new()
     }
 
     /// Wraps a file from the standard library. Its position is where the next read or write goes.
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncRead;
+    /// use std::io::{Seek, SeekFrom};
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-from-std-{}", std::process::id()));
+    /// std::fs::write(&path, b"skip:rest")?;
+    /// let mut std_file = std::fs::File::open(&path)?;
+    /// std_file.seek(SeekFrom::Start(5))?;
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::from_std(std_file);
+    /// let mut rest = Vec::new();
+    /// file.read_to_end(&mut rest).await?;
+    /// assert_eq!(rest, b"rest", "from the std file's position");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(std: std::fs::File) -> File {
         File {
             std: Arc::new(std),
@@ -250,6 +303,27 @@ impl File {
     ///
     /// An error of the last handed-off write is lost: [`flush`](AsyncWrite::flush) first to see
     /// it.
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncRead;
+    /// use std::io::Read;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-into-std-{}", std::process::id()));
+    /// std::fs::write(&path, b"0123456789")?;
+    /// # let lp = evloop::EventLoop::new()?;
+    /// let mut std_file = lp.block_on(async {
+    ///     let mut file = File::open(&path).await?;
+    ///     let mut two = [0; 2];
+    ///     file.read_exact(&mut two).await?; // the pool may have read ahead...
+    ///     Ok::<_, std::io::Error>(file.into_std().await)
+    /// })?;
+    /// let mut rest = String::new();
+    /// std_file.read_to_string(&mut rest)?;
+    /// assert_eq!(rest, "23456789", "... but the std file goes on after what was read");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn into_std(mut self) -> std::fs::File {
         let _ = poll_fn(|cx| self.poll_complete(cx)).await;
         if let State::Idle(buf) = &mut self.state {
@@ -278,6 +352,19 @@ impl File {
     /// # Errors
     ///
     /// Gives `self` back as described.
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-try-into-std-{}", std::process::id()));
+    /// std::fs::write(&path, b"x")?;
+    /// # let lp = evloop::EventLoop::new()?;
+    /// let file = lp.block_on(File::open(&path))?;
+    /// let std_file = file.try_into_std().expect("nothing in flight");
+    /// assert_eq!(std_file.metadata()?.len(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_into_std(mut self) -> Result<std::fs::File, File> {
         let ahead = match &mut self.state {
             State::Busy(_) => return Err(self),
@@ -302,6 +389,22 @@ impl File {
     /// # Errors
     ///
     /// As [`std::fs::File::metadata`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncWrite;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-metadata-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::create(&path).await?;
+    /// file.write_all(b"abc").await?;
+    /// file.flush().await?; // so the length includes the write
+    /// assert_eq!(file.metadata().await?.len(), 3);
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn metadata(&self) -> io::Result<std::fs::Metadata> {
         let std = self.std.clone();
         asyncify(move || std.metadata()).await
@@ -312,6 +415,21 @@ impl File {
     /// # Errors
     ///
     /// As [`std::fs::File::set_permissions`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-set-perms-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let file = File::create(&path).await?;
+    /// file.set_permissions(std::fs::Permissions::from_mode(0o600)).await?;
+    /// assert_eq!(file.metadata().await?.permissions().mode() & 0o777, 0o600);
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn set_permissions(&self, perm: std::fs::Permissions) -> io::Result<()> {
         let std = self.std.clone();
         asyncify(move || std.set_permissions(perm)).await
@@ -326,6 +444,24 @@ impl File {
     /// # Errors
     ///
     /// A handed-off write's error, or as [`std::fs::File::set_len`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncWrite;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-set-len-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::create(&path).await?;
+    /// file.write_all(b"0123456789").await?;
+    /// file.set_len(4).await?; // waits for the write first
+    /// assert_eq!(evloop::fs::read(&path).await?, b"0123");
+    /// file.set_len(6).await?;
+    /// assert_eq!(evloop::fs::read(&path).await?, b"0123\0\0", "extended with zeros");
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
         poll_fn(|cx| self.poll_flush(cx)).await?;
         let ahead = self.idle_buf().discard_read();
@@ -345,6 +481,22 @@ impl File {
     /// # Errors
     ///
     /// A handed-off write's error, or as [`std::fs::File::sync_all`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncWrite;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-sync-all-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::create(&path).await?;
+    /// file.write_all(b"durable").await?;
+    /// file.sync_all().await?; // the handed-off write is done, and on disk
+    /// assert_eq!(std::fs::read(&path)?, b"durable");
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn sync_all(&mut self) -> io::Result<()> {
         poll_fn(|cx| self.poll_flush(cx)).await?;
         let std = self.std.clone();
@@ -357,6 +509,22 @@ impl File {
     /// # Errors
     ///
     /// A handed-off write's error, or as [`std::fs::File::sync_data`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncWrite;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-sync-data-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::create(&path).await?;
+    /// file.write_all(b"data").await?;
+    /// file.sync_data().await?;
+    /// assert_eq!(std::fs::read(&path)?, b"data");
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn sync_data(&mut self) -> io::Result<()> {
         poll_fn(|cx| self.poll_flush(cx)).await?;
         let std = self.std.clone();
@@ -408,6 +576,24 @@ impl File {
     /// # Errors
     ///
     /// As [`File::seek`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-rewind-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::options().read(true).write(true).create(true).open(&path).await?;
+    /// file.write_all(b"again").await?;
+    /// file.rewind().await?;
+    /// let mut back = Vec::new();
+    /// file.read_to_end(&mut back).await?;
+    /// assert_eq!(back, b"again");
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn rewind(&mut self) -> io::Result<()> {
         self.seek(SeekFrom::Start(0)).await.map(drop)
     }
@@ -417,6 +603,23 @@ impl File {
     /// # Errors
     ///
     /// As [`File::seek`].
+    ///
+    /// ```
+    /// use evloop::fs::File;
+    /// use evloop::io::AsyncRead;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-file-position-{}", std::process::id()));
+    /// std::fs::write(&path, b"0123456789")?;
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut file = File::open(&path).await?;
+    /// let mut three = [0; 3];
+    /// file.read_exact(&mut three).await?;
+    /// assert_eq!(file.stream_position().await?, 3, "what was read, not what the pool read ahead");
+    /// evloop::fs::remove_file(&path).await
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn stream_position(&mut self) -> io::Result<u64> {
         self.seek(SeekFrom::Current(0)).await
     }

@@ -86,6 +86,22 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 /// # Errors
 ///
 /// As [`std::fs::read_to_string`]; `InvalidData` if the file is not UTF-8.
+///
+/// ```
+/// use evloop::fs;
+///
+/// let path = std::env::temp_dir().join(format!("evloop-doc-read-string-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::write(&path, b"text").await?;
+/// assert_eq!(fs::read_to_string(&path).await?, "text");
+/// fs::write(&path, [0xff, 0xfe]).await?;
+/// let err = fs::read_to_string(&path).await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "not UTF-8");
+/// fs::remove_file(&path).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     let path = owned(path);
     asyncify(move || std::fs::read_to_string(path)).await
@@ -117,6 +133,23 @@ pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Re
 /// # Errors
 ///
 /// As [`std::fs::metadata`].
+///
+/// ```
+/// use evloop::fs;
+///
+/// let path = std::env::temp_dir().join(format!("evloop-doc-metadata-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::write(&path, b"12345").await?;
+/// let meta = fs::metadata(&path).await?;
+/// assert!(meta.is_file() && meta.len() == 5);
+/// assert!(fs::metadata(std::env::temp_dir()).await?.is_dir());
+/// fs::remove_file(&path).await?;
+/// assert_eq!(fs::metadata(&path).await.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     let path = owned(path);
     asyncify(move || std::fs::metadata(path)).await
@@ -127,6 +160,22 @@ pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 /// # Errors
 ///
 /// As [`std::fs::symlink_metadata`].
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-symlink-meta-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir(&dir).await?;
+/// fs::write(dir.join("target"), b"x").await?;
+/// std::os::unix::fs::symlink(dir.join("target"), dir.join("link"))?;
+/// assert!(fs::symlink_metadata(dir.join("link")).await?.is_symlink());
+/// assert!(fs::metadata(dir.join("link")).await?.is_file(), "`metadata` follows it");
+/// fs::remove_dir_all(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     let path = owned(path);
     asyncify(move || std::fs::symlink_metadata(path)).await
@@ -137,6 +186,22 @@ pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 /// # Errors
 ///
 /// When existence cannot be determined (for example, `PermissionDenied` on a parent directory).
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-try-exists-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// assert!(!fs::try_exists(&dir).await?);
+/// fs::create_dir(&dir).await?;
+/// assert!(fs::try_exists(&dir).await?);
+/// std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("broken"))?;
+/// assert!(!fs::try_exists(dir.join("broken")).await?, "a broken link");
+/// fs::remove_dir_all(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
     let path = owned(path);
     asyncify(move || path.try_exists()).await
@@ -147,6 +212,22 @@ pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
 /// # Errors
 ///
 /// As [`std::fs::create_dir`]: `AlreadyExists`, `NotFound` for a missing parent, ...
+///
+/// ```
+/// use evloop::fs;
+/// use std::io::ErrorKind;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-create-dir-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir(&dir).await?;
+/// assert_eq!(fs::create_dir(&dir).await.unwrap_err().kind(), ErrorKind::AlreadyExists);
+/// let deep = dir.join("a/b");
+/// assert_eq!(fs::create_dir(&deep).await.unwrap_err().kind(), ErrorKind::NotFound);
+/// fs::remove_dir(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = owned(path);
     asyncify(move || std::fs::create_dir(path)).await
@@ -158,6 +239,20 @@ pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
 /// # Errors
 ///
 /// As [`std::fs::create_dir_all`].
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-create-dir-all-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir_all(dir.join("a/b/c")).await?;
+/// assert!(fs::metadata(dir.join("a/b/c")).await?.is_dir());
+/// fs::create_dir_all(dir.join("a/b")).await?; // exists already: fine
+/// fs::remove_dir_all(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     let path = owned(path);
     asyncify(move || std::fs::create_dir_all(path)).await
@@ -168,6 +263,21 @@ pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 /// # Errors
 ///
 /// As [`std::fs::remove_file`]: `NotFound` if there is no such file, ...
+///
+/// ```
+/// use evloop::fs;
+///
+/// let path = std::env::temp_dir().join(format!("evloop-doc-remove-file-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::write(&path, b"").await?;
+/// fs::remove_file(&path).await?;
+/// assert!(!fs::try_exists(&path).await?);
+/// assert_eq!(fs::remove_file(&path).await.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     let path = owned(path);
     asyncify(move || std::fs::remove_file(path)).await
@@ -178,6 +288,23 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 /// # Errors
 ///
 /// As [`std::fs::remove_dir`]; the directory must be empty.
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-remove-dir-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir(&dir).await?;
+/// fs::write(dir.join("file"), b"").await?;
+/// assert!(fs::remove_dir(&dir).await.is_err(), "not empty");
+/// fs::remove_file(dir.join("file")).await?;
+/// fs::remove_dir(&dir).await?;
+/// assert!(!fs::try_exists(&dir).await?);
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = owned(path);
     asyncify(move || std::fs::remove_dir(path)).await
@@ -188,6 +315,21 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 /// # Errors
 ///
 /// As [`std::fs::remove_dir_all`].
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-remove-dir-all-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir_all(dir.join("sub")).await?;
+/// fs::write(dir.join("sub/file"), b"x").await?;
+/// fs::remove_dir_all(&dir).await?; // contents and all
+/// assert!(!fs::try_exists(&dir).await?);
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     let path = owned(path);
     asyncify(move || std::fs::remove_dir_all(path)).await
@@ -198,6 +340,23 @@ pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 /// # Errors
 ///
 /// As [`std::fs::rename`].
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-rename-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir(&dir).await?;
+/// fs::write(dir.join("new"), b"new").await?;
+/// fs::write(dir.join("old"), b"old").await?;
+/// fs::rename(dir.join("new"), dir.join("old")).await?; // replaces `old`
+/// assert_eq!(fs::read(dir.join("old")).await?, b"new");
+/// assert!(!fs::try_exists(dir.join("new")).await?);
+/// fs::remove_dir_all(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let (from, to) = (owned(from), owned(to));
     asyncify(move || std::fs::rename(from, to)).await
@@ -208,6 +367,21 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// # Errors
 ///
 /// As [`std::fs::copy`].
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-copy-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir(&dir).await?;
+/// fs::write(dir.join("a"), b"copied").await?;
+/// assert_eq!(fs::copy(dir.join("a"), dir.join("b")).await?, 6);
+/// assert_eq!(fs::read(dir.join("b")).await?, b"copied");
+/// fs::remove_dir_all(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
     let (from, to) = (owned(from), owned(to));
     asyncify(move || std::fs::copy(from, to)).await
@@ -218,6 +392,21 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
 /// # Errors
 ///
 /// As [`std::fs::canonicalize`]: `NotFound` if the path does not exist.
+///
+/// ```
+/// use evloop::fs;
+///
+/// let dir = std::env::temp_dir().join(format!("evloop-doc-canonicalize-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::create_dir_all(dir.join("sub")).await?;
+/// let roundabout = dir.join("sub/../sub/.");
+/// assert_eq!(fs::canonicalize(&roundabout).await?, fs::canonicalize(dir.join("sub")).await?);
+/// assert!(fs::canonicalize(dir.join("missing")).await.is_err());
+/// fs::remove_dir_all(&dir).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = owned(path);
     asyncify(move || std::fs::canonicalize(path)).await
@@ -228,6 +417,21 @@ pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
 /// # Errors
 ///
 /// As [`std::fs::set_permissions`].
+///
+/// ```
+/// use evloop::fs;
+/// use std::os::unix::fs::PermissionsExt;
+///
+/// let path = std::env::temp_dir().join(format!("evloop-doc-set-perms-{}", std::process::id()));
+/// # let lp = evloop::EventLoop::new()?;
+/// # lp.block_on(async {
+/// fs::write(&path, b"").await?;
+/// fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).await?;
+/// assert_eq!(fs::metadata(&path).await?.permissions().mode() & 0o777, 0o640);
+/// fs::remove_file(&path).await
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn set_permissions(path: impl AsRef<Path>, perm: Permissions) -> io::Result<()> {
     let path = owned(path);
     asyncify(move || std::fs::set_permissions(path, perm)).await

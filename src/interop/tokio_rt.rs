@@ -73,6 +73,16 @@ impl TokioThread {
     /// # Errors
     ///
     /// If the runtime cannot be built or the thread cannot be started.
+    ///
+    /// ```
+    /// let tokio = evloop::interop::TokioThread::start()?;
+    /// let name = tokio.handle().block_on(async { std::thread::current().name().map(String::from) });
+    /// assert_eq!(name.as_deref(), Some("main"), "block_on runs the future on the calling thread");
+    /// let lp = evloop::EventLoop::new()?;
+    /// let on = lp.block_on(tokio.spawn(async { std::thread::current().name().map(String::from) }));
+    /// assert_eq!(on.unwrap().as_deref(), Some("evloop-tokio"), "spawned futures run on its thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start() -> io::Result<TokioThread> {
         TokioThread::with_runtime(Builder::new_current_thread().enable_all().build()?)
     }
@@ -83,6 +93,14 @@ impl TokioThread {
     /// # Errors
     ///
     /// If the thread cannot be started.
+    ///
+    /// ```
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build()?; // built as you like
+    /// let tokio = evloop::interop::TokioThread::with_runtime(runtime)?;
+    /// let lp = evloop::EventLoop::new()?;
+    /// assert_eq!(lp.block_on(tokio.spawn(async { 6 * 7 })).unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn with_runtime(runtime: Runtime) -> io::Result<TokioThread> {
         let handle = runtime.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -105,12 +123,38 @@ impl TokioThread {
 
     /// The runtime's handle (for `block_on` from another plain thread, `spawn_blocking`, or
     /// entering its context).
+    ///
+    /// ```
+    /// let tokio = evloop::interop::TokioThread::start()?;
+    /// let handle = tokio.handle().clone();
+    /// // From any plain thread: tokio's own API, on the runtime the loop uses.
+    /// let got = std::thread::spawn(move || handle.block_on(handle.spawn(async { "from a thread" })))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(got.unwrap(), "from a thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
 
     /// Runs `future` on the tokio runtime; await the returned handle on the loop for its output.
     /// Dropping the handle does not cancel the task (call its `abort`).
+    ///
+    /// ```
+    /// let tokio = evloop::interop::TokioThread::start()?;
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, rx) = tokio::sync::oneshot::channel();
+    ///     let task = tokio.spawn(async move { rx.await.unwrap_or(0) * 2 });
+    ///     tx.send(21).unwrap(); // a tokio channel, from the loop
+    ///     assert_eq!(task.await.unwrap(), 42);
+    ///     let aborted = tokio.spawn(std::future::pending::<()>());
+    ///     aborted.abort();
+    ///     assert!(aborted.await.unwrap_err().is_cancelled());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

@@ -55,6 +55,25 @@ pub use read_buf::ReadBuf;
 /// ```
 pub trait AsyncRead {
     /// Reads into `buf`: `Ready(Ok(0))` means end of file (or an empty `buf`).
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"polled").await?;
+    /// let mut buf = [0; 16];
+    /// let n = poll_fn(|cx| b.poll_read(cx, &mut buf)).await?; // what `read` awaits
+    /// assert_eq!(&buf[..n], b"polled");
+    /// drop(a);
+    /// assert_eq!(poll_fn(|cx| b.poll_read(cx, &mut buf)).await?, 0, "end of file");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
 
     /// Reads into the unfilled part of `buf`, which may be uninitialised, and extends its filled
@@ -68,6 +87,34 @@ pub trait AsyncRead {
     /// # Panics
     ///
     /// The default panics if `poll_read` reports more bytes than it was given room for.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, ReadBuf};
+    /// use std::future::poll_fn;
+    /// use std::io;
+    /// use std::task::{Context, Poll};
+    ///
+    /// /// Only `poll_read`: the default `poll_read_buf` zeroes the unfilled part first, once.
+    /// struct Abc;
+    /// impl AsyncRead for Abc {
+    ///     fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    ///         let n = buf.len().min(3);
+    ///         buf[..n].copy_from_slice(&b"abc"[..n]);
+    ///         Poll::Ready(Ok(n))
+    ///     }
+    /// }
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut storage = [std::mem::MaybeUninit::uninit(); 8];
+    /// let mut buf = ReadBuf::uninit(&mut storage);
+    /// poll_fn(|cx| Abc.poll_read_buf(cx, &mut buf)).await?;
+    /// assert_eq!(buf.filled(), b"abc");
+    /// assert_eq!(buf.initialized().len(), 8, "the default initialised it all");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
@@ -110,6 +157,24 @@ pub trait AsyncRead {
     }
 
     /// Reads some bytes into `buf`, returning how many (0 at end of file).
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"some").await?;
+    /// let mut buf = [0; 64];
+    /// let n = b.read(&mut buf).await?; // what is there, not a full buffer
+    /// assert_eq!(&buf[..n], b"some");
+    /// drop(a);
+    /// assert_eq!(b.read(&mut buf).await?, 0, "end of file");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a
     where
         Self: Sized,
@@ -123,6 +188,25 @@ pub trait AsyncRead {
     ///
     /// `UnexpectedEof` if the stream ends first (what was read is in `buf`, but how much is not
     /// reported), or the first read error.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"12345").await?;
+    /// drop(a);
+    /// let mut four = [0; 4];
+    /// b.read_exact(&mut four).await?;
+    /// assert_eq!(&four, b"1234");
+    /// let err = b.read_exact(&mut four).await.unwrap_err(); // one byte left, four wanted
+    /// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a
     where
         Self: Sized,
@@ -147,6 +231,25 @@ pub trait AsyncRead {
     }
 
     /// Reads until end of file, appending to `buf`; returns how many bytes were read.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// let writer = evloop::spawn(async move {
+    ///     a.write_all(&[7; 100_000]).await // more than a socket buffer: written as it is read
+    /// });
+    /// let mut all = b"head:".to_vec();
+    /// assert_eq!(b.read_to_end(&mut all).await?, 100_000, "appended");
+    /// assert!(all.starts_with(b"head:") && all[5..].iter().all(|&x| x == 7));
+    /// writer.await.unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn read_to_end<'a>(
         &'a mut self,
         buf: &'a mut Vec<u8>,
@@ -194,9 +297,56 @@ pub trait AsyncRead {
 /// ```
 pub trait AsyncWrite {
     /// Writes some of `buf`, returning how many bytes were accepted.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// let n = poll_fn(|cx| a.poll_write(cx, b"abc")).await?; // what `write` awaits
+    /// assert_eq!(n, 3);
+    /// let mut buf = [0; 3];
+    /// b.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"abc");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
 
     /// Writes from several buffers at once. The default writes the first non-empty one.
+    ///
+    /// ```
+    /// use evloop::io::AsyncWrite;
+    /// use std::future::poll_fn;
+    /// use std::io::{self, IoSlice};
+    /// use std::task::{Context, Poll};
+    ///
+    /// /// Only `poll_write`: the default `poll_write_vectored` writes the first non-empty slice.
+    /// struct Sink(Vec<u8>);
+    /// impl AsyncWrite for Sink {
+    ///     fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    ///         self.0.extend_from_slice(buf);
+    ///         Poll::Ready(Ok(buf.len()))
+    ///     }
+    ///     fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    ///         Poll::Ready(Ok(()))
+    ///     }
+    /// }
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let mut sink = Sink(Vec::new());
+    /// let bufs = [IoSlice::new(b""), IoSlice::new(b"one"), IoSlice::new(b"two")];
+    /// assert_eq!(poll_fn(|cx| sink.poll_write_vectored(cx, &bufs)).await?, 3);
+    /// assert_eq!(sink.0, b"one");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
@@ -210,14 +360,64 @@ pub trait AsyncWrite {
     }
 
     /// Flushes buffered data; sockets have none, so this is immediately ready for them.
+    ///
+    /// ```
+    /// use evloop::io::AsyncWrite;
+    /// use evloop::net::UnixStream;
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, _b) = UnixStream::pair()?;
+    /// a.write_all(b"unbuffered").await?;
+    /// poll_fn(|cx| a.poll_flush(cx)).await?; // nothing to flush: ready at once
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
     /// Shuts the writing side down (the peer reads end of file).
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"last words").await?;
+    /// poll_fn(|cx| a.poll_shutdown(cx)).await?; // what `shutdown` awaits
+    /// let mut got = Vec::new();
+    /// b.read_to_end(&mut got).await?;
+    /// assert_eq!(got, b"last words");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
     /// Writes some of `buf`, returning how many bytes were written.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// let n = a.write(b"maybe not all of it").await?; // may be short: `write_all` loops
+    /// assert!(n > 0);
+    /// let mut buf = vec![0; n];
+    /// b.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf[..], &b"maybe not all of it"[..n]);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn write<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a
     where
         Self: Sized,
@@ -226,6 +426,26 @@ pub trait AsyncWrite {
     }
 
     /// Writes from several buffers with one call where the OS allows it.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    /// use std::io::IoSlice;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// let parts = [IoSlice::new(b"head "), IoSlice::new(b"body")];
+    /// let n = a.write_vectored(&parts).await?;
+    /// drop(a);
+    /// let mut got = Vec::new();
+    /// b.read_to_end(&mut got).await?;
+    /// assert_eq!(got.len(), n);
+    /// assert!(b"head body".starts_with(&got), "in order, from the first slice on");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn write_vectored<'a>(
         &'a mut self,
         bufs: &'a [IoSlice<'a>],
@@ -241,6 +461,26 @@ pub trait AsyncWrite {
     /// # Errors
     ///
     /// `WriteZero` if the stream stops accepting bytes, or the first write error.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// let reader = evloop::spawn(async move {
+    ///     let mut got = Vec::new();
+    ///     b.read_to_end(&mut got).await.map(|_| got)
+    /// });
+    /// let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    /// a.write_all(&data).await?; // waits for room as often as it must
+    /// drop(a);
+    /// assert_eq!(reader.await.unwrap()?, data);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a
     where
         Self: Sized,
@@ -253,6 +493,20 @@ pub trait AsyncWrite {
     }
 
     /// Flushes (a no-op for sockets).
+    ///
+    /// ```
+    /// use evloop::io::AsyncWrite;
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, _b) = UnixStream::pair()?;
+    /// a.write_all(b"x").await?;
+    /// a.flush().await?; // for writers that buffer; a socket returns at once
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn flush(&mut self) -> impl Future<Output = io::Result<()>> + '_
     where
         Self: Sized,
@@ -261,6 +515,23 @@ pub trait AsyncWrite {
     }
 
     /// Shuts the writing side down.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.shutdown().await?;
+    /// let mut buf = [0; 4];
+    /// assert_eq!(b.read(&mut buf).await?, 0, "the peer reads end of file");
+    /// b.write_all(b"but").await?; // the other direction still works
+    /// assert_eq!(a.read(&mut buf).await?, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + '_
     where
         Self: Sized,
@@ -328,7 +599,27 @@ impl Lines {
     ///
     /// # Errors
     ///
-    /// `InvalidData` for a line longer than the limit, or the reader's error.
+    /// `InvalidData` once more than the limit is buffered with no line end in it, or the reader's
+    /// error. The limit bounds memory, to within one 4 KiB read: a longer line that arrives whole
+    /// within one read is still returned.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncWrite, Lines};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"ok\n").await?;
+    /// let mut lines = Lines::new(8);
+    /// assert_eq!(lines.next(&mut b).await?.as_deref(), Some("ok"));
+    /// a.write_all(&[b'x'; 10_000]).await?; // and no newline
+    /// let err = lines.next(&mut b).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn next<R: AsyncRead>(&mut self, reader: &mut R) -> io::Result<Option<String>> {
         let mut chunk = [0; 4096];
         loop {

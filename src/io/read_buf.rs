@@ -98,18 +98,40 @@ impl<'a> ReadBuf<'a> {
     }
 
     /// The buffer's total size.
+    ///
+    /// ```
+    /// let mut storage = [0u8; 32];
+    /// let mut buf = evloop::io::ReadBuf::new(&mut storage);
+    /// buf.put_slice(b"abc");
+    /// assert_eq!(buf.capacity(), 32, "filling does not change it");
+    /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
         self.buf.len()
     }
 
     /// How many bytes can still be read into it: `capacity() - filled().len()`.
+    ///
+    /// ```
+    /// let mut storage = [0u8; 8];
+    /// let mut buf = evloop::io::ReadBuf::new(&mut storage);
+    /// buf.put_slice(b"abc");
+    /// assert_eq!(buf.remaining(), 5);
+    /// ```
     #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.filled
     }
 
     /// The bytes read so far.
+    ///
+    /// ```
+    /// let mut storage = [0u8; 8];
+    /// let mut buf = evloop::io::ReadBuf::new(&mut storage);
+    /// assert!(buf.filled().is_empty());
+    /// buf.put_slice(b"read");
+    /// assert_eq!(buf.filled(), b"read");
+    /// ```
     #[inline]
     pub fn filled(&self) -> &[u8] {
         // SAFETY: `buf[..filled]` is initialised (`filled <= initialized`, the invariant).
@@ -132,6 +154,17 @@ impl<'a> ReadBuf<'a> {
     }
 
     /// The initialised part: the filled bytes, then those initialised but not yet filled.
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+    /// let mut buf = evloop::io::ReadBuf::uninit(&mut storage);
+    /// buf.initialize_unfilled_to(4)[..2].copy_from_slice(b"ab");
+    /// buf.advance(2);
+    /// assert_eq!(buf.filled(), b"ab");
+    /// assert_eq!(buf.initialized(), b"ab\0\0", "filled, then initialised but unfilled");
+    /// ```
     #[inline]
     pub fn initialized(&self) -> &[u8] {
         // SAFETY: `buf[..initialized]` is initialised (the invariant).
@@ -163,6 +196,18 @@ impl<'a> ReadBuf<'a> {
     /// # Panics
     ///
     /// If `n` is more than [`remaining`](Self::remaining).
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let mut storage = [MaybeUninit::<u8>::uninit(); 64];
+    /// let mut buf = evloop::io::ReadBuf::uninit(&mut storage);
+    /// let head = buf.initialize_unfilled_to(4); // zeroes 4 bytes, not 64
+    /// head.copy_from_slice(b"GET ");
+    /// buf.advance(4);
+    /// assert_eq!(buf.filled(), b"GET ");
+    /// assert_eq!(buf.initialized().len(), 4);
+    /// ```
     #[track_caller]
     pub fn initialize_unfilled_to(&mut self, n: usize) -> &mut [u8] {
         assert!(
@@ -188,6 +233,22 @@ impl<'a> ReadBuf<'a> {
     ///
     /// The caller must not write an uninitialised value (`MaybeUninit::uninit()`) into it: bytes
     /// already counted as initialised must stay so.
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let mut storage = [MaybeUninit::<u8>::uninit(); 16];
+    /// let mut buf = evloop::io::ReadBuf::uninit(&mut storage);
+    /// // SAFETY: only initialised values are written into the slice.
+    /// let spare = unsafe { buf.unfilled_mut() };
+    /// for (slot, &b) in spare.iter_mut().zip(b"raw") {
+    ///     slot.write(b);
+    /// }
+    /// // SAFETY: the three bytes were just written.
+    /// unsafe { buf.assume_init(3) };
+    /// buf.advance(3);
+    /// assert_eq!(buf.filled(), b"raw");
+    /// ```
     #[inline]
     pub unsafe fn unfilled_mut(&mut self) -> &mut [MaybeUninit<u8>] {
         &mut self.buf[self.filled..]
@@ -200,6 +261,19 @@ impl<'a> ReadBuf<'a> {
     /// # Safety
     ///
     /// The first `n` bytes of the unfilled part must have been initialised.
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+    /// let mut buf = evloop::io::ReadBuf::uninit(&mut storage);
+    /// // SAFETY: only initialised values are written.
+    /// unsafe { buf.unfilled_mut()[0].write(b'!') };
+    /// // SAFETY: the first unfilled byte was just written.
+    /// unsafe { buf.assume_init(1) };
+    /// assert_eq!(buf.initialized(), b"!");
+    /// assert!(buf.filled().is_empty(), "initialised, not yet filled: `advance` does that");
+    /// ```
     #[inline]
     pub unsafe fn assume_init(&mut self, n: usize) {
         let end = self.filled + n;
@@ -214,6 +288,14 @@ impl<'a> ReadBuf<'a> {
     ///
     /// If the filled part would reach past the initialised part: bytes a reader did not write are
     /// never counted as read.
+    ///
+    /// ```
+    /// let mut storage = [0u8; 8]; // initialised memory: `advance` may count any of it
+    /// let mut buf = evloop::io::ReadBuf::new(&mut storage);
+    /// buf.initialize_unfilled()[..3].copy_from_slice(b"xyz");
+    /// buf.advance(3);
+    /// assert_eq!(buf.filled(), b"xyz");
+    /// ```
     #[inline]
     #[track_caller]
     pub fn advance(&mut self, n: usize) {
@@ -232,6 +314,15 @@ impl<'a> ReadBuf<'a> {
     /// # Panics
     ///
     /// If `n` is more than the initialised length.
+    ///
+    /// ```
+    /// let mut storage = [0u8; 8];
+    /// let mut buf = evloop::io::ReadBuf::new(&mut storage);
+    /// buf.put_slice(b"abcdef");
+    /// buf.set_filled(2); // forget all but the first two bytes read
+    /// assert_eq!(buf.filled(), b"ab");
+    /// assert_eq!(buf.initialized().len(), 8, "still initialised");
+    /// ```
     #[inline]
     #[track_caller]
     pub fn set_filled(&mut self, n: usize) {
@@ -244,6 +335,17 @@ impl<'a> ReadBuf<'a> {
     }
 
     /// Empties the filled part (the bytes stay initialised, so reusing the buffer zeroes nothing).
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+    /// let mut buf = evloop::io::ReadBuf::uninit(&mut storage);
+    /// buf.put_slice(b"used");
+    /// buf.clear();
+    /// assert!(buf.filled().is_empty());
+    /// assert_eq!(buf.initialized().len(), 4, "reused without zeroing again");
+    /// ```
     #[inline]
     pub fn clear(&mut self) {
         self.filled = 0;
@@ -254,6 +356,15 @@ impl<'a> ReadBuf<'a> {
     /// # Panics
     ///
     /// If `data` is longer than [`remaining`](Self::remaining).
+    ///
+    /// ```
+    /// let mut storage = [0u8; 4];
+    /// let mut buf = evloop::io::ReadBuf::new(&mut storage);
+    /// buf.put_slice(b"ab");
+    /// buf.put_slice(b"cd");
+    /// assert_eq!(buf.filled(), b"abcd");
+    /// assert_eq!(buf.remaining(), 0);
+    /// ```
     #[track_caller]
     pub fn put_slice(&mut self, data: &[u8]) {
         assert!(

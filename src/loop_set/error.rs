@@ -4,6 +4,18 @@ use std::fmt;
 use std::io;
 
 /// Why one loop of a [`LoopSet`](crate::LoopSet) produced no result.
+///
+/// ```
+/// use evloop::loop_set::LoopFailure;
+///
+/// let err = evloop::LoopSet::new().loops(1).handle_signals(false)
+///     .run(|_| async { Err::<(), _>(std::io::Error::other("bad config")) })
+///     .unwrap_err();
+/// let [(0, failure)] = err.failures() else { panic!("one failure") };
+/// assert!(matches!(failure, LoopFailure::Error(_)));
+/// assert_eq!(failure.to_string(), "failed: bad config");
+/// assert_eq!(LoopFailure::Abandoned.to_string(), "did not finish within the grace period");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LoopFailure {

@@ -121,6 +121,15 @@ impl Default for LoopSet {
 impl LoopSet {
     /// A set with one loop per available CPU, not pinned, stopping on `SIGINT`/`SIGTERM`, with a
     /// grace period of 5 seconds.
+    ///
+    /// ```
+    /// let cpus = evloop::loop_set::available_cpus()?.len();
+    /// let indexes = evloop::LoopSet::new()
+    ///     .handle_signals(false)
+    ///     .run(|ctx| async move { Ok(ctx.index()) })?;
+    /// assert_eq!(indexes, (0..cpus).collect::<Vec<_>>(), "one loop per CPU, results by index");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> LoopSet {
         LoopSet {
             loops: None,
@@ -134,6 +143,20 @@ impl LoopSet {
 
     /// The number of loops (threads); by default, the number of [`available_cpus`]. Zero is an
     /// `InvalidInput` error from [`run`](LoopSet::run).
+    ///
+    /// ```
+    /// let sizes = evloop::LoopSet::new()
+    ///     .loops(3)
+    ///     .handle_signals(false)
+    ///     .run(|ctx| async move { Ok(ctx.loops()) })?;
+    /// assert_eq!(sizes, [3, 3, 3]);
+    /// let zero = evloop::LoopSet::new().loops(0).run(|_| async { Ok(()) }).unwrap_err();
+    /// assert!(matches!(
+    ///     zero.failures(),
+    ///     [(0, evloop::loop_set::LoopFailure::Error(e))] if e.kind() == std::io::ErrorKind::InvalidInput
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn loops(mut self, n: usize) -> LoopSet {
         self.loops = Some(n);
         self
@@ -142,6 +165,19 @@ impl LoopSet {
     /// Pins loop `i` to the `i`-th available CPU (wrapping around if there are more loops than
     /// CPUs). Off by default: pinning pays when the machine is not shared (or when each core's
     /// other work is pinned elsewhere), and hurts when another process wants the same core.
+    ///
+    /// ```
+    /// use evloop::loop_set::available_cpus;
+    ///
+    /// let cpus = available_cpus()?;
+    /// let pinned = evloop::LoopSet::new()
+    ///     .loops(2)
+    ///     .pin(true)
+    ///     .handle_signals(false)
+    ///     .run(|_| async { available_cpus() })?; // each loop's thread may run on one CPU now
+    /// assert_eq!(pinned, [vec![cpus[0]], vec![cpus[1 % cpus.len()]]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pin(mut self, pin: bool) -> LoopSet {
         self.pin = pin;
         self
@@ -149,6 +185,19 @@ impl LoopSet {
 
     /// Whether loop 0 listens for `SIGINT` and `SIGTERM` and shuts the set down on either (on by
     /// default). The listeners are in place before any setup future runs.
+    ///
+    /// ```
+    /// let stopped = evloop::LoopSet::new().loops(2).run(|ctx| async move {
+    ///     if ctx.index() == 1 {
+    ///         // SAFETY: loop 0 listens for SIGTERM (installed before any setup runs): no default action.
+    ///         unsafe { libc::raise(libc::SIGTERM) };
+    ///     }
+    ///     ctx.shutdown_token().cancelled().await; // the signal shuts every loop down
+    ///     Ok(true)
+    /// })?;
+    /// assert_eq!(stopped, [true, true]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_signals(mut self, yes: bool) -> LoopSet {
         self.signals = yes;
         self
@@ -156,18 +205,62 @@ impl LoopSet {
 
     /// How long a loop's setup future may take to return once the shutdown began, before it is
     /// dropped and the loop reported as [`LoopFailure::Abandoned`]. 5 seconds by default.
+    ///
+    /// ```
+    /// use evloop::loop_set::LoopFailure;
+    /// use std::time::Duration;
+    ///
+    /// let set = evloop::LoopSet::new().loops(1).handle_signals(false).grace(Duration::from_millis(10));
+    /// let stop = set.shutdown_handle();
+    /// let err = set
+    ///     .run(move |_| {
+    ///         stop.shutdown();
+    ///         // Ignores the shutdown: dropped once the grace period is over.
+    ///         std::future::pending::<std::io::Result<()>>()
+    ///     })
+    ///     .unwrap_err();
+    /// assert!(matches!(err.failures(), [(0, LoopFailure::Abandoned)]));
+    /// ```
     pub fn grace(mut self, grace: Duration) -> LoopSet {
         self.grace = grace;
         self
     }
 
     /// The threads' names are `NAME-0`, `NAME-1`, ... (`evloop-0`, ... by default).
+    ///
+    /// ```
+    /// let names = evloop::LoopSet::new()
+    ///     .loops(2)
+    ///     .name("web")
+    ///     .handle_signals(false)
+    ///     .run(|_| async { Ok(std::thread::current().name().map(String::from)) })?;
+    /// assert_eq!(names, [Some("web-0".to_string()), Some("web-1".to_string())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> LoopSet {
         self.name = name.into();
         self
     }
 
     /// A handle that shuts this set down, from any thread.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let set = evloop::LoopSet::new().loops(2).handle_signals(false);
+    /// let stop = set.shutdown_handle();
+    /// let stopper = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(5)); // e.g. an admin command, later
+    ///     stop.shutdown();
+    /// });
+    /// let done = set.run(|ctx| async move {
+    ///     ctx.shutdown_token().cancelled().await;
+    ///     Ok("stopped")
+    /// })?;
+    /// assert_eq!(done, ["stopped", "stopped"]);
+    /// stopper.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
     }
@@ -175,6 +268,14 @@ impl LoopSet {
 
 /// What a loop's setup closure is given: which loop it is, the other loops' [`Remote`]s, and the
 /// set's shutdown.
+///
+/// ```
+/// let seen = evloop::LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+///     Ok((ctx.index(), ctx.loops(), ctx.remotes().len()))
+/// })?;
+/// assert_eq!(seen, [(0, 2, 2), (1, 2, 2)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct LoopContext {
     index: usize,
@@ -186,11 +287,29 @@ pub struct LoopContext {
 
 impl LoopContext {
     /// This loop's index, from 0.
+    ///
+    /// ```
+    /// let indexes = evloop::LoopSet::new()
+    ///     .loops(3)
+    ///     .handle_signals(false)
+    ///     .run(|ctx| async move { Ok(ctx.index()) })?;
+    /// assert_eq!(indexes, [0, 1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
 
     /// How many loops the set has.
+    ///
+    /// ```
+    /// let n = evloop::LoopSet::new()
+    ///     .loops(2)
+    ///     .handle_signals(false)
+    ///     .run(|ctx| async move { Ok(ctx.loops()) })?;
+    /// assert_eq!(n, [2, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn loops(&self) -> usize {
         self.remotes.len()
     }
@@ -200,6 +319,25 @@ impl LoopContext {
     /// # Panics
     ///
     /// If `index` is not below [`loops`](LoopContext::loops).
+    ///
+    /// ```
+    /// let replies = evloop::LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+    ///     if ctx.index() == 1 {
+    ///         ctx.shutdown_token().cancelled().await; // a loop ends with its setup future: stay
+    ///         return Ok(None);
+    ///     }
+    ///     // Loop 0 asks loop 1 which thread it runs on.
+    ///     let (tx, mut rx) = evloop::sync::remote_channel();
+    ///     ctx.remote(1)
+    ///         .post(move |_| tx.send(std::thread::current().name().map(String::from)).unwrap())
+    ///         .unwrap();
+    ///     let name = rx.recv().await.flatten();
+    ///     ctx.shutdown_handle().shutdown();
+    ///     Ok(name)
+    /// })?;
+    /// assert_eq!(replies[0].as_deref(), Some("evloop-1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn remote(&self, index: usize) -> &Remote {
         match self.remotes.get(index) {
@@ -212,22 +350,83 @@ impl LoopContext {
     }
 
     /// Every loop's [`Remote`], by index.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let hits = Arc::new(AtomicUsize::new(0));
+    /// let h = hits.clone();
+    /// evloop::LoopSet::new().loops(3).handle_signals(false).run(move |ctx| {
+    ///     let h = h.clone();
+    ///     async move {
+    ///         if ctx.index() == 0 {
+    ///             for remote in ctx.remotes() {
+    ///                 let h = h.clone();
+    ///                 remote.post(move |_| { h.fetch_add(1, Ordering::Relaxed); }).unwrap();
+    ///             }
+    ///             while h.load(Ordering::Relaxed) < 3 {
+    ///                 evloop::yield_now().await;
+    ///             }
+    ///             ctx.shutdown_handle().shutdown();
+    ///         }
+    ///         ctx.shutdown_token().cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// })?;
+    /// assert_eq!(hits.load(Ordering::Relaxed), 3, "a post to every loop, loop 0's own included");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remotes(&self) -> &[Remote] {
         &self.remotes
     }
 
     /// Cancelled when the set shuts down: stop accepting, finish what is in flight, and return.
+    ///
+    /// ```
+    /// let result = evloop::LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+    ///     if ctx.index() == 1 {
+    ///         return Err(std::io::Error::other("loop 1 gives up"));
+    ///     }
+    ///     ctx.shutdown_token().cancelled().await; // a failed loop shuts the others down
+    ///     Ok(())
+    /// });
+    /// assert_eq!(result.unwrap_err().failures().len(), 1, "loop 0 returned Ok once told");
+    /// ```
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.token
     }
 
     /// Cancelled after the shutdown token when the shutdown is to be cut short: a second
     /// `SIGINT`/`SIGTERM`, or [`ShutdownHandle::force`]. Stop waiting for work in flight then.
+    ///
+    /// ```
+    /// let forced = evloop::LoopSet::new().loops(1).handle_signals(false).run(|ctx| async move {
+    ///     ctx.shutdown_handle().force(); // a second Ctrl-C does this
+    ///     ctx.shutdown_token().cancelled().await;
+    ///     ctx.force_token().cancelled().await;
+    ///     Ok(ctx.force_token().is_cancelled())
+    /// })?;
+    /// assert_eq!(forced, [true]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn force_token(&self) -> &CancellationToken {
         &self.force
     }
 
     /// Shuts the whole set down (see [`ShutdownHandle`]).
+    ///
+    /// ```
+    /// let done = evloop::LoopSet::new().loops(2).handle_signals(false).run(|ctx| async move {
+    ///     if ctx.index() == 0 {
+    ///         ctx.shutdown_handle().shutdown(); // from inside: stops every loop
+    ///     }
+    ///     ctx.shutdown_token().cancelled().await;
+    ///     Ok(ctx.shutdown_handle().is_shutting_down())
+    /// })?;
+    /// assert_eq!(done, [true, true]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown_handle(&self) -> &ShutdownHandle {
         &self.shutdown
     }

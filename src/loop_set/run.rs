@@ -41,6 +41,28 @@ impl LoopSet {
     /// panicked, it did not finish within the [grace period](LoopSet::grace), or it could not
     /// start (no thread, no event loop, pinning refused, no signal listener). Zero loops, or
     /// pinning when the CPUs cannot be read, fail before anything starts.
+    ///
+    /// ```
+    /// use evloop::loop_set::LoopFailure;
+    ///
+    /// let squares = evloop::LoopSet::new()
+    ///     .loops(3)
+    ///     .handle_signals(false)
+    ///     .run(|ctx| async move { Ok(ctx.index() * ctx.index()) })?;
+    /// assert_eq!(squares, [0, 1, 4]);
+    ///
+    /// let err = evloop::LoopSet::new()
+    ///     .loops(2)
+    ///     .handle_signals(false)
+    ///     .run(|ctx| async move {
+    ///         assert!(ctx.index() != 1, "loop 1 panics");
+    ///         ctx.shutdown_token().cancelled().await;
+    ///         Ok(())
+    ///     })
+    ///     .unwrap_err();
+    /// assert!(matches!(err.failures(), [(1, LoopFailure::Panic(msg))] if msg.contains("loop 1 panics")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run<F, Fut, T>(self, setup: F) -> Result<Vec<T>, LoopSetError>
     where
         F: Fn(LoopContext) -> Fut + Sync,

@@ -18,6 +18,23 @@ use crate::sync::RemoteSender;
 /// Get one from [`LoopSet::shutdown_handle`](crate::LoopSet::shutdown_handle) before the set
 /// runs, or from [`LoopContext::shutdown_handle`](crate::loop_set::LoopContext::shutdown_handle)
 /// inside a loop.
+///
+/// ```
+/// let set = evloop::LoopSet::new().loops(2).handle_signals(false);
+/// let stop = set.shutdown_handle(); // `Send + Sync`: hand it to any thread
+/// let admin = std::thread::spawn({
+///     let stop = stop.clone();
+///     move || stop.shutdown()
+/// });
+/// let done = set.run(|ctx| async move {
+///     ctx.shutdown_token().cancelled().await;
+///     Ok(())
+/// })?;
+/// admin.join().unwrap();
+/// assert_eq!(done.len(), 2);
+/// assert!(stop.is_shutting_down());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct ShutdownHandle {
     shared: Arc<Mutex<State>>,
@@ -36,6 +53,19 @@ impl ShutdownHandle {
     /// [`shutdown_token`](crate::loop_set::LoopContext::shutdown_token) is cancelled, and a loop
     /// whose setup future has not finished within the set's grace period after that is abandoned.
     /// Calling it again does nothing.
+    ///
+    /// ```
+    /// let set = evloop::LoopSet::new().loops(2).handle_signals(false);
+    /// let stop = set.shutdown_handle();
+    /// stop.shutdown(); // before the set runs: each loop is told as it starts
+    /// stop.shutdown(); // again: nothing more
+    /// let done = set.run(|ctx| async move {
+    ///     ctx.shutdown_token().cancelled().await;
+    ///     Ok(ctx.force_token().is_cancelled())
+    /// })?;
+    /// assert_eq!(done, [false, false], "graceful, not forced");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(&self) {
         self.advance(1);
     }
@@ -44,12 +74,31 @@ impl ShutdownHandle {
     /// each one's [`force_token`](crate::loop_set::LoopContext::force_token) is cancelled, after
     /// its shutdown token. What a loop does with it is up to its code (the example servers stop
     /// waiting for their connections); the grace period still applies.
+    ///
+    /// ```
+    /// let set = evloop::LoopSet::new().loops(1).handle_signals(false);
+    /// let stop = set.shutdown_handle();
+    /// stop.force(); // implies the shutdown
+    /// let done = set.run(|ctx| async move {
+    ///     ctx.force_token().cancelled().await;
+    ///     Ok(ctx.shutdown_token().is_cancelled())
+    /// })?;
+    /// assert_eq!(done, [true], "the shutdown token is cancelled first");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn force(&self) {
         self.advance(2);
     }
 
     /// Whether [`shutdown`](ShutdownHandle::shutdown) (or [`force`](ShutdownHandle::force)) was
     /// called.
+    ///
+    /// ```
+    /// let stop = evloop::LoopSet::new().shutdown_handle();
+    /// assert!(!stop.is_shutting_down());
+    /// stop.clone().shutdown(); // clones share the flag
+    /// assert!(stop.is_shutting_down());
+    /// ```
     pub fn is_shutting_down(&self) -> bool {
         self.lock().stage >= 1
     }

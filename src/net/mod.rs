@@ -14,6 +14,29 @@
 //!
 //! Host names are resolved on the blocking pool, never on the loop thread: see [`lookup_host`] and
 //! [`ToSocketAddrs`].
+//!
+//! ```
+//! use evloop::io::{AsyncRead, AsyncWrite};
+//! use evloop::net::{TcpListener, TcpStream, UdpSocket};
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+//!     let (mut server, _) = listener.accept().await?;
+//!     client.write_all(b"tcp").await?;
+//!     let mut buf = [0; 3];
+//!     server.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"tcp");
+//!
+//!     let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+//!     a.send_to(b"udp", b.local_addr()?).await?;
+//!     let (n, from) = b.recv_from(&mut buf).await?;
+//!     assert_eq!((&buf[..n], from), (&b"udp"[..], a.local_addr()?));
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod accept;
 mod addr;

@@ -134,6 +134,19 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `socket(2)` or `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::TcpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = TcpSocket::new_v4()?;
+    /// socket.bind("127.0.0.1:0".parse().unwrap())?;
+    /// assert!(socket.listen(128)?.local_addr()?.is_ipv4());
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new_v4() -> io::Result<TcpSocket> {
         Self::new(true)
     }
@@ -143,6 +156,22 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `socket(2)` or `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::TcpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = TcpSocket::new_v6()?;
+    /// if socket.bind("[::1]:0".parse().unwrap()).is_ok() {
+    ///     // (A machine without IPv6 on loopback fails the bind.)
+    ///     assert!(socket.listen(128)?.local_addr()?.is_ipv6());
+    /// }
+    /// assert!(TcpSocket::new_v6()?.bind("127.0.0.1:0".parse().unwrap()).is_err(), "not its family");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new_v6() -> io::Result<TcpSocket> {
         Self::new(false)
     }
@@ -158,6 +187,26 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpSocket, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let client = TcpStream::connect(addr).await?;
+    /// let (conn, _) = listener.accept().await?;
+    /// drop((listener, conn)); // the server closes first: its side lingers in TIME_WAIT
+    /// drop(client);
+    /// let socket = TcpSocket::new_v4()?;
+    /// socket.set_reuseaddr(true)?; // the default here: rebinding the port works at once
+    /// socket.bind(addr)?;
+    /// assert_eq!(socket.listen(16)?.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_reuseaddr(&self, on: bool) -> io::Result<()> {
         set_flag(self.fd.as_raw_fd(), libc::SO_REUSEADDR, on)
     }
@@ -167,6 +216,25 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::TcpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let first = TcpSocket::new_v4()?;
+    /// first.set_reuseport(true)?;
+    /// first.bind("127.0.0.1:0".parse().unwrap())?;
+    /// let first = first.listen(16)?;
+    /// let addr = first.local_addr()?;
+    /// let second = TcpSocket::new_v4()?;
+    /// second.set_reuseport(true)?;
+    /// second.bind(addr)?; // the same port: both listen, the kernel spreads connections
+    /// assert_eq!(second.listen(16)?.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_reuseport(&self, on: bool) -> io::Result<()> {
         set_flag(self.fd.as_raw_fd(), libc::SO_REUSEPORT, on)
     }
@@ -176,6 +244,20 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `bind(2)`: `AddrInUse`, `EAFNOSUPPORT` for an address of the other family, ...
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpSocket};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let taken = TcpListener::bind("127.0.0.1:0")?;
+    /// let socket = TcpSocket::new_v4()?;
+    /// let err = socket.bind(taken.local_addr()?).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
         bind_fd(self.fd.as_raw_fd(), addr)
     }
@@ -186,6 +268,22 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `listen(2)`; or this thread has no event loop.
+    ///
+    /// ```
+    /// use evloop::net::{TcpSocket, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = TcpSocket::new_v4()?;
+    /// socket.bind("127.0.0.1:0".parse().unwrap())?;
+    /// let listener = socket.listen(1)?; // a registered `TcpListener`
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_conn, peer) = listener.accept().await?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn listen(self, backlog: u32) -> io::Result<crate::net::TcpListener> {
         let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         crate::net::sys::set_backlog(self.fd.as_raw_fd(), backlog)?;

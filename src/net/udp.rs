@@ -120,6 +120,22 @@ impl UdpSocket {
     /// # Errors
     ///
     /// If the socket cannot be made non-blocking or registered.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let socket = UdpSocket::from_std(std::net::UdpSocket::bind("127.0.0.1:0")?)?;
+    /// peer.send_to(b"hi", socket.local_addr()?)?;
+    /// let mut buf = [0; 8];
+    /// let (n, from) = socket.recv_from(&mut buf).await?;
+    /// assert_eq!((&buf[..n], from), (&b"hi"[..], peer.local_addr()?));
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
         Ok(UdpSocket {
@@ -198,6 +214,22 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `recvfrom(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// a.send_to(b"a longer datagram", b.local_addr()?).await?;
+    /// let mut small = [0; 8];
+    /// let (n, from) = b.recv_from(&mut small).await?;
+    /// assert_eq!(&small[..n], b"a longer", "truncated to the buffer");
+    /// assert_eq!(from, a.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.recv_from(buf))).await
     }
@@ -206,7 +238,24 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// As `send(2)`; `NotConnected` without [`UdpSocket::connect`].
+    /// As `send(2)`: `EDESTADDRREQ` without [`UdpSocket::connect`].
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// let unconnected = a.send(b"x").await.unwrap_err();
+    /// assert_eq!(unconnected.raw_os_error(), Some(libc::EDESTADDRREQ));
+    /// a.connect(b.local_addr()?)?;
+    /// assert_eq!(a.send(b"connected").await?, 9);
+    /// let mut buf = [0; 16];
+    /// assert_eq!(b.recv_from(&mut buf).await?.0, 9);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_op(Direction::Write, cx, |s| s.send(buf))).await
     }
@@ -216,6 +265,22 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `recv(2)`; a previous send to a closed port may surface here as `ConnectionRefused`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// b.connect(a.local_addr()?)?;
+    /// a.send_to(b"reply", b.local_addr()?).await?;
+    /// let mut buf = [0; 16];
+    /// let n = b.recv(&mut buf).await?; // only from the connected peer
+    /// assert_eq!(&buf[..n], b"reply");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.recv(buf))).await
     }
@@ -250,6 +315,19 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `getsockname(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// let addr = socket.local_addr()?;
+    /// assert!(addr.ip().is_loopback() && addr.port() != 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -259,6 +337,20 @@ impl UdpSocket {
     /// # Errors
     ///
     /// `NotConnected` if not connected.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// assert_eq!(a.peer_addr().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+    /// a.connect(b.local_addr()?)?;
+    /// assert_eq!(a.peer_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
     }
@@ -268,6 +360,27 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UdpSocket;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn so_broadcast(fd: std::os::fd::RawFd) -> std::io::Result<bool> {
+    /// #     let (mut v, mut len) = (0i32, std::mem::size_of::<i32>() as libc::socklen_t);
+    /// #     // SAFETY: `v` and `len` are valid for writes of the sizes passed.
+    /// #     let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_BROADCAST, (&mut v as *mut i32).cast(), &mut len) };
+    /// #     if r == 0 { Ok(v != 0) } else { Err(std::io::Error::last_os_error()) }
+    /// # }
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// assert!(!so_broadcast(socket.as_raw_fd())?, "off by default");
+    /// socket.set_broadcast(true)?;
+    /// assert!(so_broadcast(socket.as_raw_fd())?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.get().set_broadcast(on)
     }

@@ -105,15 +105,12 @@ impl Core {
     /// time it starts.
     #[cold]
     #[inline(never)]
-    pub(crate) fn observe_before(&self, entry: Entry) -> u64 {
+    pub(crate) fn observe_before(&self, entry: Entry, site: Option<Site>) -> u64 {
         if self.debug.on.get() {
             // A task may finish in its poll and leave its slot: learn who it is first.
-            let (task, site) = self.with(|d| match entry {
-                Entry::Task { key, gen } => (d.tasks.info(key, gen), None),
-                Entry::Io { key, gen, .. } => {
-                    (None, d.reactor.peek_watch(key, gen).and_then(|w| w.site()))
-                }
-                _ => (None, None),
+            let task = self.with(|d| match entry {
+                Entry::Task { key, gen } => d.tasks.info(key, gen),
+                _ => None,
             });
             *self.debug.task.borrow_mut() = task;
             self.debug.site.set(site);

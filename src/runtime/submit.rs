@@ -131,7 +131,7 @@ impl Core {
             .ok()
             .filter(|k| *k < waker::MAIN_KEY)
             .expect("evloop: more than 268 million live tasks");
-        let task = make(waker::pack(self.remote.index, key, gen));
+        let task = make(waker::pack(self.index, key, gen));
         if let Some(refused) = self.refusal() {
             if let Some(panic) = task.shutdown() {
                 self.report_drop_panics(vec![panic]);

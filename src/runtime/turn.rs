@@ -21,15 +21,20 @@ use std::mem::ManuallyDrop;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::core::{Core, DRAIN_BUDGET, QUEUE_CAPACITY};
+use std::rc::Rc;
+
+use super::core::{Callback, Core, Driver, DRAIN_BUDGET, QUEUE_CAPACITY};
+use super::debug::Site;
 use super::error::LoopError;
 use super::guard::catch;
 use super::metrics::Counters;
 use super::state::RunState;
+use super::watch::Watch;
 use super::{waker, Handle};
 use crate::driver::inbox::ANY_TAG;
 use crate::driver::queue::Entry;
 use crate::driver::reactor::{Finish, IoEvent, Ready, WatcherId};
+use crate::driver::tasks::RawTask;
 use crate::driver::timers::{Due, TimerId, NEVER};
 
 /// How close a deadline must be for the turn to wait for it on the precise timer (a `timerfd`)
@@ -51,6 +56,42 @@ impl Core {
             self.observed_turn(handle, wait)
         } else {
             self.turn_as::<false>(handle, wait)
+        }
+    }
+
+    /// Turns until there is nothing left to do or the loop is stopped (`main` is `None`: `run`),
+    /// or until `main` returns true (`block_on`: called whenever the `block_on` future is due, it
+    /// polls it and says whether it finished). The loop over turns is here, around the inlined
+    /// turn, rather than in the callers, so that a busy server pays the turn's prologue and
+    /// epilogue (a dozen registers saved and restored) once per run, not once per turn.
+    #[inline(never)]
+    pub(crate) fn drive(
+        &self,
+        handle: &Handle,
+        mut main: Option<&mut dyn FnMut() -> bool>,
+    ) -> io::Result<()> {
+        loop {
+            match main {
+                None => {
+                    if self.run.get().is_stopping() || !self.is_alive() {
+                        return Ok(());
+                    }
+                }
+                // Polled first, before any turn, then each time its entry comes up.
+                Some(ref mut poll) if self.run.get() == RunState::BlockOnDue => {
+                    self.run.set(RunState::BlockOn);
+                    self.budget.set(super::core::BUDGET);
+                    if poll() {
+                        return Ok(());
+                    }
+                }
+                Some(_) => {}
+            }
+            if self.begin_turn_metrics() {
+                self.observed_turn(handle, Wait::Block)?;
+            } else {
+                self.turn_as::<false>(handle, Wait::Block)?;
+            }
         }
     }
 
@@ -167,12 +208,7 @@ impl Core {
     #[inline(always)]
     fn poll_io(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.since_io.set(0);
-        let result = self.with(|d| {
-            let (tasks, foreign) = (&mut d.tasks, &mut d.foreign);
-            d.reactor.poll_io(timeout, &mut d.queue, |queue, w| {
-                self.route_waker(queue, tasks, foreign, w)
-            })
-        });
+        let result = self.poll_reactor(timeout);
         self.wake_foreign();
         result
     }
@@ -250,16 +286,20 @@ impl Core {
         self.metrics.queue_len(n);
         let measured = OBSERVED && self.measuring();
         for _ in 0..n.min(DRAIN_BUDGET) {
-            let Some(entry) = self.with(|d| d.queue.pop()) else {
+            // The pop and the take of what the entry names share one borrow.
+            let Some((entry, job)) = self.with(|d| {
+                let entry = d.queue.pop()?;
+                Some((entry, Job::take(d, entry)))
+            }) else {
                 break;
             };
             self.since_io.set(self.since_io.get() + 1);
             let start = if measured {
-                self.observe_before(entry)
+                self.observe_before(entry, job.site())
             } else {
                 0
             };
-            self.dispatch(handle, entry);
+            self.dispatch(handle, job);
             if measured {
                 self.observe_after(entry, start);
             }
@@ -278,27 +318,28 @@ impl Core {
     // inliner's budget: out of line, its prologue and epilogue cost more per entry than all the
     // metrics together.
     #[inline(always)]
-    fn dispatch(&self, handle: &Handle, entry: Entry) {
-        match entry {
-            Entry::Callback { key, id } => {
-                if let Some(cb) = self.with(|d| d.queue.take_callback(key, id)) {
-                    Counters::bump(&self.metrics.callbacks_run);
-                    let panic = catch(|| cb(handle));
-                    self.report_panic(panic, LoopError::CallbackPanic);
-                }
+    fn dispatch(&self, handle: &Handle, job: Job) {
+        match job {
+            Job::Callback(cb) => {
+                Counters::bump(&self.metrics.callbacks_run);
+                let panic = catch(|| cb(handle));
+                self.report_panic(panic, LoopError::CallbackPanic);
             }
-            Entry::Timer { key, id } => self.dispatch_timer(handle, key, id),
-            Entry::Io { key, gen, ready } => self.dispatch_io(handle, key, gen, ready),
-            Entry::Task {
-                key: waker::MAIN_KEY,
-                ..
-            } => {
+            Job::Timer { key, id } => self.dispatch_timer(handle, key, id),
+            Job::Io {
+                key,
+                gen,
+                ready,
+                watch,
+            } => self.dispatch_io(handle, key, gen, ready, watch),
+            Job::Main => {
                 // The `block_on` future's turn: the drain stops and `block_on` polls it.
                 if self.run.get() == RunState::BlockOnWoken {
                     self.run.set(RunState::BlockOnDue);
                 }
             }
-            Entry::Task { key, gen } => self.poll_task(key, gen),
+            Job::Task { key, gen, task } => self.poll_task(key, gen, task),
+            Job::Stale => {}
         }
     }
 
@@ -328,10 +369,7 @@ impl Core {
     }
 
     #[inline(always)]
-    fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: Ready) {
-        let Some(mut watch) = self.with(|d| d.reactor.take_watch(key, gen)) else {
-            return;
-        };
+    fn dispatch_io(&self, handle: &Handle, key: u32, gen: u32, ready: Ready, mut watch: Watch) {
         Counters::bump(&self.metrics.watcher_events);
         let watcher = WatcherId { key, gen };
         // Put the watcher back before reporting a panic: a hook that resumes the unwind must
@@ -354,13 +392,10 @@ impl Core {
     }
 
     #[inline(always)]
-    fn poll_task(&self, key: u32, gen: u32) {
-        let Some(task) = self.with(|d| d.tasks.start_poll(key, gen)) else {
-            return;
-        };
+    fn poll_task(&self, key: u32, gen: u32, task: Rc<dyn RawTask>) {
         Counters::bump(&self.metrics.tasks_polled);
         // Dropping one of our wakers does nothing: skip the vtable call.
-        let waker = ManuallyDrop::new(waker::waker(self.remote.index, key, gen));
+        let waker = ManuallyDrop::new(waker::waker_in_range(self.index, key, gen));
         let mut cx = Context::from_waker(&waker);
         self.budget.set(super::core::BUDGET);
         // The future's own panics are caught in the task; this catches none but a bug's.
@@ -377,6 +412,73 @@ impl Core {
             if let Some(panic) = unobserved {
                 self.report(LoopError::TaskPanic(panic));
             }
+        }
+    }
+}
+
+/// What a queue entry names, taken out of its container in the borrow that popped the entry, to
+/// run with nothing borrowed.
+pub(super) enum Job {
+    Callback(Callback),
+    /// Timers take their callback in their own borrows (a periodic one is re-armed after it ran).
+    Timer {
+        key: u32,
+        id: u64,
+    },
+    /// A watcher's watch, lent out of its slot until the dispatch gives it back.
+    Io {
+        key: u32,
+        gen: u32,
+        ready: Ready,
+        watch: Watch,
+    },
+    /// A task, its `scheduled` flag cleared.
+    Task {
+        key: u32,
+        gen: u32,
+        task: Rc<dyn RawTask>,
+    },
+    /// The `block_on` future.
+    Main,
+    /// What the entry named is gone (cancelled, removed, or a stale event): nothing to run.
+    Stale,
+}
+
+impl Job {
+    /// Takes what `entry` names (nothing is dropped here: a stale entry finds nothing).
+    #[inline(always)]
+    fn take(d: &mut Driver, entry: Entry) -> Job {
+        match entry {
+            Entry::Callback { key, id } => d
+                .queue
+                .take_callback(key, id)
+                .map_or(Job::Stale, Job::Callback),
+            Entry::Timer { key, id } => Job::Timer { key, id },
+            Entry::Io { key, gen, ready } => match d.reactor.take_watch(key, gen) {
+                Some(watch) => Job::Io {
+                    key,
+                    gen,
+                    ready,
+                    watch,
+                },
+                None => Job::Stale,
+            },
+            Entry::Task {
+                key: waker::MAIN_KEY,
+                ..
+            } => Job::Main,
+            Entry::Task { key, gen } => match d.tasks.start_poll(key, gen) {
+                Some(task) => Job::Task { key, gen, task },
+                None => Job::Stale,
+            },
+        }
+    }
+
+    /// Where a watcher was registered, for debug mode's report of a slow one.
+    pub(super) fn site(&self) -> Option<Site> {
+        match self {
+            Job::Io { watch, .. } => watch.site(),
+            _ => None,
         }
     }
 }

@@ -42,6 +42,18 @@ fn raw(data: usize) -> RawWaker {
     RawWaker::new(std::ptr::without_provenance(data), &VTABLE)
 }
 
+/// [`waker`] for a key and generation known to be in range (a queued task's own, which came
+/// from the slab): no masking.
+#[inline(always)]
+pub(crate) fn waker_in_range(loop_index: u16, key: u32, gen: u32) -> Waker {
+    debug_assert!(key <= KEY_MASK && gen <= GEN_MASK);
+    from_data(
+        ((loop_index as usize) << (KEY_BITS + GEN_BITS))
+            | ((gen as usize) << KEY_BITS)
+            | key as usize,
+    )
+}
+
 /// A waker for task `key`/`gen` of loop `loop_index`.
 pub(crate) fn waker(loop_index: u16, key: u32, gen: u32) -> Waker {
     from_data(pack(loop_index, key, gen))
@@ -86,7 +98,7 @@ fn clone(data: *const ()) -> RawWaker {
 pub(crate) fn note_escape(data: usize) {
     let index = unpack(data).0;
     current::with_current_core(|core| {
-        if core.remote.index == index {
+        if core.index == index {
             core.wakers_escaped.set(true);
         }
     });
@@ -102,7 +114,7 @@ fn wake(data: *const ()) {
 pub(crate) fn wake_data(data: usize) {
     let (index, key, gen) = unpack(data);
     let local = current::with_current_core(|core| {
-        let mine = core.remote.index == index;
+        let mine = core.index == index;
         if mine {
             core.schedule(key, gen);
         }

@@ -325,6 +325,25 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
 ///
 /// Dropping the last listener for a signal (of any loop) puts back the disposition that the
 /// first one replaced: the default action, an ignored signal, or another handler.
+///
+/// ```
+/// use evloop::signal::unix::{signal, SignalKind};
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let mut hup = signal(SignalKind::hangup())?;
+///     for _ in 0..3 {
+///         // SAFETY: SIGHUP has a handler now (installed by `signal`).
+///         unsafe { libc::raise(libc::SIGHUP) };
+///     }
+///     assert_eq!(hup.recv().await, Some(())); // the burst is one delivery...
+///     let more = evloop::time::timeout(Duration::from_millis(1), hup.recv()).await;
+///     assert!(more.is_err(), "... not three");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Signal {
     kind: SignalKind,
     /// `None` once closed.

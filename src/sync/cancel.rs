@@ -96,6 +96,13 @@ impl Default for CancellationToken {
 
 impl CancellationToken {
     /// A token that is not cancelled.
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// assert!(!token.is_cancelled());
+    /// ```
     pub fn new() -> CancellationToken {
         CancellationToken {
             node: Node::new(false, None),
@@ -132,6 +139,25 @@ impl CancellationToken {
 
     /// Cancels this token and its children: wakes every task awaiting them. Cancelling twice does
     /// nothing more.
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let token = CancellationToken::new();
+    ///     let waiters: Vec<_> = (0..2)
+    ///         .map(|_| evloop::spawn(token.clone().cancelled_owned()))
+    ///         .collect();
+    ///     evloop::yield_now().await;
+    ///     token.cancel(); // wakes them all
+    ///     token.cancel(); // twice does nothing more
+    ///     for w in waiters {
+    ///         w.await.unwrap();
+    ///     }
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel(&self) {
         let mut wakers = Vec::new();
         let mut stack = vec![self.node.clone()];
@@ -151,16 +177,54 @@ impl CancellationToken {
     }
 
     /// Whether the token was cancelled (by itself or a parent).
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let parent = CancellationToken::new();
+    /// let child = parent.child_token();
+    /// parent.cancel();
+    /// assert!(child.is_cancelled(), "cancelled by its parent");
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.node.cancelled.get()
     }
 
     /// Completes once the token is cancelled (at once if it is already).
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let token = CancellationToken::new();
+    ///     let stop = token.clone();
+    ///     evloop::spawn(async move { stop.cancel() });
+    ///     token.cancelled().await;
+    ///     assert!(token.is_cancelled());
+    ///     token.cancelled().await; // at once, now
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancelled(&self) -> WaitForCancellation {
         self.clone().cancelled_owned()
     }
 
     /// [`cancelled`](Self::cancelled), taking the token.
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let token = CancellationToken::new();
+    ///     // Owns its token: a `'static` future, to spawn.
+    ///     let waiter = evloop::spawn(token.child_token().cancelled_owned());
+    ///     token.cancel();
+    ///     waiter.await.unwrap();
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancelled_owned(self) -> WaitForCancellation {
         WaitForCancellation {
             node: self.node,
@@ -224,6 +288,21 @@ impl fmt::Debug for CancellationToken {
 }
 
 /// The future of [`CancellationToken::cancelled`].
+///
+/// ```
+/// use evloop::sync::CancellationToken;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let token = CancellationToken::new();
+///     let early = evloop::time::timeout(Duration::from_millis(1), token.cancelled()).await;
+///     assert!(early.is_err(), "not cancelled yet");
+///     token.cancel();
+///     token.cancelled().await;
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct WaitForCancellation {
     node: Rc<Node>,
@@ -255,6 +334,16 @@ impl fmt::Debug for WaitForCancellation {
 }
 
 /// Cancels its token when dropped; see [`CancellationToken::drop_guard`].
+///
+/// ```
+/// use evloop::sync::CancellationToken;
+///
+/// let token = CancellationToken::new();
+/// let guard = token.clone().drop_guard();
+/// assert!(!token.is_cancelled());
+/// drop(guard);
+/// assert!(token.is_cancelled());
+/// ```
 #[derive(Debug)]
 pub struct DropGuard {
     token: Option<CancellationToken>,
@@ -262,6 +351,14 @@ pub struct DropGuard {
 
 impl DropGuard {
     /// Gives the token back without cancelling it.
+    ///
+    /// ```
+    /// use evloop::sync::CancellationToken;
+    ///
+    /// let guard = CancellationToken::new().drop_guard();
+    /// let token = guard.disarm(); // the work finished: no cancellation
+    /// assert!(!token.is_cancelled());
+    /// ```
     pub fn disarm(mut self) -> CancellationToken {
         self.token
             .take()

@@ -39,6 +39,26 @@
 //! A task receiving from a channel that always has a value ready still yields to the loop now and
 //! then (after a fixed number of values per poll), so that it cannot starve I/O, timers or other
 //! tasks.
+//!
+//! ```
+//! use evloop::sync::{mpsc, Notify};
+//! use std::rc::Rc;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     // Plain `Rc` sharing, no `Arc`, no lock: these are for tasks of one loop.
+//!     let ready = Rc::new(Notify::new());
+//!     let (tx, mut rx) = mpsc::channel(1);
+//!     let r = ready.clone();
+//!     evloop::spawn(async move {
+//!         r.notified().await;
+//!         tx.send("go").await.unwrap();
+//!     });
+//!     ready.notify_one();
+//!     assert_eq!(rx.recv().await, Some("go"));
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::cell::Cell;
 use std::task::{Context, Poll, Waker};

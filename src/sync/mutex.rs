@@ -51,6 +51,18 @@ pub struct Mutex<T: ?Sized> {
 }
 
 /// Access to the value of a locked [`Mutex`]; dropping it unlocks.
+///
+/// ```
+/// use evloop::sync::Mutex;
+///
+/// let m = Mutex::new(String::from("a"));
+/// let mut guard = m.try_lock().unwrap();
+/// guard.push('b'); // `DerefMut` to the value
+/// assert_eq!(guard.len(), 2); // and `Deref`
+/// assert_eq!(guard.to_string(), "ab", "Display shows the value");
+/// drop(guard); // unlocks
+/// assert!(m.try_lock().is_ok());
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     // Declared (so dropped) before the permit: the borrow ends before the next owner can be woken.
@@ -59,11 +71,29 @@ pub struct MutexGuard<'a, T: ?Sized> {
 }
 
 /// [`Mutex::try_lock`] found the mutex locked (or others waiting for it).
+///
+/// ```
+/// use evloop::sync::Mutex;
+///
+/// let m = Mutex::new(());
+/// let _held = m.try_lock().unwrap();
+/// let err = m.try_lock().unwrap_err();
+/// assert_eq!(err.to_string(), "the mutex is locked");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TryLockError(());
 
 impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
+    ///
+    /// ```
+    /// use evloop::sync::Mutex;
+    ///
+    /// // `const`: a mutex can live in a `thread_local!` or a `static` of a single-threaded program.
+    /// thread_local!(static COUNT: Mutex<u32> = const { Mutex::new(0) });
+    /// COUNT.with(|c| *c.try_lock().unwrap() += 1);
+    /// assert_eq!(COUNT.with(|c| *c.try_lock().unwrap()), 1);
+    /// ```
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             lock: Semaphore::new(1),
@@ -72,6 +102,14 @@ impl<T> Mutex<T> {
     }
 
     /// The value, taking the mutex apart.
+    ///
+    /// ```
+    /// use evloop::sync::Mutex;
+    ///
+    /// let m = Mutex::new(vec![1]);
+    /// m.try_lock().unwrap().push(2);
+    /// assert_eq!(m.into_inner(), [1, 2]);
+    /// ```
     pub fn into_inner(self) -> T {
         self.value.into_inner()
     }
@@ -144,6 +182,14 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// The value, through a unique reference to the mutex (no locking needed).
+    ///
+    /// ```
+    /// use evloop::sync::Mutex;
+    ///
+    /// let mut m = Mutex::new(1);
+    /// *m.get_mut() += 1; // `&mut` proves nobody else holds the lock
+    /// assert_eq!(*m.try_lock().unwrap(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }

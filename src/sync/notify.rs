@@ -63,6 +63,19 @@ enum Mark {
 ///
 /// Dropping it before it completes takes it out of the queue of waiters; a `notify_one`
 /// notification it had received is passed on.
+///
+/// ```
+/// use evloop::sync::Notify;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let notify = Notify::new();
+///     let notified = notify.notified(); // created before the call, so it sees it
+///     notify.notify_waiters();
+///     notified.await;
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Notified<'a> {
     notify: &'a Notify,
@@ -73,6 +86,19 @@ pub struct Notified<'a> {
 
 impl Notify {
     /// A `Notify` with no permit and no waiter.
+    ///
+    /// ```
+    /// use evloop::sync::Notify;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let notify = Notify::new(); // no permit stored: a wait does not complete by itself
+    ///     let waited = evloop::time::timeout(Duration::from_millis(1), notify.notified()).await;
+    ///     assert!(waited.is_err());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn new() -> Notify {
         Notify {
             state: RefCell::new(State {
@@ -85,6 +111,25 @@ impl Notify {
 
     /// Waits for a notification: a stored permit (consumed), a [`Notify::notify_one`], or a
     /// [`Notify::notify_waiters`] called after this future was created.
+    ///
+    /// ```
+    /// use evloop::sync::Notify;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let notify = Rc::new(Notify::new());
+    ///     let n = notify.clone();
+    ///     let waiter = evloop::spawn(async move {
+    ///         n.notified().await;
+    ///         true
+    ///     });
+    ///     evloop::yield_now().await; // the waiter now waits
+    ///     notify.notify_one();
+    ///     assert!(waiter.await.unwrap());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,

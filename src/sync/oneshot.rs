@@ -8,6 +8,18 @@
 //!   back, [`Sender::is_closed`] return true and [`Sender::closed`] complete. A value sent before
 //!   [`Receiver::close`] can still be received; one sent before the receiver was dropped is dropped
 //!   with it.
+//!
+//! ```
+//! use evloop::sync::oneshot;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     let (tx, rx) = oneshot::channel();
+//!     evloop::spawn(async move { tx.send("done").unwrap() });
+//!     assert_eq!(rx.await, Ok("done"));
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::cell::Cell;
 use std::fmt;
@@ -115,10 +127,36 @@ pub struct Receiver<T> {
 }
 
 /// The [`Sender`] was dropped without sending.
+///
+/// ```
+/// use evloop::sync::oneshot;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, rx) = oneshot::channel::<u8>();
+///     drop(tx);
+///     let err = rx.await.unwrap_err();
+///     assert_eq!(err.to_string(), "the sender was dropped without sending");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvError(());
 
 /// Why [`Receiver::try_recv`] returned no value.
+///
+/// ```
+/// use evloop::sync::oneshot::{self, TryRecvError};
+///
+/// let (tx, mut rx) = oneshot::channel::<u8>();
+/// let empty = rx.try_recv().unwrap_err();
+/// assert_eq!(empty, TryRecvError::Empty);
+/// assert_eq!(empty.to_string(), "no value sent yet");
+/// drop(tx);
+/// let closed = rx.try_recv().unwrap_err();
+/// assert_eq!(closed, TryRecvError::Closed);
+/// assert_eq!(closed.to_string(), "the sender is gone and no value is left");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing sent yet; the sender is still alive.
@@ -183,6 +221,20 @@ impl<T> Sender<T> {
     }
 
     /// Polls for the receiver being dropped or closed.
+    ///
+    /// ```
+    /// use evloop::sync::oneshot;
+    /// use std::future::poll_fn;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (mut tx, rx) = oneshot::channel::<u8>();
+    ///     evloop::spawn(async move { drop(rx) });
+    ///     poll_fn(|cx| tx.poll_closed(cx)).await; // what `closed` awaits
+    ///     assert!(tx.is_closed());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.inner.rx_closed.get() {
             return Poll::Ready(());

@@ -167,6 +167,14 @@ impl<T> RemoteSender<T> {
     }
 
     /// Whether the receiver is closed or dropped, so that sending would fail.
+    ///
+    /// ```
+    /// let (tx, rx) = evloop::sync::remote_channel::<u8>();
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// assert!(tx.send(1).is_err());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.lock().closed
     }
@@ -211,11 +219,36 @@ impl<T> RemoteReceiver<T> {
     /// (or the receiver was closed) and the queue is empty.
     ///
     /// Dropping the future before it completes loses nothing.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = evloop::sync::remote_channel();
+    ///     let t = std::thread::spawn(move || tx.send(7).unwrap());
+    ///     assert_eq!(rx.recv().await, Some(7));
+    ///     t.join().unwrap(); // the sender is gone with the thread
+    ///     assert_eq!(rx.recv().await, None);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Polls for the next value; see [`RemoteReceiver::recv`].
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = evloop::sync::remote_channel();
+    ///     std::thread::spawn(move || tx.send("from a thread").unwrap());
+    ///     let got = poll_fn(|cx| rx.poll_recv(cx)).await; // what `recv` awaits
+    ///     assert_eq!(got, Some("from a thread"));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut new = NewWaker::new(cx.waker());
         while self.local.is_empty() {
@@ -271,6 +304,14 @@ impl<T> RemoteReceiver<T> {
     }
 
     /// Refuses further values: sends fail from now on. What is queued can still be received.
+    ///
+    /// ```
+    /// let (tx, mut rx) = evloop::sync::remote_channel();
+    /// tx.send(1).unwrap();
+    /// rx.close();
+    /// assert!(tx.send(2).is_err(), "refused from now on");
+    /// assert_eq!(rx.try_recv(), Ok(1), "what was queued stays");
+    /// ```
     pub fn close(&mut self) {
         self.shared.lock().closed = true;
     }

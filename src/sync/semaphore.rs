@@ -71,10 +71,37 @@ struct Want {
 }
 
 /// The semaphore was closed.
+///
+/// ```
+/// use evloop::sync::Semaphore;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let sem = Semaphore::new(1);
+///     sem.close();
+///     let err = sem.acquire().await.unwrap_err();
+///     assert_eq!(err.to_string(), "the semaphore is closed");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AcquireError(());
 
 /// Why [`Semaphore::try_acquire`] failed.
+///
+/// ```
+/// use evloop::sync::{Semaphore, TryAcquireError};
+///
+/// let sem = Semaphore::new(1);
+/// let _permit = sem.try_acquire().unwrap();
+/// let err = sem.try_acquire().unwrap_err();
+/// assert_eq!(err, TryAcquireError::NoPermits);
+/// assert_eq!(err.to_string(), "no permits available");
+/// sem.close();
+/// let err = sem.try_acquire().unwrap_err();
+/// assert_eq!(err, TryAcquireError::Closed);
+/// assert_eq!(err.to_string(), "the semaphore is closed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryAcquireError {
     /// Not enough permits in the pool, or others are already waiting for them.
@@ -84,6 +111,16 @@ pub enum TryAcquireError {
 }
 
 /// Permits acquired from a [`Semaphore`]; dropping it gives them back.
+///
+/// ```
+/// use evloop::sync::Semaphore;
+///
+/// let sem = Semaphore::new(3);
+/// let permit = sem.try_acquire_many(2).unwrap();
+/// assert_eq!(sem.available_permits(), 1);
+/// drop(permit);
+/// assert_eq!(sem.available_permits(), 3, "given back on drop");
+/// ```
 #[must_use = "the permits are released as soon as the Permit is dropped"]
 pub struct Permit<'a> {
     sem: &'a Semaphore,
@@ -92,6 +129,26 @@ pub struct Permit<'a> {
 
 /// Permits acquired from a [`Semaphore`] in an `Rc`, for a task that must own them (`'static`);
 /// dropping it gives them back.
+///
+/// ```
+/// use evloop::sync::Semaphore;
+/// use std::rc::Rc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let sem = Rc::new(Semaphore::new(1));
+///     let permit = sem.clone().acquire_owned().await.unwrap();
+///     // No borrow of `sem`: the permit can move into a task, which gives it back when done.
+///     let task = evloop::spawn(async move {
+///         evloop::yield_now().await;
+///         drop(permit);
+///     });
+///     assert_eq!(sem.available_permits(), 0);
+///     task.await.unwrap();
+///     assert_eq!(sem.available_permits(), 1);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "the permits are released as soon as the OwnedPermit is dropped"]
 pub struct OwnedPermit {
     sem: Rc<Semaphore>,
@@ -100,6 +157,13 @@ pub struct OwnedPermit {
 
 impl Semaphore {
     /// The largest number of permits a semaphore can hold.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    /// assert_eq!(sem.available_permits(), usize::MAX / 2);
+    /// ```
     pub const MAX_PERMITS: usize = usize::MAX >> 1;
 
     /// A semaphore with `permits` permits.
@@ -107,6 +171,14 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `permits` is more than [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// // `const`: a semaphore can be built in a `thread_local!` (or a `static` where that is allowed).
+    /// thread_local!(static CONNECTIONS: Semaphore = const { Semaphore::new(2) });
+    /// CONNECTIONS.with(|s| assert_eq!(s.available_permits(), 2));
+    /// ```
     pub const fn new(permits: usize) -> Semaphore {
         assert!(
             permits <= Self::MAX_PERMITS,
@@ -122,6 +194,16 @@ impl Semaphore {
     }
 
     /// Permits in the pool now.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let p = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// p.forget();
+    /// assert_eq!(sem.available_permits(), 1, "a forgotten permit does not come back");
+    /// ```
     pub fn available_permits(&self) -> usize {
         self.state.borrow().permits
     }
@@ -155,6 +237,24 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore is closed, before or while waiting.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let sem = Rc::new(Semaphore::new(1));
+    ///     let s = sem.clone();
+    ///     let big = evloop::spawn(async move { s.acquire_many(3).await.unwrap().num_permits() });
+    ///     evloop::yield_now().await; // `big` is waiting, holding the one permit it gathered
+    ///     assert!(sem.try_acquire().is_err(), "nobody jumps the queue");
+    ///     sem.add_permits(2);
+    ///     assert_eq!(big.await.unwrap(), 3);
+    ///     assert_eq!(sem.available_permits(), 3);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             sem: self,
@@ -167,6 +267,20 @@ impl Semaphore {
     /// # Errors
     ///
     /// As for [`Semaphore::acquire`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let sem = Rc::new(Semaphore::new(1));
+    ///     let permit = sem.clone().acquire_owned().await.unwrap();
+    ///     assert!(Rc::ptr_eq(permit.semaphore(), &sem));
+    ///     assert_eq!(sem.available_permits(), 0);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn acquire_owned(self: Rc<Self>) -> AcquireOwned {
         self.acquire_many_owned(1)
     }
@@ -176,6 +290,20 @@ impl Semaphore {
     /// # Errors
     ///
     /// As for [`Semaphore::acquire`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let sem = Rc::new(Semaphore::new(4));
+    ///     let permit = sem.clone().acquire_many_owned(3).await.unwrap();
+    ///     assert_eq!(permit.num_permits(), 3);
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn acquire_many_owned(self: Rc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
             sem: self,
@@ -188,6 +316,16 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`TryAcquireError::NoPermits`] or [`TryAcquireError::Closed`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_err());
+    /// drop(permit);
+    /// assert!(sem.try_acquire().is_ok());
+    /// ```
     pub fn try_acquire(&self) -> Result<Permit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -197,6 +335,15 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`TryAcquireError::NoPermits`] or [`TryAcquireError::Closed`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// assert!(sem.try_acquire_many(3).is_err(), "all or nothing");
+    /// assert_eq!(sem.available_permits(), 2);
+    /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
+    /// ```
     pub fn try_acquire_many(&self, n: usize) -> Result<Permit<'_>, TryAcquireError> {
         self.try_take(n).map(|()| Permit {
             sem: self,
@@ -209,6 +356,17 @@ impl Semaphore {
     /// # Errors
     ///
     /// As for [`Semaphore::try_acquire_many`].
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let sem = Rc::new(Semaphore::new(2));
+    /// let permit = sem.clone().try_acquire_many_owned(2).unwrap();
+    /// assert!(sem.clone().try_acquire_many_owned(1).is_err());
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
     pub fn try_acquire_many_owned(
         self: Rc<Self>,
         n: usize,
@@ -252,6 +410,25 @@ impl Semaphore {
 
     /// Closes the semaphore: acquires fail from now on, waiting ones too. Permits already handed out
     /// stay valid.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let sem = Rc::new(Semaphore::new(1));
+    ///     let held = sem.try_acquire().unwrap();
+    ///     let s = sem.clone();
+    ///     let waiter = evloop::spawn(async move { s.acquire().await.is_err() });
+    ///     evloop::yield_now().await;
+    ///     sem.close();
+    ///     assert!(waiter.await.unwrap(), "a waiting acquire fails");
+    ///     drop(held); // still valid, and given back
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn close(&self) {
         let mut st = self.state.borrow_mut();
         st.closed = true;
@@ -266,6 +443,15 @@ impl Semaphore {
     }
 
     /// Whether [`Semaphore::close`] was called.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// assert!(!sem.is_closed());
+    /// sem.close();
+    /// assert!(sem.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.state.borrow().closed
     }
@@ -397,6 +583,22 @@ impl Wait {
 ///
 /// Dropping it before it completes takes it out of the queue and gives back the permits it had
 /// gathered.
+///
+/// ```
+/// use evloop::sync::Semaphore;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let sem = Semaphore::new(0);
+///     // Given up on: the future is dropped and leaves the queue.
+///     let late = evloop::time::timeout(Duration::from_millis(1), sem.acquire()).await;
+///     assert!(late.is_err());
+///     sem.add_permits(1);
+///     assert_eq!(sem.available_permits(), 1, "nobody is left waiting to take it");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
@@ -433,6 +635,21 @@ impl fmt::Debug for Acquire<'_> {
 
 /// The future of [`Semaphore::acquire_owned`] and [`Semaphore::acquire_many_owned`]; dropping it
 /// early is as for [`Acquire`].
+///
+/// ```
+/// use evloop::sync::Semaphore;
+/// use std::rc::Rc;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let sem = Rc::new(Semaphore::new(0));
+///     let acquire = sem.clone().acquire_owned(); // borrows nothing: can move into a task
+///     let task = evloop::spawn(async move { acquire.await.unwrap().num_permits() });
+///     sem.add_permits(1);
+///     assert_eq!(task.await.unwrap(), 1);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct AcquireOwned {
     sem: Rc<Semaphore>,
@@ -468,11 +685,26 @@ impl fmt::Debug for AcquireOwned {
 
 impl Permit<'_> {
     /// How many permits this holds.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(5);
+    /// assert_eq!(sem.try_acquire_many(3).unwrap().num_permits(), 3);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.permits
     }
 
     /// Keeps the permits out of the pool for good (for example to shrink it).
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// sem.try_acquire().unwrap().forget(); // the pool shrinks to one permit
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
     pub fn forget(mut self) {
         self.permits = 0;
     }
@@ -494,16 +726,43 @@ impl fmt::Debug for Permit<'_> {
 
 impl OwnedPermit {
     /// How many permits this holds.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let sem = Rc::new(Semaphore::new(5));
+    /// assert_eq!(sem.try_acquire_many_owned(3).unwrap().num_permits(), 3);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.permits
     }
 
     /// Keeps the permits out of the pool for good (for example to shrink it).
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let sem = Rc::new(Semaphore::new(2));
+    /// sem.clone().try_acquire_many_owned(1).unwrap().forget();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
     pub fn forget(mut self) {
         self.permits = 0;
     }
 
     /// The semaphore the permits came from.
+    ///
+    /// ```
+    /// use evloop::sync::Semaphore;
+    /// use std::rc::Rc;
+    ///
+    /// let sem = Rc::new(Semaphore::new(1));
+    /// let permit = sem.clone().try_acquire_many_owned(1).unwrap();
+    /// assert!(Rc::ptr_eq(permit.semaphore(), &sem));
+    /// assert_eq!(permit.semaphore().available_permits(), 0);
+    /// ```
     pub fn semaphore(&self) -> &Rc<Semaphore> {
         &self.sem
     }

@@ -16,6 +16,22 @@
 //!
 //! [`Sender::borrow`] and [`Receiver::borrow`] return a [`Ref`] to the value. Do not hold one across
 //! an `.await`: updating the value while a `Ref` is alive panics.
+//!
+//! ```
+//! use evloop::sync::watch;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     let (tx, mut rx) = watch::channel("starting");
+//!     evloop::spawn(async move {
+//!         tx.send("ready").unwrap();
+//!         tx.send("serving").unwrap(); // "ready" is skipped: only the latest matters
+//!     });
+//!     rx.changed().await.unwrap();
+//!     assert_eq!(*rx.borrow_and_update(), "serving");
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
@@ -140,10 +156,34 @@ pub struct Receiver<T> {
 }
 
 /// The [`Sender`] is gone and this receiver has seen its last value.
+///
+/// ```
+/// use evloop::sync::watch;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let (tx, mut rx) = watch::channel(0);
+///     drop(tx);
+///     let err = rx.changed().await.unwrap_err();
+///     assert_eq!(err.to_string(), "the watch sender is gone");
+///     assert_eq!(*rx.borrow(), 0, "the last value stays readable");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvError(());
 
 /// No receiver is subscribed; the value that was not sent is inside.
+///
+/// ```
+/// use evloop::sync::watch;
+///
+/// let (tx, rx) = watch::channel(0);
+/// drop(rx);
+/// let err = tx.send(1).unwrap_err();
+/// assert_eq!(err.0, 1, "the value comes back");
+/// assert_eq!(err.to_string(), "no watch receiver is subscribed");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SendError<T>(pub T);
 
@@ -241,6 +281,14 @@ impl<T> Sender<T> {
     }
 
     /// The current value. Do not hold the [`Ref`] across an `.await`.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, _rx) = watch::channel(vec![1]);
+    /// tx.send_modify(|v| v.push(2));
+    /// assert_eq!(*tx.borrow(), [1, 2]);
+    /// ```
     pub fn borrow(&self) -> Ref<'_, T> {
         self.shared.value.borrow()
     }
@@ -266,11 +314,31 @@ impl<T> Sender<T> {
     }
 
     /// How many receivers are subscribed.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(());
+    /// let rx2 = rx.clone();
+    /// assert_eq!(tx.receiver_count(), 2);
+    /// drop((rx, rx2));
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn receiver_count(&self) -> usize {
         self.shared.receivers.get()
     }
 
     /// Whether every receiver has been dropped.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(());
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// assert!(tx.send(()).is_err());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.receivers.get() == 0
     }
@@ -307,11 +375,29 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Receiver<T> {
     /// The current value, without marking it seen. Do not hold the [`Ref`] across an `.await`.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(0);
+    /// tx.send(1).unwrap();
+    /// assert_eq!(*rx.borrow(), 1);
+    /// assert!(rx.has_changed().unwrap(), "looked at, but not marked seen");
+    /// ```
     pub fn borrow(&self) -> Ref<'_, T> {
         self.shared.value.borrow()
     }
 
     /// The current value, marking it seen. Do not hold the [`Ref`] across an `.await`.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, mut rx) = watch::channel(0);
+    /// tx.send(1).unwrap();
+    /// assert_eq!(*rx.borrow_and_update(), 1);
+    /// assert!(!rx.has_changed().unwrap(), "seen now");
+    /// ```
     pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
         self.seen = self.shared.version.get();
         self.shared.value.borrow()
@@ -345,6 +431,16 @@ impl<T> Receiver<T> {
     }
 
     /// Marks the current value seen.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, mut rx) = watch::channel(0);
+    /// tx.send(1).unwrap();
+    /// assert!(rx.has_changed().unwrap());
+    /// rx.mark_unchanged(); // skip this version without reading it
+    /// assert!(!rx.has_changed().unwrap());
+    /// ```
     pub fn mark_unchanged(&mut self) {
         self.seen = self.shared.version.get();
     }
@@ -383,6 +479,15 @@ impl<T> Receiver<T> {
     }
 
     /// Whether both receivers watch the same channel.
+    ///
+    /// ```
+    /// use evloop::sync::watch;
+    ///
+    /// let (tx, a) = watch::channel(0);
+    /// let (_tx2, b) = watch::channel(0);
+    /// assert!(a.same_channel(&tx.subscribe()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Rc::ptr_eq(&self.shared, &other.shared)
     }

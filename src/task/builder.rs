@@ -33,11 +33,27 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with no name.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let _task = evloop::task::Builder::new().spawn(std::future::pending::<()>())?;
+    /// assert_eq!(lp.dump().tasks()[0].name(), None, "no name given");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the task.
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new()?;
+    /// let _task = evloop::task::Builder::new()
+    ///     .name("flusher")
+    ///     .spawn(std::future::pending::<()>())?;
+    /// assert_eq!(lp.dump().tasks()[0].name(), Some("flusher"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(mut self, name: &str) -> Builder {
         self.name = Some(name.into());
         self
@@ -50,6 +66,17 @@ impl Builder {
     /// If this thread has no event loop, or its loop has been dropped (the future is dropped).
     /// While the loop is being dropped the task is cancelled at once, as with
     /// [`Handle::spawn`].
+    ///
+    /// ```
+    /// use evloop::task::Builder;
+    ///
+    /// // No loop on this thread: an error, not a panic.
+    /// assert!(Builder::new().spawn(async {}).is_err());
+    /// let lp = evloop::EventLoop::new()?;
+    /// let task = Builder::new().spawn(async { "ran" })?;
+    /// assert_eq!(lp.block_on(task).unwrap(), "ran");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<F>(self, future: F) -> io::Result<JoinHandle<F::Output>>
     where
@@ -69,6 +96,18 @@ impl Builder {
     /// # Errors
     ///
     /// If the loop has been dropped; see [`Builder::spawn`].
+    ///
+    /// ```
+    /// use evloop::task::Builder;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let handle = lp.handle().clone();
+    /// let task = Builder::new().name("on a handle").spawn_on(async { 7 }, &handle)?;
+    /// assert_eq!(lp.block_on(task).unwrap(), 7);
+    /// drop(lp);
+    /// assert!(Builder::new().spawn_on(async {}, &handle).is_err(), "the loop is gone");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_on<F>(self, future: F, handle: &Handle) -> io::Result<JoinHandle<F::Output>>
     where

@@ -7,8 +7,6 @@ use std::task::{Context, Poll};
 use crate::event_loop::Handle;
 use crate::runtime::Core;
 
-pub(crate) use crate::runtime::core::BUDGET;
-
 /// Spends one unit of the running task's budget. When it is used up, wakes the task (so it runs
 /// again in the next turn, after I/O and timers) and returns `Pending`.
 #[inline]

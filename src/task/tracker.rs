@@ -101,6 +101,13 @@ impl Inner {
 
 impl TaskTracker {
     /// An open tracker with no tasks.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let tracker = TaskTracker::new();
+    /// assert!(tracker.is_empty() && !tracker.is_closed());
+    /// ```
     pub fn new() -> TaskTracker {
         TaskTracker::default()
     }
@@ -110,6 +117,20 @@ impl TaskTracker {
     /// # Panics
     ///
     /// If this thread has no event loop, or as [`Handle::spawn`] does.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let tracker = TaskTracker::new();
+    ///     let task = tracker.spawn(async { 5 });
+    ///     assert_eq!(tracker.len(), 1);
+    ///     assert_eq!(task.await.unwrap(), 5, "an ordinary JoinHandle");
+    ///     assert!(tracker.is_empty());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -123,6 +144,19 @@ impl TaskTracker {
     /// # Panics
     ///
     /// As [`Handle::spawn`] does.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// let tracker = TaskTracker::new();
+    /// tracker.spawn_on(async {}, &lp.handle());
+    /// assert_eq!(tracker.len(), 1);
+    /// tracker.close();
+    /// lp.block_on(tracker.wait());
+    /// assert!(tracker.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_on<F>(&self, future: F, handle: &Handle) -> JoinHandle<F::Output>
     where
@@ -132,6 +166,20 @@ impl TaskTracker {
     }
 
     /// Wraps `future` so that it counts as tracked until it completes or is dropped.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let tracker = TaskTracker::new();
+    ///     let work = tracker.track_future(async { 3 }); // tracked from now, not from its first poll
+    ///     assert_eq!(tracker.len(), 1);
+    ///     assert_eq!(work.await, 3);
+    ///     assert!(tracker.is_empty());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn track_future<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
         let token = self.token();
         async move {
@@ -141,6 +189,16 @@ impl TaskTracker {
     }
 
     /// A token that counts as one tracked task while it lives.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let tracker = TaskTracker::new();
+    /// let token = tracker.token(); // for work that is not a future: a callback, a thread's job
+    /// assert_eq!(tracker.len(), 1);
+    /// drop(token);
+    /// assert!(tracker.is_empty());
+    /// ```
     pub fn token(&self) -> TaskTrackerToken {
         self.inner.tracked.set(self.inner.tracked.get() + 1);
         TaskTrackerToken {
@@ -150,6 +208,21 @@ impl TaskTracker {
 
     /// Marks the tracker closed; returns whether it was open. `wait` completes once no tracked
     /// task is left.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let tracker = TaskTracker::new();
+    ///     tracker.spawn(evloop::yield_now());
+    ///     assert!(tracker.close());
+    ///     assert!(!tracker.close(), "already closed");
+    ///     tracker.wait().await; // completes once the task is done
+    ///     assert!(tracker.is_empty());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn close(&self) -> bool {
         let was_open = !self.inner.closed.replace(true);
         self.inner.wake_if_done();
@@ -157,21 +230,60 @@ impl TaskTracker {
     }
 
     /// Opens a closed tracker again; returns whether it was closed.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let tracker = TaskTracker::new();
+    /// tracker.close();
+    /// assert!(tracker.reopen());
+    /// assert!(!tracker.is_closed());
+    /// assert!(!tracker.reopen(), "already open");
+    /// ```
     pub fn reopen(&self) -> bool {
         self.inner.closed.replace(false)
     }
 
     /// Whether the tracker is closed.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let tracker = TaskTracker::new();
+    /// assert!(!tracker.is_closed());
+    /// tracker.close();
+    /// assert!(tracker.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
 
     /// Number of tracked tasks alive.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let tracker = TaskTracker::new();
+    /// let tokens = [tracker.token(), tracker.token()];
+    /// assert_eq!(tracker.len(), 2);
+    /// drop(tokens);
+    /// assert_eq!(tracker.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.tracked.get()
     }
 
     /// Whether no tracked task is alive.
+    ///
+    /// ```
+    /// use evloop::task::TaskTracker;
+    ///
+    /// let tracker = TaskTracker::new();
+    /// let token = tracker.token();
+    /// assert!(!tracker.is_empty());
+    /// drop(token);
+    /// assert!(tracker.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -210,6 +322,22 @@ impl fmt::Debug for TaskTracker {
 }
 
 /// Counts as a tracked task while it lives; see [`TaskTracker::token`].
+///
+/// ```
+/// use evloop::task::TaskTracker;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let tracker = TaskTracker::new();
+///     let token = tracker.token();
+///     // A callback holds the token: `wait` waits for it like for a task.
+///     evloop::Handle::current().call_soon(move |_| drop(token));
+///     tracker.close();
+///     tracker.wait().await;
+///     assert!(tracker.is_empty());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TaskTrackerToken {
     inner: Rc<Inner>,
 }
@@ -228,6 +356,21 @@ impl fmt::Debug for TaskTrackerToken {
 }
 
 /// The future of [`TaskTracker::wait`].
+///
+/// ```
+/// use evloop::task::TaskTracker;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let tracker = TaskTracker::new();
+///     let _token = tracker.token();
+///     tracker.close();
+///     let waited = evloop::time::timeout(Duration::from_millis(1), tracker.wait()).await;
+///     assert!(waited.is_err(), "a tracked token is still alive");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct TaskTrackerWait {
     inner: Rc<Inner>,

@@ -53,6 +53,27 @@ use crate::EventLoop;
 ///
 /// If the loop cannot be created, if `future` panics, or if it left anything behind: the panic
 /// message lists what (see [`Leftovers`]).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Reply(&'static str);
+///
+/// // An hour-long retry schedule, tested in no time and the same way every run.
+/// let reply = evloop::test::run(async {
+///     for _ in 0..3 {
+///         evloop::time::sleep(Duration::from_secs(20 * 60)).await; // back off
+///     }
+///     Reply("ok")
+/// });
+/// assert_eq!(reply, Reply("ok"));
+///
+/// let leak = std::panic::catch_unwind(|| {
+///     evloop::test::run(async { evloop::spawn(std::future::pending::<()>()) })
+/// });
+/// assert!(leak.is_err(), "a task left behind fails the test");
+/// ```
 #[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     match Builder::new().try_run(future) {
@@ -70,11 +91,31 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// # Panics
 ///
 /// If the loop cannot be created, or if `future` panics.
+///
+/// ```
+/// let clean = evloop::test::try_run(async { evloop::spawn(async { 1 }).await.unwrap() });
+/// assert_eq!(clean, Ok(1));
+///
+/// let dirty = evloop::test::try_run(async {
+///     evloop::Handle::current().call_later(std::time::Duration::from_secs(60), |_| {});
+/// });
+/// assert_eq!(dirty.unwrap_err().timers(), 1);
+/// ```
 pub fn try_run<F: Future>(future: F) -> Result<F::Output, Leftovers> {
     Builder::new().try_run(future)
 }
 
 /// Settings of a test loop: [`run`] and [`try_run`] use the defaults.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let real = Instant::now();
+/// evloop::test::Builder::new()
+///     .start_paused(false)
+///     .run(async { evloop::time::sleep(Duration::from_millis(2)).await });
+/// assert!(real.elapsed() >= Duration::from_millis(2), "real time: the sleep took its time");
+/// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
     paused: bool,
@@ -88,11 +129,28 @@ impl Default for Builder {
 
 impl Builder {
     /// Paused time, as [`run`] uses.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let paused = evloop::test::Builder::new().run(async {
+    ///     evloop::time::sleep(Duration::from_secs(3600)).await; // no time at all
+    ///     evloop::time::is_paused()
+    /// });
+    /// assert!(paused);
+    /// ```
     pub fn new() -> Builder {
         Builder { paused: true }
     }
 
     /// Whether time starts paused (the default) or runs in real time.
+    ///
+    /// ```
+    /// let paused = evloop::test::Builder::new()
+    ///     .start_paused(false)
+    ///     .run(async { evloop::time::is_paused() });
+    /// assert!(!paused);
+    /// ```
     pub fn start_paused(mut self, paused: bool) -> Builder {
         self.paused = paused;
         self
@@ -103,6 +161,12 @@ impl Builder {
     /// # Panics
     ///
     /// If the loop cannot be created, if `future` panics, or if it left anything behind.
+    ///
+    /// ```
+    /// let test = evloop::test::Builder::new(); // reusable: one setting for many tests
+    /// assert_eq!(test.run(async { 1 }), 1);
+    /// assert_eq!(test.run(async { 2 }), 2);
+    /// ```
     #[track_caller]
     pub fn run<F: Future>(&self, future: F) -> F::Output {
         match self.try_run(future) {
@@ -120,6 +184,14 @@ impl Builder {
     /// # Panics
     ///
     /// If the loop cannot be created, or if `future` panics.
+    ///
+    /// ```
+    /// let left = evloop::test::Builder::new()
+    ///     .start_paused(false)
+    ///     .try_run(async { evloop::Handle::current().call_soon(|_| {}); })
+    ///     .unwrap_err();
+    /// assert_eq!(left.queued(), 1);
+    /// ```
     pub fn try_run<F: Future>(&self, future: F) -> Result<F::Output, Leftovers> {
         let lp = EventLoop::new().expect("evloop::test: cannot create an event loop");
         let core = &lp.handle().core;
@@ -149,6 +221,17 @@ fn census_is_clean(c: &Census) -> bool {
 }
 
 /// What a test left behind: counts by kind, and a `Display` that lists them.
+///
+/// ```
+/// let left = evloop::test::try_run(async {
+///     let h = evloop::Handle::current();
+///     evloop::spawn(std::future::pending::<()>());
+///     h.call_soon(|_| {});
+/// })
+/// .unwrap_err();
+/// assert_eq!((left.tasks(), left.queued()), (1, 1));
+/// println!("{left}"); // the list a failed `test::run` panics with
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Leftovers {
     census: Census,
@@ -156,38 +239,105 @@ pub struct Leftovers {
 
 impl Leftovers {
     /// Live tasks (spawned and not finished).
+    ///
+    /// ```
+    /// let left = evloop::test::try_run(async {
+    ///     evloop::spawn(std::future::pending::<()>());
+    ///     evloop::spawn(std::future::pending::<()>());
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(left.tasks(), 2);
+    /// ```
     pub fn tasks(&self) -> usize {
         self.census.tasks
     }
 
     /// Live timers of every kind: one-shot and periodic callbacks, and sleeps (including those of
     /// timeouts and intervals).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let left = evloop::test::try_run(async {
+    ///     let h = evloop::Handle::current();
+    ///     h.call_later(Duration::from_secs(1), |_| {});
+    ///     h.call_every(Duration::from_secs(1), |_| {});
+    ///     evloop::spawn(evloop::time::sleep(Duration::from_secs(1))); // and a task
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!((left.timers(), left.tasks()), (2, 1), "the task's sleep is not armed yet");
+    /// ```
     pub fn timers(&self) -> usize {
         let t = &self.census.timers;
         t.once + t.every + t.sleeps
     }
 
     /// Registered callback watchers (including signal handlers).
+    ///
+    /// ```
+    /// let left = evloop::test::try_run(async {
+    ///     let socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     evloop::Handle::current()
+    ///         .watch(socket, evloop::Interest::READABLE, |_, _, _| {})
+    ///         .unwrap();
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(left.watchers(), 1);
+    /// ```
     pub fn watchers(&self) -> usize {
         self.census.watchers
     }
 
     /// Registered async I/O resources: sockets, pipes, child processes, other descriptors.
+    ///
+    /// ```
+    /// let left = evloop::test::try_run(async {
+    ///     evloop::net::UdpSocket::bind("127.0.0.1:0").unwrap() // returned: open when the test ends
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(left.resources(), 1);
+    /// ```
     pub fn resources(&self) -> usize {
         self.census.resources
     }
 
     /// Callbacks queued and never run.
+    ///
+    /// ```
+    /// let left = evloop::test::try_run(async {
+    ///     let h = evloop::Handle::current();
+    ///     for _ in 0..3 {
+    ///         h.call_soon(|_| {});
+    ///     }
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(left.queued(), 3);
+    /// ```
     pub fn queued(&self) -> usize {
         self.census.queued
     }
 
     /// Blocking jobs still in flight on the pool.
+    ///
+    /// ```
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let left = evloop::test::try_run(async move {
+    ///     evloop::spawn_blocking(move || rx.recv().ok()); // not awaited
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(left.blocking_jobs(), 1);
+    /// drop(tx); // lets the job finish
+    /// ```
     pub fn blocking_jobs(&self) -> usize {
         self.census.blocking
     }
 
     /// `KeepAlive` guards still alive.
+    ///
+    /// ```
+    /// let left = evloop::test::try_run(async { evloop::Handle::current().keep_alive() }).unwrap_err();
+    /// assert_eq!(left.keep_alive_guards(), 1, "the guard was still alive when the test returned");
+    /// ```
     pub fn keep_alive_guards(&self) -> usize {
         self.census.keep_alive
     }

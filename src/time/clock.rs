@@ -48,6 +48,22 @@ pub fn pause() {
 /// # Panics
 ///
 /// If this thread has no event loop.
+///
+/// ```
+/// use evloop::time::{is_paused, pause, resume};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let h = evloop::Handle::current();
+///     pause();
+///     evloop::time::advance(std::time::Duration::from_secs(10)).await;
+///     let paused_at = h.now();
+///     resume();
+///     assert!(!is_paused());
+///     assert!(h.now() >= paused_at, "resumed from where it was: time never goes back");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn resume() {
     Handle::current().core.resume_clock();
 }
@@ -57,6 +73,18 @@ pub fn resume() {
 /// # Panics
 ///
 /// If this thread has no event loop.
+///
+/// ```
+/// use evloop::time::{is_paused, pause};
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     assert!(!is_paused());
+///     pause();
+///     assert!(is_paused());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn is_paused() -> bool {
     Handle::current().core.paused.get()
 }

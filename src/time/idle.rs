@@ -56,6 +56,18 @@ pub struct IdleTimeout {
 
 impl IdleTimeout {
     /// An idle timeout of `period` on the current loop. `Duration::MAX` never expires.
+    ///
+    /// ```
+    /// use evloop::time::IdleTimeout;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut never = IdleTimeout::new(Duration::MAX);
+    ///     assert_eq!(never.run(async { 1 }).await, Ok(1));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(period: Duration) -> IdleTimeout {
         let handle = Handle::current();
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
@@ -69,11 +81,40 @@ impl IdleTimeout {
     }
 
     /// The period.
+    ///
+    /// ```
+    /// use evloop::time::IdleTimeout;
+    /// use std::time::Duration;
+    ///
+    /// let _lp = evloop::EventLoop::new()?;
+    /// let idle = IdleTimeout::new(Duration::from_secs(30));
+    /// assert_eq!(idle.period(), Duration::from_secs(30));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn period(&self) -> Duration {
         Duration::from_nanos(self.period)
     }
 
     /// Restarts the period from the current turn (a store: the timer is not touched).
+    ///
+    /// ```
+    /// use evloop::time::{sleep, IdleTimeout};
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let mut idle = IdleTimeout::new(Duration::from_secs(30));
+    ///     sleep(Duration::from_secs(20)).await;
+    ///     idle.reset(); // activity outside `run`: 30 s from now
+    ///     let h = evloop::Handle::current();
+    ///     let start = h.now();
+    ///     // `run` resets too; the future below is cut 30 s after it.
+    ///     assert!(idle.run(sleep(Duration::from_secs(60))).await.is_err());
+    ///     assert_eq!(h.now() - start, Duration::from_secs(30));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[inline]
     pub fn reset(&mut self) {
         let now = self.sleep.handle().core.now_ns();
@@ -83,6 +124,20 @@ impl IdleTimeout {
     /// Restarts the period, then runs `future` until it completes (`Ok`) or the period passes
     /// (`Err(Elapsed)`, and `future` is dropped). The future is polled first, so one that is ready
     /// at once completes even if the period has passed.
+    ///
+    /// ```
+    /// use evloop::time::{sleep, IdleTimeout};
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let mut idle = IdleTimeout::new(Duration::from_secs(5));
+    ///     assert_eq!(idle.run(async { "ready at once" }).await, Ok("ready at once"));
+    ///     assert!(idle.run(sleep(Duration::from_secs(6))).await.is_err());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[inline]
     pub fn run<F: Future>(&mut self, future: F) -> Idle<'_, F> {
         self.reset();
@@ -128,6 +183,20 @@ impl IdleTimeout {
 }
 
 /// The future of [`IdleTimeout::run`].
+///
+/// ```
+/// use evloop::time::{sleep, IdleTimeout};
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     evloop::time::pause();
+///     let mut idle = IdleTimeout::new(Duration::from_secs(1));
+///     let read = idle.run(sleep(Duration::from_secs(2))); // an `Idle`: a future like any other
+///     assert!(read.await.is_err());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Idle<'a, F> {

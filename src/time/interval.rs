@@ -120,11 +120,39 @@ pub struct Interval {
 
 impl Interval {
     /// Waits for the next tick and returns the instant it was scheduled for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let mut every = evloop::time::interval(Duration::from_secs(1));
+    ///     let first = every.tick().await;
+    ///     let second = every.tick().await;
+    ///     assert_eq!(second - first, Duration::from_secs(1), "the scheduled instants");
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn tick(&mut self) -> Instant {
         poll_fn(|cx| self.poll_tick(cx)).await
     }
 
     /// Polls for the next tick.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut every = evloop::time::interval(Duration::from_millis(1));
+    ///     let first = poll_fn(|cx| every.poll_tick(cx)).await; // what `tick` awaits
+    ///     let second = poll_fn(|cx| every.poll_tick(cx)).await;
+    ///     assert!(second > first);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         if Pin::new(&mut self.sleep).poll(cx).is_pending() {
             return Poll::Pending;
@@ -143,21 +171,81 @@ impl Interval {
     }
 
     /// Sets the missed-tick policy.
+    ///
+    /// ```
+    /// use evloop::time::MissedTickBehavior;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let mut every = evloop::time::interval(Duration::from_secs(1));
+    ///     every.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    ///     let start = every.tick().await;
+    ///     evloop::time::advance(Duration::from_millis(3500)).await; // three ticks missed
+    ///     for n in 1..=3 {
+    ///         // Burst: each missed tick, back to back, at its scheduled instant.
+    ///         assert_eq!(every.tick().await - start, Duration::from_secs(n));
+    ///     }
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.behavior = behavior;
     }
 
     /// The missed-tick policy.
+    ///
+    /// ```
+    /// use evloop::time::MissedTickBehavior;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut every = evloop::time::interval(Duration::from_secs(1));
+    ///     assert_eq!(every.missed_tick_behavior(), MissedTickBehavior::Skip, "the default");
+    ///     every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ///     assert_eq!(every.missed_tick_behavior(), MissedTickBehavior::Delay);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
         self.behavior
     }
 
     /// The period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let _lp = evloop::EventLoop::new()?;
+    /// let every = evloop::time::interval(Duration::from_millis(250));
+    /// assert_eq!(every.period(), Duration::from_millis(250));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn period(&self) -> Duration {
         Duration::from_nanos(self.period)
     }
 
     /// Restarts the schedule: the next tick is one period from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let h = evloop::Handle::current();
+    ///     let mut every = evloop::time::interval(Duration::from_secs(2));
+    ///     every.tick().await;
+    ///     evloop::time::advance(Duration::from_secs(1)).await;
+    ///     every.reset(); // next tick two seconds from now, not one
+    ///     let reset_at = h.now();
+    ///     every.tick().await;
+    ///     assert_eq!(h.now() - reset_at, Duration::from_secs(2));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset(&mut self) {
         let next = self
             .sleep

@@ -18,6 +18,25 @@
 //!   `driver/timers` for the design, and the README for the measurements).
 //! - **Time can be paused** for tests ([`pause`], [`advance`], auto-advance while idle), and
 //!   [`crate::test::run`] runs a test on a fresh paused loop that fails if anything is left.
+//!
+//! ```
+//! use evloop::time::{interval, sleep, timeout};
+//! use std::time::Duration;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     evloop::time::pause(); // the clock jumps from timer to timer: the test takes no time
+//!     let h = evloop::Handle::current();
+//!     let start = h.now();
+//!     sleep(Duration::from_secs(1)).await;
+//!     let mut every = interval(Duration::from_secs(2));
+//!     every.tick().await; // at once
+//!     every.tick().await;
+//!     assert!(timeout(Duration::from_secs(1), sleep(Duration::from_secs(9))).await.is_err());
+//!     assert_eq!(h.now() - start, Duration::from_secs(1 + 2 + 1));
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod clock;
 mod idle;

@@ -111,6 +111,20 @@ impl Sleep {
     }
 
     /// The instant this sleep completes at (`None` if it never does).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let h = evloop::Handle::current();
+    ///     let s = evloop::time::sleep(Duration::from_secs(3));
+    ///     assert_eq!(s.deadline(), Some(h.now() + Duration::from_secs(3)));
+    ///     assert_eq!(evloop::time::sleep(Duration::MAX).deadline(), None, "never completes");
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         if self.deadline == crate::driver::timers::NEVER {
             return None;
@@ -119,6 +133,19 @@ impl Sleep {
     }
 
     /// Whether the deadline has been reached.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let mut s = evloop::time::sleep(Duration::from_millis(1));
+    ///     assert!(!s.is_elapsed());
+    ///     (&mut s).await;
+    ///     assert!(s.is_elapsed());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         self.done
     }

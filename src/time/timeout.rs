@@ -9,6 +9,20 @@ use std::time::Duration;
 use super::sleep;
 
 /// The deadline of a [`timeout`] passed before its future completed.
+///
+/// ```
+/// use evloop::time::{sleep, timeout};
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let err = timeout(Duration::from_millis(1), sleep(Duration::from_secs(60))).await.unwrap_err();
+///     assert_eq!(err.to_string(), "deadline has elapsed");
+///     let io: std::io::Error = err.into(); // for `?` in functions returning io::Result
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 

@@ -75,6 +75,19 @@ pub struct Dirs {
     pub examples: PathBuf,
 }
 
+impl Dirs {
+    /// Where `cargo build --profile PROFILE` puts the examples: `dev` and `test` build into
+    /// `debug`, `bench` into `release`, any other profile into the folder of its own name.
+    pub fn examples_of(&self, profile: &str) -> PathBuf {
+        let folder = match profile {
+            "dev" | "test" => "debug",
+            "bench" => "release",
+            other => other,
+        };
+        self.target.join(folder).join("examples")
+    }
+}
+
 pub fn dirs() -> Dirs {
     let exe = std::env::current_exe().expect("current_exe");
     let profile = exe
@@ -121,6 +134,18 @@ pub fn build_examples_with(
     names: &[&'static str],
     features: &[&str],
 ) -> HashMap<&'static str, String> {
+    build_examples_profile(bench, d, names, features, "release")
+}
+
+/// [`build_examples_with`] with the cargo `profile` (`release`, `release-lto`, ...): the
+/// binaries land in [`Dirs::examples_of`] that profile.
+pub fn build_examples_profile(
+    bench: &str,
+    d: &Dirs,
+    names: &[&'static str],
+    features: &[&str],
+    profile: &str,
+) -> HashMap<&'static str, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("bench/ lives in the workspace root");
@@ -142,7 +167,7 @@ pub fn build_examples_with(
         .collect();
     let build = |which: &[(&str, &str)]| -> bool {
         let mut cmd = Command::new(&cargo);
-        cmd.args(["build", "--release", "--manifest-path"])
+        cmd.args(["build", "--profile", profile, "--manifest-path"])
             .arg(root.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&d.target);
@@ -158,7 +183,10 @@ pub fn build_examples_with(
             cmd.arg("--example").arg(n);
         }
         let list: Vec<_> = which.iter().map(|w| w.0).collect();
-        eprintln!("{bench} bench: building {}", list.join(", "));
+        eprintln!(
+            "{bench} bench: building {} (profile {profile})",
+            list.join(", ")
+        );
         matches!(cmd.status(), Ok(s) if s.success())
     };
     if !present.is_empty() && !build(&present) {
@@ -190,18 +218,32 @@ pub fn example_problems_with(
     build: bool,
     features: &[&str],
 ) -> HashMap<&'static str, String> {
+    example_problems_profile(bench, d, names, build, features, "release")
+}
+
+/// [`example_problems_with`] for the cargo `profile`: built with it, looked for in
+/// [`Dirs::examples_of`] it.
+pub fn example_problems_profile(
+    bench: &str,
+    d: &Dirs,
+    names: &[&'static str],
+    build: bool,
+    features: &[&str],
+    profile: &str,
+) -> HashMap<&'static str, String> {
     let mut problems = if build {
-        build_examples_with(bench, d, names, features)
+        build_examples_profile(bench, d, names, features, profile)
     } else {
         HashMap::new()
     };
+    let dir = d.examples_of(profile);
     for n in names {
-        if !problems.contains_key(n) && !d.examples.join(n).exists() {
+        if !problems.contains_key(n) && !dir.join(n).exists() {
             problems.insert(
                 n,
                 format!(
-                    "{} not found: run `cargo build --release --workspace --examples` first",
-                    d.examples.join(n).display()
+                    "{} not found: run `cargo build --profile {profile} --workspace --examples` first",
+                    dir.join(n).display()
                 ),
             );
         }

@@ -266,6 +266,7 @@ impl<W> Reactor<W> {
     /// Waits for events (an `EINTR` ends the wait with none: the turn then computes its wait again) and routes them: watcher events
     /// into `queue`, the wakers of tasks waiting on resources to `wake`. Counts them in
     /// `events_seen`.
+    #[inline(always)]
     pub(crate) fn poll_io<C>(
         &mut self,
         timeout: Option<Duration>,
@@ -305,18 +306,6 @@ impl<W> Reactor<W> {
         }
         self.events_seen += n;
         Ok(())
-    }
-
-    /// A watcher's watch, to read (not to run) before it is dispatched.
-    pub(crate) fn peek_watch(&self, key: u32, gen: u32) -> Option<&W> {
-        match self.slots.get(key as usize) {
-            Some(Slot {
-                gen: g,
-                kind: Kind::Callback { watch, .. },
-                ..
-            }) if *g == gen => watch.as_ref(),
-            _ => None,
-        }
     }
 
     /// Lends a watcher's watch out for dispatch, if the event is not stale.

@@ -101,6 +101,22 @@ fn far_future() -> Instant {
 ///
 /// It belongs to the loop that first polls it. Polled or reset on a thread other than that loop's
 /// (or after the loop was dropped), it panics with a message. It may be dropped on any thread.
+///
+/// ```
+/// use evloop::interop::hyper::{EvloopSleep, EvloopTimer};
+/// use hyper::rt::Timer;
+/// use std::time::Duration;
+///
+/// let lp = evloop::EventLoop::new()?;
+/// lp.block_on(async {
+///     let sleep = EvloopTimer.sleep(Duration::from_millis(1)); // a `Pin<Box<dyn hyper::rt::Sleep>>`
+///     assert!(sleep.is::<EvloopSleep>());
+///     let sleep_send: &(dyn Send + Sync) = &sleep; // what hyper requires
+///     let _ = sleep_send;
+///     sleep.await;
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct EvloopSleep {
@@ -175,6 +191,25 @@ impl EvloopSleep {
     /// # Panics
     ///
     /// Off its loop's thread.
+    ///
+    /// ```
+    /// use evloop::interop::hyper::{EvloopSleep, EvloopTimer};
+    /// use hyper::rt::Timer;
+    /// use std::time::Duration;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     evloop::time::pause();
+    ///     let h = evloop::Handle::current();
+    ///     let start = h.now();
+    ///     let mut sleep = EvloopTimer.sleep(Duration::from_secs(1));
+    ///     let ours = sleep.as_mut().downcast_mut_pin::<EvloopSleep>().unwrap();
+    ///     ours.get_mut().reset(start + Duration::from_secs(5)); // later: the timer is kept
+    ///     sleep.await;
+    ///     assert_eq!(h.now() - start, Duration::from_secs(5));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn reset(&mut self, deadline: Instant) {
         // The next poll arms it again, on the lane if the new deadline keeps its order.

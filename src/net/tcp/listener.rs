@@ -151,6 +151,21 @@ impl TcpListener {
     /// # Errors
     ///
     /// If the socket cannot be made non-blocking or registered.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?; // e.g. inherited
+    ///     let listener = TcpListener::from_std(std_listener)?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (_conn, peer) = listener.accept().await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Self::from_mio(mio::net::TcpListener::from_std(listener))
@@ -191,6 +206,21 @@ impl TcpListener {
     }
 
     /// Polls for a connection, as [`accept`](TcpListener::accept).
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_conn, peer) = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.accept.poll_accept(
             &self.io,
@@ -202,6 +232,21 @@ impl TcpListener {
 
     /// The incoming connections, one `accept` at a time (so out of descriptors it waits, as
     /// `accept` does); a `futures_core::Stream` with the `stream` feature.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let mut incoming = listener.incoming();
+    /// let conn = incoming.next().await?;
+    /// assert_eq!(conn.peer_addr()?, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
@@ -211,6 +256,20 @@ impl TcpListener {
     /// # Errors
     ///
     /// As `getsockname(2)`.
+    ///
+    /// ```
+    /// use evloop::net::TcpListener;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// assert!(addr.ip().is_loopback());
+    /// assert_ne!(addr.port(), 0, "port 0 asked for a free port: this is the one picked");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -220,6 +279,28 @@ impl TcpListener {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn ip_ttl(fd: std::os::fd::RawFd) -> std::io::Result<i32> {
+    /// #     let (mut v, mut len) = (0i32, std::mem::size_of::<i32>() as libc::socklen_t);
+    /// #     // SAFETY: `v` and `len` are valid for writes of the sizes passed.
+    /// #     let r = unsafe { libc::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, (&mut v as *mut i32).cast(), &mut len) };
+    /// #     if r == 0 { Ok(v) } else { Err(std::io::Error::last_os_error()) }
+    /// # }
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// listener.set_ttl(42)?;
+    /// let _client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (conn, _) = listener.accept().await?;
+    /// assert_eq!(ip_ttl(conn.as_raw_fd())?, 42, "inherited by the accepted socket");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get().set_ttl(ttl)
     }
@@ -255,6 +336,22 @@ pub struct Incoming<'a> {
 
 impl Incoming<'_> {
     /// Polls for the next connection.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let mut incoming = listener.incoming();
+    /// let conn = poll_fn(|cx| incoming.poll_next_conn(cx)).await?;
+    /// assert_eq!(conn.peer_addr()?, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_next_conn(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
         self.listener.poll_accept(cx).map(|r| r.map(|(s, _)| s))
     }
@@ -264,6 +361,29 @@ impl Incoming<'_> {
     /// # Errors
     ///
     /// As [`TcpListener::accept`].
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let clients = evloop::spawn(async move {
+    ///     (TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap())
+    /// });
+    /// let mut incoming = listener.incoming();
+    /// let (a, b) = (incoming.next().await?, incoming.next().await?);
+    /// let (ca, cb) = clients.await.unwrap();
+    /// let mut peers = [a.peer_addr()?, b.peer_addr()?];
+    /// let mut locals = [ca.local_addr()?, cb.local_addr()?];
+    /// peers.sort();
+    /// locals.sort();
+    /// assert_eq!(peers, locals);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn next(&mut self) -> io::Result<TcpStream> {
         poll_fn(|cx| self.poll_next_conn(cx)).await
     }

@@ -112,6 +112,26 @@ impl TcpStream {
     /// # Errors
     ///
     /// If the socket cannot be made non-blocking or registered, or this thread has no loop.
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::net::TcpStream;
+    /// use std::io::Write;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let (accepted, _) = listener.accept()?; // a blocking std socket...
+    ///     let mut stream = TcpStream::from_std(accepted)?; // ... now driven by the loop
+    ///     peer.write_all(b"std")?;
+    ///     let mut buf = [0; 3];
+    ///     stream.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"std");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Self::from_mio(mio::net::TcpStream::from_std(stream))
@@ -124,6 +144,25 @@ impl TcpStream {
     }
 
     /// Polls a read into `buf` (the same as [`AsyncRead::poll_read`](crate::io::AsyncRead::poll_read), through a shared reference).
+    ///
+    /// ```
+    /// use evloop::io::AsyncWrite;
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// client.write_all(b"hey").await?;
+    /// let mut buf = [0; 8];
+    /// let n = poll_fn(|cx| server.poll_read(cx, &mut buf)).await?; // `&self`: no `mut` needed
+    /// assert_eq!(&buf[..n], b"hey");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[inline]
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf)
@@ -133,6 +172,28 @@ impl TcpStream {
     /// first, and exactly the bytes `recv(2)` wrote are counted as filled (the same as
     /// [`AsyncRead::poll_read_buf`](crate::io::AsyncRead::poll_read_buf), through a shared
     /// reference). No growth of the filled part, with room left, means end of file.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncWrite, ReadBuf};
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::future::poll_fn;
+    /// use std::mem::MaybeUninit;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// client.write_all(b"raw").await?;
+    /// let mut storage = [MaybeUninit::uninit(); 64];
+    /// let mut buf = ReadBuf::uninit(&mut storage);
+    /// poll_fn(|cx| server.poll_read_buf(cx, &mut buf)).await?;
+    /// assert_eq!(buf.filled(), b"raw");
+    /// assert_eq!(buf.initialized().len(), 3, "nothing zeroed beyond what was read");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[inline]
     pub fn poll_read_buf(
         &self,
@@ -143,6 +204,26 @@ impl TcpStream {
     }
 
     /// Polls a write of `buf` (the same as [`AsyncWrite::poll_write`](crate::io::AsyncWrite::poll_write), through a shared reference).
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::future::poll_fn;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// let n = poll_fn(|cx| client.poll_write(cx, b"out")).await?;
+    /// assert_eq!(n, 3);
+    /// let mut buf = [0; 3];
+    /// server.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"out");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[inline]
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf)
@@ -153,6 +234,32 @@ impl TcpStream {
     /// # Errors
     ///
     /// None today; the `Result` leaves room for a closed registration.
+    ///
+    /// ```
+    /// use evloop::io::AsyncWrite;
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// client.write_all(b"data").await?;
+    /// let mut buf = [0; 16];
+    /// // The readiness loop of a hand-written reader: wait, then try until `WouldBlock`.
+    /// let n = loop {
+    ///     server.readable().await?;
+    ///     match server.try_read(&mut buf) {
+    ///         Ok(n) => break n,
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// };
+    /// assert_eq!(&buf[..n], b"data");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn readable(&self) -> io::Result<()> {
         self.io.ready(Direction::Read).await
     }
@@ -162,6 +269,21 @@ impl TcpStream {
     /// # Errors
     ///
     /// As [`TcpStream::readable`].
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let _server = listener.accept().await?;
+    /// client.writable().await?; // an empty send buffer: at once
+    /// assert_eq!(client.try_write(b"now")?, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn writable(&self) -> io::Result<()> {
         self.io.ready(Direction::Write).await
     }
@@ -171,6 +293,26 @@ impl TcpStream {
     /// # Errors
     ///
     /// `WouldBlock`, or what `recv(2)` reports.
+    ///
+    /// ```
+    /// use evloop::io::AsyncWrite;
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::io::ErrorKind;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(server.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// client.write_all(b"x").await?;
+    /// server.readable().await?;
+    /// assert_eq!(server.try_read(&mut buf)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         use std::io::Read;
         self.io.try_op(Direction::Read, |mut s| s.read(buf))
@@ -181,6 +323,24 @@ impl TcpStream {
     /// # Errors
     ///
     /// `WouldBlock`, or what `send(2)` reports.
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// assert_eq!(client.try_write(b"quick")?, 5, "room in the send buffer: no wait");
+    /// let mut buf = [0; 5];
+    /// server.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"quick");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.try_op(Direction::Write, |s| {
             crate::net::sys::send(s.as_raw_fd(), buf).map_err(io::Error::from_raw_os_error)
@@ -192,6 +352,27 @@ impl TcpStream {
     /// # Errors
     ///
     /// What `recv(2)` with `MSG_PEEK` reports.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// client.write_all(b"GET /").await?;
+    /// let mut first = [0; 3];
+    /// assert_eq!(server.peek(&mut first).await?, 3);
+    /// assert_eq!(&first, b"GET");
+    /// let mut all = [0; 5];
+    /// server.read_exact(&mut all).await?; // the peeked bytes are still there
+    /// assert_eq!(&all, b"GET /");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.peek(buf))).await
     }
@@ -273,6 +454,21 @@ impl TcpStream {
     /// # Errors
     ///
     /// As `getpeername(2)` (`NotConnected` after the peer went away).
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// assert_eq!(client.peer_addr()?, listener.local_addr()?);
+    /// assert_eq!(server.peer_addr()?, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
     }
@@ -282,6 +478,21 @@ impl TcpStream {
     /// # Errors
     ///
     /// As `getsockname(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, _) = listener.accept().await?;
+    /// assert_eq!(server.local_addr()?, listener.local_addr()?);
+    /// assert_ne!(client.local_addr()?.port(), 0, "an ephemeral port was picked");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -291,6 +502,20 @@ impl TcpStream {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// client.set_nodelay(true)?; // small writes go out at once
+    /// assert!(client.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.get().set_nodelay(nodelay)
     }
@@ -300,6 +525,19 @@ impl TcpStream {
     /// # Errors
     ///
     /// As `getsockopt(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{TcpListener, TcpStream};
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(!client.nodelay()?, "Nagle's algorithm is on by default");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get().nodelay()
     }
@@ -309,6 +547,24 @@ impl TcpStream {
     /// # Errors
     ///
     /// As `shutdown(2)`.
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::net::{TcpListener, TcpStream};
+    /// use std::net::Shutdown;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// client.shutdown_std(Shutdown::Both)?;
+    /// let mut rest = Vec::new();
+    /// assert_eq!(server.read_to_end(&mut rest).await?, 0, "the server sees the end at once");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_std(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.io.get().shutdown(how)
     }

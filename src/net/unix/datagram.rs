@@ -69,6 +69,18 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `socket(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = UnixDatagram::unbound()?;
+    /// assert!(socket.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         Self::from_mio(mio::net::UnixDatagram::unbound()?)
     }
@@ -106,6 +118,25 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `connect(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-dgram-connect-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect(&path)?;
+    /// client.send(b"no address needed").await?;
+    /// let mut buf = [0; 32];
+    /// let n = server.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"no address needed");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         self.io.get().connect(path)
     }
@@ -115,6 +146,22 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `sendto(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-dgram-send-to-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let server = UnixDatagram::bind(&path)?;
+    /// assert_eq!(UnixDatagram::unbound()?.send_to(b"ping", &path).await?, 4);
+    /// let mut buf = [0; 8];
+    /// assert_eq!(server.recv(&mut buf).await?, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         poll_fn(|cx| {
@@ -129,6 +176,29 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `recvfrom(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// let dir = std::env::temp_dir();
+    /// let (a_path, b_path) = (
+    ///     dir.join(format!("evloop-doc-dgram-a-{}", std::process::id())),
+    ///     dir.join(format!("evloop-doc-dgram-b-{}", std::process::id())),
+    /// );
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = (UnixDatagram::bind(&a_path)?, UnixDatagram::bind(&b_path)?);
+    /// a.send_to(b"who?", &b_path).await?;
+    /// let mut buf = [0; 8];
+    /// let (n, from) = b.recv_from(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"who?");
+    /// assert_eq!(from.as_pathname(), Some(a_path.as_path()), "a bound sender has a name");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&a_path)?;
+    /// std::fs::remove_file(&b_path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.recv_from(buf))).await
     }
@@ -138,6 +208,22 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `send(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = UnixDatagram::pair()?; // connected to each other
+    /// assert_eq!(a.send(b"one").await?, 3);
+    /// assert_eq!(a.send(b"two").await?, 3);
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.recv(&mut buf).await?, 3, "datagrams keep their boundaries");
+    /// assert_eq!(&buf[..3], b"one");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_op(Direction::Write, cx, |s| s.send(buf))).await
     }
@@ -147,6 +233,21 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `recv(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, b) = UnixDatagram::pair()?;
+    /// b.send(b"back").await?;
+    /// let mut buf = [0; 8];
+    /// let n = a.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"back");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_op(Direction::Read, cx, |s| s.recv(buf))).await
     }
@@ -156,6 +257,20 @@ impl UnixDatagram {
     /// # Errors
     ///
     /// As `getsockname(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-dgram-local-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let socket = UnixDatagram::bind(&path)?;
+    /// assert_eq!(socket.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }

@@ -45,6 +45,23 @@ impl UnixStream {
     /// # Errors
     ///
     /// As `connect(2)`: `NotFound` for a missing path, `ConnectionRefused` if nobody listens.
+    ///
+    /// ```
+    /// use evloop::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-stream-connect-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// assert!(UnixStream::connect(&path).await.is_err(), "nobody listens there yet");
+    /// let listener = UnixListener::bind(&path)?;
+    /// let client = UnixStream::connect(&path).await?;
+    /// assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// drop(listener);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let stream = Self::from_mio(mio::net::UnixStream::connect(path)?)?;
         stream.io.clear_assumed(Direction::Write);
@@ -86,6 +103,24 @@ impl UnixStream {
     /// # Errors
     ///
     /// If the socket cannot be made non-blocking or registered.
+    ///
+    /// ```
+    /// use evloop::io::AsyncRead;
+    /// use evloop::net::UnixStream;
+    /// use std::io::Write;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut std_end, other) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut stream = UnixStream::from_std(other)?;
+    /// std_end.write_all(b"from std")?;
+    /// let mut buf = [0; 8];
+    /// stream.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"from std");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         Self::from_mio(mio::net::UnixStream::from_std(stream))
@@ -102,6 +137,22 @@ impl UnixStream {
     /// # Errors
     ///
     /// None today; the `Result` leaves room for a closed registration.
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.write_all(b"!").await?;
+    /// b.readable().await?; // data is there: a read now does not wait
+    /// let mut buf = [0; 1];
+    /// assert_eq!(b.read(&mut buf).await?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn readable(&self) -> io::Result<()> {
         self.io.ready(Direction::Read).await
     }
@@ -111,6 +162,23 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::readable`].
+    ///
+    /// ```
+    /// use evloop::io::{AsyncRead, AsyncWrite};
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.writable().await?; // room in the send buffer
+    /// assert_eq!(a.write(b"ok").await?, 2);
+    /// let mut buf = [0; 2];
+    /// b.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"ok");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn writable(&self) -> io::Result<()> {
         self.io.ready(Direction::Write).await
     }
@@ -176,6 +244,23 @@ impl UnixStream {
     /// # Errors
     ///
     /// As `getsockname(2)`.
+    ///
+    /// ```
+    /// use evloop::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("evloop-doc-stream-local-{}", std::process::id()));
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let listener = UnixListener::bind(&path)?;
+    /// let client = UnixStream::connect(&path).await?;
+    /// let (conn, _) = listener.accept().await?;
+    /// assert!(client.local_addr()?.is_unnamed());
+    /// assert_eq!(conn.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -185,6 +270,18 @@ impl UnixStream {
     /// # Errors
     ///
     /// As `getpeername(2)`.
+    ///
+    /// ```
+    /// use evloop::net::UnixStream;
+    ///
+    /// # let lp = evloop::EventLoop::new()?;
+    /// # lp.block_on(async {
+    /// let (a, _b) = UnixStream::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed(), "a pair has no path");
+    /// # Ok::<(), std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
     }

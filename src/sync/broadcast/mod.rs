@@ -14,6 +14,20 @@
 //! - When every sender is dropped, each receiver gets the values it has not taken yet, then
 //!   [`RecvError::Closed`].
 //! - Dropping a receiver releases its claim on the values it had not taken.
+//!
+//! ```
+//! use evloop::sync::broadcast;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! lp.block_on(async {
+//!     let (tx, mut a) = broadcast::channel(4);
+//!     let mut b = tx.subscribe();
+//!     tx.send("news").unwrap();
+//!     assert_eq!(a.recv().await, Ok("news"));
+//!     assert_eq!(b.recv().await, Ok("news"), "every receiver gets every value");
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -231,6 +245,15 @@ impl<T> Sender<T> {
     }
 
     /// Whether both senders send into the same channel.
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (a, _rx) = broadcast::channel::<u8>(1);
+    /// let (b, _rx2) = broadcast::channel::<u8>(1);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Rc::ptr_eq(&self.shared, &other.shared)
     }

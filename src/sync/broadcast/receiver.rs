@@ -129,11 +129,32 @@ impl<T> Receiver<T> {
     }
 
     /// Whether this receiver has taken every value sent so far.
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, mut rx) = broadcast::channel(2);
+    /// assert!(rx.is_empty());
+    /// tx.send(1).unwrap();
+    /// assert!(!rx.is_empty());
+    /// rx.try_recv().unwrap();
+    /// assert!(rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether every sender is gone (values not taken yet can still be received).
+    ///
+    /// ```
+    /// use evloop::sync::broadcast;
+    ///
+    /// let (tx, mut rx) = broadcast::channel(2);
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.try_recv(), Ok(1), "values not taken are still received");
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.senders.get() == 0
     }

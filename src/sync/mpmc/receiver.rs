@@ -95,6 +95,21 @@ impl<T> Receiver<T> {
 
     /// Polls for the next value; see [`Receiver::recv`]. Between polls, the wait is held by this
     /// receiver (a clone has its own).
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    /// use std::future::poll_fn;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = mpmc::channel(1);
+    ///     tx.try_send("job").unwrap();
+    ///     drop(tx);
+    ///     assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, Some("job"));
+    ///     assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, None);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         poll_recv(&self.chan, &mut self.key, cx)
     }
@@ -151,26 +166,78 @@ impl<T> Receiver<T> {
 
     /// Whether nothing more can arrive beyond what is buffered: the channel was closed, or every
     /// sender is gone.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel(1);
+    /// tx.try_send(1).unwrap();
+    /// assert!(!rx.is_closed());
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.try_recv(), Ok(1), "what was buffered is still received");
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.state.borrow().ended()
     }
 
     /// How many values are buffered (including those promised to receivers that waited).
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel(4);
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// let other = rx.clone();
+    /// assert_eq!((rx.len(), other.len()), (2, 2), "one buffer, seen from every receiver");
+    /// other.try_recv().unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.len()
     }
 
     /// Whether no value is buffered.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel(1);
+    /// assert!(rx.is_empty());
+    /// tx.try_send(()).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many senders are alive.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel::<u8>(1);
+    /// let tx2 = tx.clone();
+    /// assert_eq!(rx.sender_count(), 2);
+    /// drop((tx, tx2));
+    /// assert_eq!(rx.sender_count(), 0);
+    /// assert!(rx.is_closed());
+    /// ```
     pub fn sender_count(&self) -> usize {
         self.chan.senders.get()
     }
 
     /// Whether both receivers receive from the same channel.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (_tx, a) = mpmc::channel::<u8>(1);
+    /// let (_tx2, b) = mpmc::channel::<u8>(1);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Rc::ptr_eq(&self.chan, &other.chan)
     }

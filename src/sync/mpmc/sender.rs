@@ -132,11 +132,32 @@ impl<T> Sender<T> {
 
     /// Whether the channel is closed (by [`close`](Sender::close), or because every receiver is
     /// gone), so that sending would fail.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel::<u8>(1);
+    /// let rx2 = rx.clone();
+    /// drop(rx);
+    /// assert!(!tx.is_closed(), "a receiver is left");
+    /// drop(rx2);
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// How many values could be sent now without waiting.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel(3);
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!(tx.capacity(), 2);
+    /// rx.try_recv().unwrap();
+    /// assert_eq!(tx.capacity(), 3);
+    /// ```
     pub fn capacity(&self) -> usize {
         let st = self.chan.state.borrow();
         if st.send_waiters.is_empty() {
@@ -147,26 +168,74 @@ impl<T> Sender<T> {
     }
 
     /// The capacity the channel was created with.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, _rx) = mpmc::channel(3);
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!(tx.max_capacity(), 3, "does not change as the channel fills");
+    /// ```
     pub fn max_capacity(&self) -> usize {
         self.chan.state.borrow().bound
     }
 
     /// How many values are buffered.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel(4);
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// assert_eq!(tx.len(), 2);
+    /// rx.try_recv().unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.len()
     }
 
     /// Whether no value is buffered.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel(1);
+    /// tx.try_send(()).unwrap();
+    /// assert!(!tx.is_empty());
+    /// rx.try_recv().unwrap();
+    /// assert!(tx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many receivers are alive.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (tx, rx) = mpmc::channel::<u8>(1);
+    /// let workers = vec![rx.clone(), rx.clone()];
+    /// assert_eq!(tx.receiver_count(), 3);
+    /// drop((rx, workers));
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn receiver_count(&self) -> usize {
         self.chan.receivers.get()
     }
 
     /// Whether both senders send into the same channel.
+    ///
+    /// ```
+    /// use evloop::sync::mpmc;
+    ///
+    /// let (a, _rx) = mpmc::channel::<u8>(1);
+    /// let (b, _rx2) = mpmc::channel::<u8>(1);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Rc::ptr_eq(&self.chan, &other.chan)
     }

@@ -132,11 +132,28 @@ impl<T> Sender<T> {
     }
 
     /// The capacity the channel was created with.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, _rx) = mpsc::channel(8);
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!(tx.max_capacity(), 8, "does not change as the channel fills");
+    /// ```
     pub fn max_capacity(&self) -> usize {
         self.chan.state.borrow().bound
     }
 
     /// Whether both senders send into the same channel.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (a, _rx) = mpsc::channel::<u8>(1);
+    /// let (b, _rx2) = mpsc::channel::<u8>(1);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Rc::ptr_eq(&self.chan, &other.chan)
     }

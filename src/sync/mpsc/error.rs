@@ -3,10 +3,34 @@
 use std::fmt;
 
 /// The channel is closed; the value that could not be sent is inside.
+///
+/// ```
+/// use evloop::sync::mpsc;
+///
+/// let (tx, rx) = mpsc::unbounded_channel();
+/// drop(rx);
+/// let err = tx.send(String::from("lost?")).unwrap_err();
+/// assert_eq!(err.to_string(), "sending on a closed channel");
+/// assert_eq!(err.0, "lost?", "no: given back");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SendError<T>(pub T);
 
 /// Why [`Sender::try_send`](super::Sender::try_send) failed; the value is inside.
+///
+/// ```
+/// use evloop::sync::mpsc::{self, TrySendError};
+///
+/// let (tx, mut rx) = mpsc::channel(1);
+/// tx.try_send(1).unwrap();
+/// let full = tx.try_send(2).unwrap_err();
+/// assert_eq!(full, TrySendError::Full(2));
+/// assert_eq!(full.to_string(), "the channel is full");
+/// rx.close();
+/// let closed = tx.try_send(3).unwrap_err();
+/// assert_eq!(closed, TrySendError::Closed(3));
+/// assert_eq!(closed.to_string(), "sending on a closed channel");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum TrySendError<T> {
     /// The channel holds `capacity` values, or senders are already waiting for room.
@@ -16,6 +40,19 @@ pub enum TrySendError<T> {
 }
 
 /// Why [`Receiver::try_recv`](super::Receiver::try_recv) returned no value.
+///
+/// ```
+/// use evloop::sync::mpsc::{self, TryRecvError};
+///
+/// let (tx, mut rx) = mpsc::unbounded_channel::<u8>();
+/// let empty = rx.try_recv().unwrap_err();
+/// assert_eq!(empty, TryRecvError::Empty);
+/// assert_eq!(empty.to_string(), "the channel is empty");
+/// drop(tx);
+/// let gone = rx.try_recv().unwrap_err();
+/// assert_eq!(gone, TryRecvError::Disconnected);
+/// assert_eq!(gone.to_string(), "the channel is empty and closed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing buffered, but a sender is still alive.

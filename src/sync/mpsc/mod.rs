@@ -18,6 +18,27 @@
 //!   for room fail too, and the values already buffered can still be received.
 //! - Dropping the receiver closes the channel and drops the buffered values.
 //! - Dropping a pending [`Sender::send`] future withdraws its value, which is dropped.
+//!
+//! ```
+//! use evloop::sync::mpsc;
+//!
+//! let lp = evloop::EventLoop::new()?;
+//! let sum = lp.block_on(async {
+//!     let (tx, mut rx) = mpsc::channel(2); // at most two values in flight
+//!     for i in 0..3 {
+//!         let tx = tx.clone();
+//!         evloop::spawn(async move { tx.send(i).await.unwrap() });
+//!     }
+//!     drop(tx);
+//!     let mut sum = 0;
+//!     while let Some(v) = rx.recv().await {
+//!         sum += v;
+//!     }
+//!     sum
+//! });
+//! assert_eq!(sum, 0 + 1 + 2);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -81,6 +81,22 @@ impl<T> Receiver<T> {
     }
 
     /// Polls for the next value; see [`Receiver::recv`].
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    /// use std::future::poll_fn;
+    ///
+    /// let lp = evloop::EventLoop::new()?;
+    /// lp.block_on(async {
+    ///     let (tx, mut rx) = mpsc::unbounded_channel();
+    ///     tx.send(1).unwrap();
+    ///     drop(tx);
+    ///     // For hand-written futures and streams: `recv` is this in a `poll_fn`.
+    ///     assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, Some(1));
+    ///     assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, None);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut new = NewWaker::new(cx.waker());
         loop {
@@ -169,16 +185,47 @@ impl<T> Receiver<T> {
 
     /// Whether nothing more can arrive beyond what is buffered: the channel was closed, or every
     /// sender is gone.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// tx.try_send(1).unwrap();
+    /// assert!(!rx.is_closed());
+    /// drop(tx);
+    /// assert!(rx.is_closed(), "every sender is gone...");
+    /// assert_eq!(rx.try_recv(), Ok(1), "... but what they sent is still there");
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed() || self.chan.senders.get() == 0
     }
 
     /// How many values are buffered.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::unbounded_channel();
+    /// tx.send('a').unwrap();
+    /// tx.send('b').unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// rx.try_recv().unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.state.borrow().buf.len()
     }
 
     /// Whether no value is buffered.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// assert!(rx.is_empty());
+    /// tx.try_send(()).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

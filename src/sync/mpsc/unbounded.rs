@@ -55,11 +55,30 @@ impl<T> UnboundedSender<T> {
     }
 
     /// Whether the receiver has been closed or dropped, so that sending would fail.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::unbounded_channel::<u8>();
+    /// assert!(!tx.is_closed());
+    /// rx.close();
+    /// assert!(tx.is_closed());
+    /// assert!(tx.send(1).is_err());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
 
     /// Whether both senders send into the same channel.
+    ///
+    /// ```
+    /// use evloop::sync::mpsc;
+    ///
+    /// let (a, _rx) = mpsc::unbounded_channel::<u8>();
+    /// let (b, _rx2) = mpsc::unbounded_channel::<u8>();
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &UnboundedSender<T>) -> bool {
         Rc::ptr_eq(&self.chan, &other.chan)
     }
