@@ -54,6 +54,9 @@
 mod executor;
 mod io;
 mod lane;
+mod slots;
+#[cfg(test)]
+mod tests;
 mod timer;
 
 pub use executor::EvloopExecutor;
