@@ -18,10 +18,9 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-use std::rc::Rc;
 
 use super::core::{Callback, Core, Driver, DRAIN_BUDGET, QUEUE_CAPACITY};
 use super::debug::Site;

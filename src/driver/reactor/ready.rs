@@ -161,7 +161,7 @@ impl Ready {
     pub(crate) fn from_event(event: &mio::event::Event) -> Ready {
         let mut r = 0;
         // The common event, nothing closed, failed or urgent: two flags to test. (The compiler
-        // folds the four tests into about one mask test on epoll's bits.)
+        // folds the four tests into two mask tests of epoll's bits.)
         if !(event.is_error()
             || event.is_read_closed()
             || event.is_write_closed()
