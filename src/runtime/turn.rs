@@ -50,7 +50,14 @@ pub(crate) enum Wait {
 }
 
 impl Core {
+    /// One turn (`run_once`, `run_nowait`; `run` and `block_on` turn in [`Core::drive`]).
     pub(crate) fn turn(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
+        self.turn_inline(handle, wait)
+    }
+
+    /// A turn, observed or plain as the metrics' countdown says, inlined where it is called.
+    #[inline(always)]
+    fn turn_inline(&self, handle: &Handle, wait: Wait) -> io::Result<()> {
         if self.begin_turn_metrics() {
             self.observed_turn(handle, wait)
         } else {
@@ -86,11 +93,7 @@ impl Core {
                 }
                 Some(_) => {}
             }
-            if self.begin_turn_metrics() {
-                self.observed_turn(handle, Wait::Block)?;
-            } else {
-                self.turn_as::<false>(handle, Wait::Block)?;
-            }
+            self.turn_inline(handle, Wait::Block)?;
         }
     }
 
@@ -394,7 +397,7 @@ impl Core {
     fn poll_task(&self, key: u32, gen: u32, task: Rc<dyn RawTask>) {
         Counters::bump(&self.metrics.tasks_polled);
         // Dropping one of our wakers does nothing: skip the vtable call.
-        let waker = ManuallyDrop::new(waker::waker_in_range(self.index, key, gen));
+        let waker = ManuallyDrop::new(waker::waker(self.index, key, gen));
         let mut cx = Context::from_waker(&waker);
         self.budget.set(super::core::BUDGET);
         // The future's own panics are caught in the task; this catches none but a bug's.
