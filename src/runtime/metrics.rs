@@ -57,11 +57,12 @@ pub(crate) fn bucket(ns: u64) -> usize {
 }
 
 /// The counters of one loop (see the public `Metrics` for what each means).
+#[derive(Default)]
 pub(crate) struct Counters {
     /// Turns to begin until the next observed one (1: the next turn is observed; never 0
     /// between turns). The hot path of a turn is this one countdown; the turn count is kept by
     /// the observed turns.
-    until_observed: Cell<u32>,
+    until_observed: Countdown,
     /// What `until_observed` was last set to.
     last_set: Cell<u32>,
     /// Turns begun up to the last observed one, included.
@@ -80,25 +81,12 @@ pub(crate) struct Counters {
     pub(crate) timing: Timing,
 }
 
-impl Default for Counters {
+/// `Counters::until_observed`: starts at 1, so that the first turn is observed (and timed).
+pub(crate) struct Countdown(Cell<u32>);
+
+impl Default for Countdown {
     fn default() -> Self {
-        Counters {
-            // The first turn is observed (and timed).
-            until_observed: Cell::new(1),
-            last_set: Cell::new(1),
-            turns_counted: Cell::default(),
-            polls_skipped: Cell::default(),
-            queue_max: Cell::default(),
-            callbacks_run: Cell::default(),
-            watcher_events: Cell::default(),
-            tasks_spawned: Cell::default(),
-            tasks_polled: Cell::default(),
-            timers_armed: Cell::default(),
-            timers_fired: Cell::default(),
-            remote_posts: Cell::default(),
-            remote_wakes: Cell::default(),
-            timing: Timing::default(),
-        }
+        Countdown(Cell::new(1))
     }
 }
 
@@ -141,7 +129,7 @@ impl Counters {
         let pending = self
             .last_set
             .get()
-            .saturating_sub(self.until_observed.get().max(1));
+            .saturating_sub(self.until_observed.0.get().max(1));
         self.turns_counted.get() + u64::from(pending)
     }
 
@@ -218,7 +206,7 @@ impl Core {
     pub(crate) fn begin_turn_metrics(&self) -> bool {
         // One decrement and a test of its result (the count is at least 1 between turns, see
         // `Counters::default`).
-        let c = &self.metrics.until_observed;
+        let c = &self.metrics.until_observed.0;
         let left = c.get().wrapping_sub(1);
         c.set(left);
         if left == 0 {
@@ -249,7 +237,7 @@ impl Core {
             let since = turn.wrapping_sub(t.last_turn.get());
             u64::from(t.stride.get()).saturating_sub(since).max(1) as u32
         };
-        m.until_observed.set(next);
+        m.until_observed.0.set(next);
         m.last_set.set(next);
         true
     }
@@ -261,10 +249,10 @@ impl Core {
         let begun = m
             .last_set
             .get()
-            .saturating_sub(m.until_observed.get().max(1));
+            .saturating_sub(m.until_observed.0.get().max(1));
         m.turns_counted
             .set(m.turns_counted.get() + u64::from(begun));
-        m.until_observed.set(1);
+        m.until_observed.0.set(1);
         m.last_set.set(1);
     }
 
