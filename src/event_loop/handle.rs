@@ -636,7 +636,7 @@ impl Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("loop", &self.core.remote.index)
+            .field("loop", &self.core.index)
             .finish()
     }
 }

@@ -68,8 +68,8 @@ pub(crate) struct Core {
     /// Kept outside the driver, so that sources (re-, de-)register with no borrow held.
     pub(crate) registry: mio::Registry,
     pub(crate) remote: Arc<RemoteShared>,
-    /// `remote.index`, the loop's index in the wakers' table, kept here too: the hot paths that
-    /// compare or pack it then read a field instead of following the `Arc`.
+    /// `remote.index`, the loop's index in the wakers' table, copied here when the loop is made
+    /// (it never changes): the loop thread reads this field instead of following the `Arc`.
     pub(crate) index: u16,
     /// The loop's place in the table that cross-thread wakers read; released when it closes.
     pub(crate) registration: Registration,
