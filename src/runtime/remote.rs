@@ -53,9 +53,7 @@ impl Registration {
             drop(LOOPS.remove(index));
         }
     }
-}
 
-impl Registration {
     /// Whether the loop is still in the table (it holds an `Arc` of the remote side then).
     pub(crate) fn is_registered(&self) -> bool {
         self.0.get().is_some()
