@@ -83,12 +83,8 @@ impl Builder {
         F: Future + 'static,
     {
         let site = Location::caller();
-        match Handle::try_current() {
-            Some(handle) => self.spawn_at(future, &handle, site),
-            None => Err(io::Error::other(
-                "evloop: no event loop on this thread; create an EventLoop first",
-            )),
-        }
+        let handle = Handle::try_current().ok_or_else(crate::net::source::no_loop)?;
+        self.spawn_at(future, &handle, site)
     }
 
     /// Spawns `future` on the loop of `handle`.
