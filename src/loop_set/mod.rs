@@ -7,8 +7,8 @@
 //! each (by default as many as the CPUs this process may use, [`available_cpus`]), optionally
 //! pinned one per CPU, runs a setup future on each, and joins them all.
 //!
-//! - **Shutdown.** On `SIGINT` or `SIGTERM` (listened for by loop 0; see [`ShutdownHandle`] for
-//!   how the others learn), on [`ShutdownHandle::shutdown`], or when a loop fails, every loop's
+//! - **Shutdown.** On `SIGINT` or `SIGTERM` (listened for by the set's coordinator thread; see
+//!   [`ShutdownHandle`] for how the loops learn), on [`ShutdownHandle::shutdown`], or when a loop fails, every loop's
 //!   [`LoopContext::shutdown_token`] is cancelled: stop accepting, finish what is in flight. A
 //!   loop whose setup future has not returned [`grace`](LoopSet::grace) later is abandoned (its
 //!   future and tasks are dropped) and reported.
@@ -183,13 +183,14 @@ impl LoopSet {
         self
     }
 
-    /// Whether loop 0 listens for `SIGINT` and `SIGTERM` and shuts the set down on either (on by
-    /// default). The listeners are in place before any setup future runs.
+    /// Whether the set listens for `SIGINT` and `SIGTERM` (on its coordinator thread) and shuts
+    /// the set down on either (on by default). The listeners are in place before any setup future
+    /// runs.
     ///
     /// ```
     /// let stopped = evloop::LoopSet::new().loops(2).run(|ctx| async move {
     ///     if ctx.index() == 1 {
-    ///         // SAFETY: loop 0 listens for SIGTERM (installed before any setup runs): no default action.
+    ///         // SAFETY: the set listens for SIGTERM (installed before any setup runs): no default action.
     ///         unsafe { libc::raise(libc::SIGTERM) };
     ///     }
     ///     ctx.shutdown_token().cancelled().await; // the signal shuts every loop down

@@ -69,9 +69,6 @@ impl LoopSet {
         Fut: Future<Output = io::Result<T>> + 'static,
         T: Send,
     {
-        let fail_all = |e: io::Error| LoopSetError {
-            failures: vec![(0, LoopFailure::Error(e))],
-        };
         let cpus = available_cpus();
         let n = match (self.loops, &cpus) {
             (Some(n), _) => n,
@@ -134,9 +131,6 @@ impl LoopSet {
         Fut: Future<Output = io::Result<T>> + 'static,
         T: Send + 'scope,
     {
-        let fail_all = |e: io::Error| LoopSetError {
-            failures: vec![(0, LoopFailure::Error(e))],
-        };
         let lp = EventLoop::new().map_err(fail_all)?;
         lp.block_on(async {
             // Listening before any loop starts, so that no signal falls between the two.
@@ -201,6 +195,13 @@ impl LoopSet {
                 .map(|r| r.unwrap_or(Err(LoopFailure::NotStarted)))
                 .collect())
         })
+    }
+}
+
+/// A failure of the set as a whole (before or around its loops), reported as loop 0's.
+fn fail_all(e: io::Error) -> LoopSetError {
+    LoopSetError {
+        failures: vec![(0, LoopFailure::Error(e))],
     }
 }
 

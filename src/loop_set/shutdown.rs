@@ -1,10 +1,10 @@
 //! The set's shutdown: one flag for the whole set, and one door into each loop through which it
 //! learns of it.
 //!
-//! Signals are per process, so one loop owns them: loop 0 listens for `SIGINT` and `SIGTERM`
-//! (one slot of the signal table, however many loops there are) and, on delivery, calls
-//! [`ShutdownHandle::shutdown`] (a second signal: [`ShutdownHandle::force`]) like any other trigger (a loop that failed or panicked, or user
-//! code holding a handle). That sends a message down each loop's `remote_channel`; a small task
+//! Signals are per process, so one thread owns them: the set's coordinator (`run.rs`) listens for
+//! `SIGINT` and `SIGTERM` (one slot of the signal table, however many loops there are) and, on
+//! delivery, calls [`ShutdownHandle::shutdown`] (a second signal: [`ShutdownHandle::force`]) like
+//! any other trigger (a loop that failed or panicked, or user code holding a handle). That sends a message down each loop's `remote_channel`; a small task
 //! on each loop receives it and cancels that loop's [`CancellationToken`](crate::sync::CancellationToken).
 //! A loop that registers after the shutdown began (it was still starting) is told at once.
 

@@ -165,6 +165,24 @@ pub(crate) fn resolve_now<T: ToSocketAddrs + ?Sized>(addr: &T, what: &str) -> io
     }
 }
 
+/// Runs `bind` on each address of `addr` (resolved as [`resolve_now`] does) in turn: the first
+/// socket it makes, else the last error. The synchronous constructors' loop.
+pub(crate) fn bind_first<A: ToSocketAddrs + ?Sized, S>(
+    addr: &A,
+    what: &str,
+    mut bind: impl FnMut(SocketAddr) -> io::Result<S>,
+) -> io::Result<S> {
+    let mut last = None;
+    for addr in resolve_now(addr, what)? {
+        match bind(addr) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")))
+}
+
 fn is_localhost(name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     name.eq_ignore_ascii_case("localhost")

@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
-use super::addr::{resolve, resolve_now, ToSocketAddrs};
+use super::addr::{bind_first, resolve, resolve_now, ToSocketAddrs};
 use super::socket;
 use super::source::IoSource;
 use crate::driver::reactor::Direction;
@@ -97,22 +97,11 @@ impl UdpSocket {
     fn bind_each<A: ToSocketAddrs>(
         addr: &A,
         what: &'static str,
-        mut bind: impl FnMut(SocketAddr) -> io::Result<mio::net::UdpSocket>,
+        bind: impl FnMut(SocketAddr) -> io::Result<mio::net::UdpSocket>,
     ) -> io::Result<UdpSocket> {
-        let mut last = None;
-        for addr in resolve_now(addr, what)? {
-            match bind(addr) {
-                Ok(s) => {
-                    return Ok(UdpSocket {
-                        io: IoSource::new(s)?,
-                    })
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")
-        }))
+        Ok(UdpSocket {
+            io: IoSource::new(bind_first(addr, what, bind)?)?,
+        })
     }
 
     /// Wraps a socket from the standard library (made non-blocking here).

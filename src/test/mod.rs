@@ -76,10 +76,7 @@ use crate::EventLoop;
 /// ```
 #[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
-    match Builder::new().try_run(future) {
-        Ok(out) => out,
-        Err(leftovers) => panic!("evloop::test::run: {leftovers}"),
-    }
+    Builder::new().run(future)
 }
 
 /// Like [`run`], but hands back what was left instead of panicking.

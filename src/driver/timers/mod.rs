@@ -313,10 +313,7 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
         while let Some(&Reverse((deadline, seq, key))) = self.heap.peek() {
             match self.entry_state(deadline, seq, key) {
                 EntryState::Exact => return Some(deadline),
-                EntryState::Dead => {
-                    self.heap.pop();
-                    self.dead = self.dead.saturating_sub(1);
-                }
+                EntryState::Dead => self.pop_dead(),
                 EntryState::Early => self.repush_top(key),
             }
         }
@@ -335,8 +332,7 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             if self.entry_state(deadline, seq, key) != EntryState::Dead {
                 return Some(deadline);
             }
-            self.heap.pop();
-            self.dead = self.dead.saturating_sub(1);
+            self.pop_dead();
         }
         None
     }
@@ -354,6 +350,14 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             }
             _ => EntryState::Dead,
         }
+    }
+
+    /// Drops the dead entry at the top of the heap and counts it out (saturating: the count only
+    /// decides when to compact).
+    #[inline]
+    fn pop_dead(&mut self) {
+        self.heap.pop();
+        self.dead = self.dead.saturating_sub(1);
     }
 
     /// Moves the early entry at the top of the heap to its slot's real `(deadline, order)`.
@@ -383,8 +387,7 @@ impl<O, P: ?Sized> TimerQueue<O, P> {
             match self.entry_state(deadline, seq, key) {
                 EntryState::Exact => {}
                 EntryState::Dead => {
-                    self.heap.pop();
-                    self.dead = self.dead.saturating_sub(1);
+                    self.pop_dead();
                     continue;
                 }
                 EntryState::Early => {

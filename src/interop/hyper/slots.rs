@@ -1,10 +1,16 @@
 //! `Slots`: the lane's store of sleeps, a slab whose keys carry a generation.
 //!
-//! The `slab` crate's insert and remove move a whole `Entry` enum and check its variant; a request's
-//! header-read timeout does one of each, so this store keeps the free list in a separate field of
-//! each slot and the value in an `Option`: an insert or a removal is a few loads and stores. A
-//! place names a slot and the generation it had when filled, so a stale place (its sleep gone, the
-//! slot reused) finds nothing.
+//! The lane's `order` keeps places after their sleep is gone, so a place must tell a reused slot
+//! from its own: it names a slot and the generation the slot had when filled, and a stale place
+//! (its sleep gone, the slot reused) finds nothing.
+//!
+//! Why not `slab::Slab` with an identity in each value (as the timer queue does): a request's
+//! header-read timeout does one insert and one removal, and `Slab::insert` is not inlined (it
+//! moves the whole `Entry` enum through its out-of-line `insert_at`). This store keeps the free
+//! list in a separate field of each slot and the value in an `Option`, inlined. Measured under
+//! callgrind (`examples/http`, `h2load --h1 -n 20000 -c 16`, an idle run subtracted, three
+//! alternated runs each): about 8,630 instructions per request with this store, about 8,720 with
+//! a `Slab<(u64, Entry)>` wrapper of the same interface.
 
 /// A value's place: its slot and that slot's generation when it was filled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

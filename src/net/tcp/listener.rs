@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::TcpStream;
 use crate::net::accept::AcceptState;
-use crate::net::addr::{resolve_now, ToSocketAddrs};
+use crate::net::addr::{bind_first, ToSocketAddrs};
 use crate::net::socket;
 use crate::net::source::IoSource;
 use crate::net::sys;
@@ -132,18 +132,9 @@ impl TcpListener {
     fn bind_each<A: ToSocketAddrs>(
         addr: &A,
         what: &'static str,
-        mut bind: impl FnMut(SocketAddr) -> io::Result<mio::net::TcpListener>,
+        bind: impl FnMut(SocketAddr) -> io::Result<mio::net::TcpListener>,
     ) -> io::Result<TcpListener> {
-        let mut last = None;
-        for addr in resolve_now(addr, what)? {
-            match bind(addr) {
-                Ok(l) => return Self::from_mio(l),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")
-        }))
+        Self::from_mio(bind_first(addr, what, bind)?)
     }
 
     /// Wraps a listener from the standard library (made non-blocking here).
