@@ -66,6 +66,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
 
+use super::bounded_send::Bounded;
 use super::wait_list::WaitList;
 
 mod receiver;
@@ -178,14 +179,6 @@ impl<T> State<T> {
         waker
     }
 
-    /// Buffers `value`, which there is room for, and promises it if a receiver waits.
-    #[inline]
-    fn push(&mut self, value: T) -> Option<Waker> {
-        debug_assert!(self.buf.len() < self.bound && !self.closed);
-        self.buf.push_back(value);
-        self.promise()
-    }
-
     /// Takes the front value, which the caller is entitled to (promised to it, or free). If a
     /// sender waits for room, its value takes the freed place at once, and is promised in turn.
     #[inline]
@@ -264,5 +257,33 @@ impl<T> Chan<T> {
 
     fn len(&self) -> usize {
         self.state.borrow().buf.len()
+    }
+}
+
+impl<T> Bounded for State<T> {
+    type Item = T;
+    const NAME: &'static str = "mpmc";
+
+    #[inline]
+    fn closed(&self) -> bool {
+        self.closed
+    }
+
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.buf.len() < self.bound && self.send_waiters.is_empty()
+    }
+
+    /// Buffers `value`, which there is room for, and promises it if a receiver waits.
+    #[inline]
+    fn push(&mut self, value: T) -> Option<Waker> {
+        debug_assert!(self.buf.len() < self.bound && !self.closed);
+        self.buf.push_back(value);
+        self.promise()
+    }
+
+    #[inline]
+    fn send_waiters(&mut self) -> &mut WaitList<Option<T>> {
+        &mut self.send_waiters
     }
 }
