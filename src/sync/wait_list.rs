@@ -249,6 +249,23 @@ fn poll_until_slow(
     }
 }
 
+/// Wakes the waiters whose wakers [`WaitList::unlink_all`] returned, with no borrow of `state`
+/// held (a waker may be anyone's), then gives the buffer back, for its capacity, to the list that
+/// `list` picks out of `state`.
+pub(crate) fn wake_all<S, T>(
+    state: &RefCell<S>,
+    list: fn(&mut S) -> &mut WaitList<T>,
+    mut wakers: Vec<Waker>,
+) {
+    if wakers.is_empty() {
+        return;
+    }
+    for w in wakers.drain(..) {
+        w.wake();
+    }
+    list(&mut state.borrow_mut()).recycle(wakers);
+}
+
 /// Frees the slot of a waiter whose future is dropped; its waker is dropped with the list free.
 pub(crate) fn leave(list: &RefCell<WaitList<()>>, key: &mut Option<usize>) {
     let old = list.borrow_mut().cancel(key);

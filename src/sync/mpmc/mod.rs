@@ -67,7 +67,7 @@ use std::rc::Rc;
 use std::task::Waker;
 
 use super::bounded_send::Bounded;
-use super::wait_list::WaitList;
+use super::wait_list::{self, WaitList};
 
 mod receiver;
 mod sender;
@@ -222,13 +222,8 @@ impl<T> Taken<T> {
 impl<T> Chan<T> {
     /// Wakes every waiting receiver, to look at the channel again (it ended).
     fn wake_receivers(&self) {
-        let mut wakers = self.state.borrow_mut().recv_waiters.unlink_all(|_| {});
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.state.borrow_mut().recv_waiters.recycle(wakers);
-        }
+        let wakers = self.state.borrow_mut().recv_waiters.unlink_all(|_| {});
+        wait_list::wake_all(&self.state, |st| &mut st.recv_waiters, wakers);
     }
 
     /// Closes the channel: refuses further values, fails the senders waiting for room (they take
@@ -239,14 +234,9 @@ impl<T> Chan<T> {
             return false;
         }
         st.closed = true;
-        let mut wakers = st.send_waiters.unlink_all(|_| {});
+        let wakers = st.send_waiters.unlink_all(|_| {});
         drop(st);
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.state.borrow_mut().send_waiters.recycle(wakers);
-        }
+        wait_list::wake_all(&self.state, |st| &mut st.send_waiters, wakers);
         self.wake_receivers();
         true
     }
