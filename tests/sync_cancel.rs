@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -137,6 +138,56 @@ fn a_foreign_waker_may_use_the_token_when_woken() {
     assert!(wait.as_mut().poll(&mut cx).is_pending());
     token.cancel();
     assert!(wait.as_mut().poll(&mut cx).is_ready());
+}
+
+/// A foreign waker that counts its wakes.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_waiter_polled_again_keeps_one_waker_and_is_woken_through_the_latest() {
+    let token = CancellationToken::new();
+    let mut wait = pin!(token.cancelled());
+    let (a, b) = (
+        Arc::new(CountingWaker::default()),
+        Arc::new(CountingWaker::default()),
+    );
+    let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+    for _ in 0..3 {
+        assert!(wait
+            .as_mut()
+            .poll(&mut Context::from_waker(&wa))
+            .is_pending());
+    }
+    // Ours (`a`), `wa`, and the one clone the token keeps: polling again cloned nothing more.
+    assert_eq!(Arc::strong_count(&a), 3);
+    for _ in 0..2 {
+        assert!(wait
+            .as_mut()
+            .poll(&mut Context::from_waker(&wb))
+            .is_pending());
+    }
+    assert_eq!(Arc::strong_count(&a), 2, "the replaced waker was dropped");
+    assert_eq!(Arc::strong_count(&b), 3, "the new one is kept, once");
+    token.cancel();
+    assert_eq!(
+        a.0.load(Ordering::SeqCst),
+        0,
+        "the replaced waker is not woken"
+    );
+    assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        Arc::strong_count(&b),
+        2,
+        "the token let go of the waker it woke"
+    );
+    assert!(wait.as_mut().poll(&mut Context::from_waker(&wb)).is_ready());
 }
 
 #[test]

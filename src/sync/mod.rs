@@ -63,6 +63,7 @@
 use std::cell::Cell;
 use std::task::{Context, Poll, Waker};
 
+mod bounded_send;
 pub mod broadcast;
 mod cancel;
 pub mod mpmc;

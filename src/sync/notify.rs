@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::wait_list::WaitList;
+use super::wait_list::{self, WaitList};
 use super::{wake, NeedsClone, NewWaker};
 
 /// Wakes tasks waiting in [`Notify::notified`], without carrying a value.
@@ -192,14 +192,9 @@ impl Notify {
     pub fn notify_waiters(&self) {
         let mut st = self.state.borrow_mut();
         st.generation += 1;
-        let mut wakers = st.waiters.unlink_all(|m| *m = Mark::All);
+        let wakers = st.waiters.unlink_all(|m| *m = Mark::All);
         drop(st);
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.state.borrow_mut().waiters.recycle(wakers);
-        }
+        wait_list::wake_all(&self.state, |st| &mut st.waiters, wakers);
     }
 }
 

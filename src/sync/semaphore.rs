@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::wait_list::WaitList;
+use super::wait_list::{self, WaitList};
 use super::{wake, NeedsClone, NewWaker};
 
 /// A pool of permits. [`Semaphore::acquire`] waits for a permit and returns a [`Permit`] that gives
@@ -432,14 +432,9 @@ impl Semaphore {
     pub fn close(&self) {
         let mut st = self.state.borrow_mut();
         st.closed = true;
-        let mut wakers = st.waiters.unlink_all(|_| {});
+        let wakers = st.waiters.unlink_all(|_| {});
         drop(st);
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.state.borrow_mut().waiters.recycle(wakers);
-        }
+        wait_list::wake_all(&self.state, |st| &mut st.waiters, wakers);
     }
 
     /// Whether [`Semaphore::close`] was called.

@@ -90,6 +90,14 @@ impl<T> WaitList<T> {
         self.nodes[key].linked
     }
 
+    /// Whether the waiter is linked with a waker that wakes the same task as `waker`: a poll that
+    /// must keep waiting then has nothing to store. ([`Waker::will_wake`] runs no user code.)
+    #[inline]
+    pub(crate) fn waits_with(&self, key: usize, waker: &Waker) -> bool {
+        let node = &self.nodes[key];
+        node.linked && node.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+    }
+
     pub(crate) fn data_mut(&mut self, key: usize) -> &mut T {
         &mut self.nodes[key].data
     }
@@ -199,7 +207,26 @@ impl WaitList<()> {
 /// Polls a waiter that waits until `done()`: ready once it is (its slot freed), else linked (or
 /// refreshed) with the polling task's waker. A foreign waker is cloned, and one it replaces
 /// dropped, with the list free; `done` is looked at under the borrow, so it must run no user code.
+#[inline]
 pub(crate) fn poll_until(
+    list: &RefCell<WaitList<()>>,
+    key: &mut Option<usize>,
+    cx: &Context<'_>,
+    done: impl Fn() -> bool,
+) -> Poll<()> {
+    // The common poll, woken by something else (a `select!` sibling, a timer), still waiting with
+    // the same waker: a shared borrow and one look at the slot, nothing stored or dropped.
+    if let Some(k) = *key {
+        if !done() && list.borrow().waits_with(k, cx.waker()) {
+            return Poll::Pending;
+        }
+    }
+    poll_until_slow(list, key, cx, done)
+}
+
+/// [`poll_until`] when there is something to do: a first poll, a new waker, or the wait is over.
+#[inline(never)]
+fn poll_until_slow(
     list: &RefCell<WaitList<()>>,
     key: &mut Option<usize>,
     cx: &Context<'_>,
@@ -220,6 +247,23 @@ pub(crate) fn poll_until(
             Err(NeedsClone) => new.clone_after(waiters),
         }
     }
+}
+
+/// Wakes the waiters whose wakers [`WaitList::unlink_all`] returned, with no borrow of `state`
+/// held (a waker may be anyone's), then gives the buffer back, for its capacity, to the list that
+/// `list` picks out of `state`.
+pub(crate) fn wake_all<S, T>(
+    state: &RefCell<S>,
+    list: fn(&mut S) -> &mut WaitList<T>,
+    mut wakers: Vec<Waker>,
+) {
+    if wakers.is_empty() {
+        return;
+    }
+    for w in wakers.drain(..) {
+        w.wake();
+    }
+    list(&mut state.borrow_mut()).recycle(wakers);
 }
 
 /// Frees the slot of a waiter whose future is dropped; its waker is dropped with the list free.

@@ -40,7 +40,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::wait_list::WaitList;
+use super::wait_list::{self, WaitList};
 use super::{NeedsClone, NewWaker};
 
 /// Creates a watch channel holding `init`, with one receiver; more subscribe with
@@ -102,13 +102,8 @@ struct Waiters {
 
 impl<T> Shared<T> {
     fn wake_all(&self, list: fn(&mut Waiters) -> &mut WaitList<()>) {
-        let mut wakers = list(&mut self.waiters.borrow_mut()).unlink_all(|_| {});
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            list(&mut self.waiters.borrow_mut()).recycle(wakers);
-        }
+        let wakers = list(&mut self.waiters.borrow_mut()).unlink_all(|_| {});
+        wait_list::wake_all(&self.waiters, list, wakers);
     }
 
     fn changed(&self) {

@@ -33,7 +33,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
-use super::wait_list::WaitList;
+use super::wait_list::{self, WaitList};
 
 mod error;
 mod receiver;
@@ -200,16 +200,11 @@ impl<T> Sender<T> {
         slot.seq = seq;
         slot.unread = receivers;
         ring.tail += 1;
-        let mut wakers = ring.waiters.unlink_all(|_| {});
+        let wakers = ring.waiters.unlink_all(|_| {});
         drop(ring);
         // With no borrow held: the value's destructor may use this channel.
         drop(overwritten);
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.shared.ring.borrow_mut().waiters.recycle(wakers);
-        }
+        wait_list::wake_all(&self.shared.ring, |ring| &mut ring.waiters, wakers);
         Ok(receivers)
     }
 
@@ -275,13 +270,8 @@ impl<T> Drop for Sender<T> {
         if left > 0 {
             return;
         }
-        let mut wakers = self.shared.ring.borrow_mut().waiters.unlink_all(|_| {});
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.shared.ring.borrow_mut().waiters.recycle(wakers);
-        }
+        let wakers = self.shared.ring.borrow_mut().waiters.unlink_all(|_| {});
+        wait_list::wake_all(&self.shared.ring, |ring| &mut ring.waiters, wakers);
     }
 }
 

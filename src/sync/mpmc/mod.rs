@@ -66,7 +66,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
 
-use super::wait_list::WaitList;
+use super::bounded_send::Bounded;
+use super::wait_list::{self, WaitList};
 
 mod receiver;
 mod sender;
@@ -178,14 +179,6 @@ impl<T> State<T> {
         waker
     }
 
-    /// Buffers `value`, which there is room for, and promises it if a receiver waits.
-    #[inline]
-    fn push(&mut self, value: T) -> Option<Waker> {
-        debug_assert!(self.buf.len() < self.bound && !self.closed);
-        self.buf.push_back(value);
-        self.promise()
-    }
-
     /// Takes the front value, which the caller is entitled to (promised to it, or free). If a
     /// sender waits for room, its value takes the freed place at once, and is promised in turn.
     #[inline]
@@ -229,13 +222,8 @@ impl<T> Taken<T> {
 impl<T> Chan<T> {
     /// Wakes every waiting receiver, to look at the channel again (it ended).
     fn wake_receivers(&self) {
-        let mut wakers = self.state.borrow_mut().recv_waiters.unlink_all(|_| {});
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.state.borrow_mut().recv_waiters.recycle(wakers);
-        }
+        let wakers = self.state.borrow_mut().recv_waiters.unlink_all(|_| {});
+        wait_list::wake_all(&self.state, |st| &mut st.recv_waiters, wakers);
     }
 
     /// Closes the channel: refuses further values, fails the senders waiting for room (they take
@@ -246,14 +234,9 @@ impl<T> Chan<T> {
             return false;
         }
         st.closed = true;
-        let mut wakers = st.send_waiters.unlink_all(|_| {});
+        let wakers = st.send_waiters.unlink_all(|_| {});
         drop(st);
-        if !wakers.is_empty() {
-            for w in wakers.drain(..) {
-                w.wake();
-            }
-            self.state.borrow_mut().send_waiters.recycle(wakers);
-        }
+        wait_list::wake_all(&self.state, |st| &mut st.send_waiters, wakers);
         self.wake_receivers();
         true
     }
@@ -264,5 +247,33 @@ impl<T> Chan<T> {
 
     fn len(&self) -> usize {
         self.state.borrow().buf.len()
+    }
+}
+
+impl<T> Bounded for State<T> {
+    type Item = T;
+    const NAME: &'static str = "mpmc";
+
+    #[inline]
+    fn closed(&self) -> bool {
+        self.closed
+    }
+
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.buf.len() < self.bound && self.send_waiters.is_empty()
+    }
+
+    /// Buffers `value`, which there is room for, and promises it if a receiver waits.
+    #[inline]
+    fn push(&mut self, value: T) -> Option<Waker> {
+        debug_assert!(self.buf.len() < self.bound && !self.closed);
+        self.buf.push_back(value);
+        self.promise()
+    }
+
+    #[inline]
+    fn send_waiters(&mut self) -> &mut WaitList<Option<T>> {
+        &mut self.send_waiters
     }
 }

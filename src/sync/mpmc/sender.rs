@@ -1,13 +1,10 @@
 //! `Sender`: the sending end of an mpmc channel.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use super::{Chan, SendError, TrySendError};
-use crate::sync::{wake, NeedsClone, NewWaker};
+use crate::sync::bounded_send::{self, SendFuture};
 
 /// Sends values into a channel made by [`channel`](super::channel); clone it for more producers.
 ///
@@ -71,12 +68,7 @@ impl<T> Sender<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        SendFuture {
-            chan: &self.chan,
-            value: Some(value),
-            key: None,
-        }
-        .await
+        SendFuture::new(&self.chan.state, value).await
     }
 
     /// Sends `value` if there is room now and no sender is already waiting for room.
@@ -95,17 +87,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut st = self.chan.state.borrow_mut();
-        if st.closed {
-            return Err(TrySendError::Closed(value));
-        }
-        if st.buf.len() >= st.bound || !st.send_waiters.is_empty() {
-            return Err(TrySendError::Full(value));
-        }
-        let waker = st.push(value);
-        drop(st);
-        wake(waker);
-        Ok(())
+        bounded_send::try_send(&self.chan.state, value)
     }
 
     /// Closes the channel for every end: further sends fail, and so do senders waiting for room
@@ -268,83 +250,5 @@ impl<T> fmt::Debug for Sender<T> {
             .field("capacity", &self.capacity())
             .field("closed", &self.is_closed())
             .finish()
-    }
-}
-
-/// The future of [`Sender::send`]. Its value is either in `value` (not yet offered) or in its
-/// waiter slot, whose key is `key`.
-struct SendFuture<'a, T> {
-    chan: &'a Chan<T>,
-    value: Option<T>,
-    key: Option<usize>,
-}
-
-// The value is only ever moved, never pinned in place.
-impl<T> Unpin for SendFuture<'_, T> {}
-
-impl<T> Future for SendFuture<'_, T> {
-    type Output = Result<(), SendError<T>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut new = NewWaker::new(cx.waker());
-        loop {
-            let mut st = this.chan.state.borrow_mut();
-            let waiting = match this.key {
-                Some(key) if st.send_waiters.is_linked(key) => {
-                    st.send_waiters.set_waker(key, &mut new)
-                }
-                Some(key) => {
-                    this.key = None;
-                    // Unlinked either by a receiver, which moved the value into the buffer, or
-                    // by closing, which left it here for us to give back.
-                    return Poll::Ready(match st.send_waiters.remove_unlinked(key) {
-                        None => Ok(()),
-                        Some(v) => Err(SendError(v)),
-                    });
-                }
-                None => {
-                    let value = this
-                        .value
-                        .take()
-                        .expect("evloop: mpmc send future polled after completion");
-                    if st.closed {
-                        return Poll::Ready(Err(SendError(value)));
-                    }
-                    if st.buf.len() < st.bound && st.send_waiters.is_empty() {
-                        let waker = st.push(value);
-                        drop(st);
-                        wake(waker);
-                        return Poll::Ready(Ok(()));
-                    }
-                    match new.take() {
-                        Ok(waker) => {
-                            this.key = Some(st.send_waiters.push_back(waker, Some(value)));
-                            Ok(())
-                        }
-                        Err(NeedsClone) => {
-                            this.value = Some(value); // for the poll that starts over
-                            Err(NeedsClone)
-                        }
-                    }
-                }
-            };
-            match waiting {
-                Ok(()) => return Poll::Pending,
-                Err(NeedsClone) => new.clone_after(st),
-            }
-        }
-    }
-}
-
-impl<T> Drop for SendFuture<'_, T> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            // Both dropped with no borrow held: the value's destructor, or a foreign waker's, may
-            // use the channel.
-            let (withdrawn, waker) = self.chan.state.borrow_mut().send_waiters.remove(key);
-            drop(waker);
-            drop(withdrawn);
-        }
     }
 }

@@ -45,6 +45,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::Waker;
 
+use super::bounded_send::Bounded;
 use super::wait_list::WaitList;
 
 mod bounded;
@@ -175,17 +176,32 @@ impl<T> Chan<T> {
 
     /// Buffers `value` if there is room and nobody is waiting for it; wakes the receiver.
     fn try_push(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut st = self.state.borrow_mut();
-        if st.closed {
-            return Err(TrySendError::Closed(value));
-        }
-        if st.buf.len() >= st.bound || !st.send_waiters.is_empty() {
-            return Err(TrySendError::Full(value));
-        }
-        st.buf.push_back(value);
-        let waker = st.rx_waker.take();
-        drop(st);
-        super::wake(waker);
-        Ok(())
+        super::bounded_send::try_send(&self.state, value)
+    }
+}
+
+impl<T> Bounded for State<T> {
+    type Item = T;
+    const NAME: &'static str = "mpsc";
+
+    #[inline]
+    fn closed(&self) -> bool {
+        self.closed
+    }
+
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.buf.len() < self.bound && self.send_waiters.is_empty()
+    }
+
+    #[inline]
+    fn push(&mut self, value: T) -> Option<Waker> {
+        self.buf.push_back(value);
+        self.rx_waker.take()
+    }
+
+    #[inline]
+    fn send_waiters(&mut self) -> &mut WaitList<Option<T>> {
+        &mut self.send_waiters
     }
 }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::{Chan, State, TryRecvError};
+use crate::sync::wait_list;
 use crate::sync::{spend_budget, wake, NeedsClone, NewWaker};
 
 /// Receives the values of a channel made by [`channel`](super::channel) or
@@ -175,12 +176,9 @@ impl<T> Receiver<T> {
     pub fn close(&mut self) {
         let mut st = self.chan.state.borrow_mut();
         st.closed = true;
-        let mut wakers = st.send_waiters.unlink_all(|_| {});
+        let wakers = st.send_waiters.unlink_all(|_| {});
         drop(st);
-        for w in wakers.drain(..) {
-            w.wake();
-        }
-        self.chan.state.borrow_mut().send_waiters.recycle(wakers);
+        wait_list::wake_all(&self.chan.state, |st| &mut st.send_waiters, wakers);
     }
 
     /// Whether nothing more can arrive beyond what is buffered: the channel was closed, or every
