@@ -92,9 +92,7 @@ impl Inner {
     fn wake_if_done(&self) {
         if self.is_done() {
             let wakers = self.waiters.borrow_mut().unlink_all(|_| {});
-            for w in wakers {
-                w.wake();
-            }
+            wait_list::wake_all(&self.waiters, |w| w, wakers);
         }
     }
 }
