@@ -63,8 +63,9 @@ fn main() -> io::Result<()> {
             let (stream, _peer) = accepted?;
             clients.spawn(client(stream, room.clone(), shutdown.clone()));
         }
-        drop(listener); // new connects are refused from here on
-                        // Each client's task sees the token too, and tells its client (see `next_message`).
+        // New connects are refused from here on. Each client's task sees the token too, and tells
+        // its client (see `next_message`).
+        drop(listener);
         common::drain(&clients, args.grace).await;
         Ok(())
     })

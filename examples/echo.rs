@@ -39,7 +39,7 @@ fn main() -> io::Result<()> {
         while let Some(accepted) = shutdown.run_until_cancelled(listener.accept()).await {
             // Out of descriptors, `accept` waits by itself: an error here is the listener's own.
             let (stream, _peer) = accepted?;
-            // The token counts the connection in until `serve` ends (cheaper than wrapping it).
+            // The token counts the connection in until `serve` ends, with no wrapper future around it.
             evloop::spawn(serve(stream, connections.token()));
         }
         drop(listener); // new connects are refused from here on

@@ -14,15 +14,11 @@
 //! Backpressure is hyper's: a connection reads its next request only once the response before it
 //! was written, so a client that does not read stalls only its own connection.
 
-use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::pin;
 
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 
 use evloop::net::{TcpListener, TcpStream};
 use evloop::sync::CancellationToken;
@@ -30,30 +26,9 @@ use evloop::task::{TaskTracker, TaskTrackerToken};
 use evloop::EventLoop;
 
 mod common;
+mod http_routes;
 
-/// The body of `/16k`: 16 KiB of text, 64 lines of 256 bytes.
-fn body_16k() -> String {
-    let line = format!("{}\n", "0123456789abcdef".repeat(16).split_at(255).0);
-    line.repeat(64)
-}
-
-async fn respond(req: Request<Incoming>) -> Result<Response<String>, Infallible> {
-    let (status, body) = match req.uri().path() {
-        "/" => (StatusCode::OK, "Hello, world!\n".to_string()),
-        "/16k" => (StatusCode::OK, BODY_16K.with(Clone::clone)),
-        _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    Ok(response)
-}
-
-thread_local! {
-    static BODY_16K: String = body_16k();
-}
+use http_routes::respond;
 
 fn main() -> io::Result<()> {
     let args = common::parse_args("http");

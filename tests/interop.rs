@@ -184,31 +184,15 @@ fn futures_io_over_borrowed_halves_tcp_and_unix() {
             .await
             .unwrap();
         let (mut b, _) = listener.accept().await.unwrap();
-        let (ar, aw) = a.split();
-        let (br, bw) = b.split();
         // Each side sends the payload and reads the other's, through its borrowed halves at once.
-        let ((), got_b, (), got_a) = join4(
-            fio_write_all_close(aw, &data),
-            fio_read_to_end(br),
-            fio_write_all_close(bw, &data),
-            fio_read_to_end(ar),
-        )
-        .await;
+        let (got_a, got_b) = fio_both_ways(a.split(), b.split(), &data).await;
         assert!(
             got_a == data && got_b == data,
             "TCP halves carried every byte"
         );
 
         let (mut a, mut b) = UnixStream::pair().unwrap();
-        let (ar, aw) = a.split();
-        let (br, bw) = b.split();
-        let ((), got_b, (), got_a) = join4(
-            fio_write_all_close(aw, &data),
-            fio_read_to_end(br),
-            fio_write_all_close(bw, &data),
-            fio_read_to_end(ar),
-        )
-        .await;
+        let (got_a, got_b) = fio_both_ways(a.split(), b.split(), &data).await;
         assert!(
             got_a == data && got_b == data,
             "Unix halves carried every byte"
@@ -223,6 +207,24 @@ fn futures_io_over_borrowed_halves_tcp_and_unix() {
         .await;
         assert_eq!(got, b"by reference");
     });
+}
+
+/// Sends `data` each way between two connected sockets, given as their (read, write) halves, all
+/// four at once; returns what `a` and `b` read.
+async fn fio_both_ways<R, W>(a: (R, W), b: (R, W), data: &[u8]) -> (Vec<u8>, Vec<u8>)
+where
+    R: futures_io::AsyncRead + Unpin,
+    W: futures_io::AsyncWrite + Unpin,
+{
+    let ((ar, aw), (br, bw)) = (a, b);
+    let ((), got_b, (), got_a) = join4(
+        fio_write_all_close(aw, data),
+        fio_read_to_end(br),
+        fio_write_all_close(bw, data),
+        fio_read_to_end(ar),
+    )
+    .await;
+    (got_a, got_b)
 }
 
 /// Polls four futures on one task until all are done (no futures-util here).

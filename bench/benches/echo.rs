@@ -53,6 +53,7 @@
 
 mod common;
 
+use common::flags::Flags;
 use common::process::{
     callgrind_total, field, have_taskset, have_valgrind, median, run_load, start_server,
 };
@@ -235,16 +236,8 @@ fn parse_opts() -> Opts {
             .parse()
             .unwrap_or_else(|_| usage_error("bad ECHO_BENCH_ROUNDS"));
     }
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .unwrap_or_else(|| usage_error(&format!("{name} needs a value")))
-        };
-        fn num<T: std::str::FromStr>(name: &str, v: &str) -> T {
-            v.parse()
-                .unwrap_or_else(|_| usage_error(&format!("bad value `{v}` for {name}")))
-        }
+    let mut flags = Flags::new(args, usage_error);
+    while let Some(a) = flags.next_flag() {
         match a.as_str() {
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" | "--quick" => {}
@@ -252,20 +245,20 @@ fn parse_opts() -> Opts {
             "--no-pin" => o.pin = false,
             "--no-native" => o.native = false,
             "--no-callgrind" => o.callgrind = false,
-            "--rounds" => o.rounds = num(&a, &value(&a)),
-            "--warmup" => o.warmup = num(&a, &value(&a)),
-            "--duration" => o.duration = num(&a, &value(&a)),
-            "--callgrind-messages" => o.callgrind_messages = num(&a, &value(&a)),
-            "--callgrind-dir" => o.callgrind_dir = Some(PathBuf::from(value(&a))),
+            "--rounds" => o.rounds = flags.num(&a),
+            "--warmup" => o.warmup = flags.num(&a),
+            "--duration" => o.duration = flags.num(&a),
+            "--callgrind-messages" => o.callgrind_messages = flags.num(&a),
+            "--callgrind-dir" => o.callgrind_dir = Some(PathBuf::from(flags.value(&a))),
             "--profile" => {
-                for p in value(&a).split(',').filter(|p| !p.is_empty()) {
+                for p in flags.value(&a).split(',').filter(|p| !p.is_empty()) {
                     if !o.profiles.iter().any(|q| q == p) {
                         o.profiles.push(p.to_string());
                     }
                 }
             }
             "--servers" => {
-                let v = value(&a);
+                let v = flags.value(&a);
                 o.servers = v
                     .split(',')
                     .map(|s| {
@@ -278,8 +271,8 @@ fn parse_opts() -> Opts {
                     .collect();
             }
             "--scenarios" => {
-                let v = value(&a);
-                o.scenarios = v.split(',').map(|s| num(&a, s)).collect();
+                let v = flags.value(&a);
+                o.scenarios = v.split(',').map(|s| flags.parse(&a, s)).collect();
                 if o.scenarios.iter().any(|&i| i == 0 || i > SCENARIOS.len()) {
                     usage_error(&format!("scenarios are numbered 1 to {}", SCENARIOS.len()));
                 }

@@ -42,6 +42,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
+use common::flags::Flags;
 use common::process::{callgrind_total, have_taskset, have_valgrind, median, start_server, Server};
 use common::{cpu_model, dirs, example_problems_with, raise_nofile_limit, thousands};
 
@@ -139,29 +140,21 @@ fn parse_opts() -> Opts {
         callgrind: true,
         callgrind_requests: if quick { 5_000 } else { 20_000 },
     };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .unwrap_or_else(|| usage_error(&format!("{name} needs a value")))
-        };
-        fn num<T: std::str::FromStr>(name: &str, v: &str) -> T {
-            v.parse()
-                .unwrap_or_else(|_| usage_error(&format!("bad value `{v}` for {name}")))
-        }
+    let mut flags = Flags::new(args, usage_error);
+    while let Some(a) = flags.next_flag() {
         match a.as_str() {
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" | "--quick" => {}
             "--no-build" => o.build = false,
             "--no-pin" => o.pin = false,
             "--no-callgrind" => o.callgrind = false,
-            "--rounds" => o.rounds = num(&a, &value(&a)),
-            "--warmup" => o.warmup = num(&a, &value(&a)),
-            "--duration" => o.duration = num(&a, &value(&a)),
-            "--callgrind-requests" => o.callgrind_requests = num(&a, &value(&a)),
+            "--rounds" => o.rounds = flags.num(&a),
+            "--warmup" => o.warmup = flags.num(&a),
+            "--duration" => o.duration = flags.num(&a),
+            "--callgrind-requests" => o.callgrind_requests = flags.num(&a),
             "--scenarios" => {
-                let v = value(&a);
-                o.scenarios = v.split(',').map(|s| num(&a, s)).collect();
+                let v = flags.value(&a);
+                o.scenarios = v.split(',').map(|s| flags.parse(&a, s)).collect();
                 if o.scenarios.iter().any(|&i| i == 0 || i > SCENARIOS.len()) {
                     usage_error(&format!("scenarios are numbered 1 to {}", SCENARIOS.len()));
                 }

@@ -1,7 +1,7 @@
-//! The reference for the HTTP benchmark: the server of `examples/http.rs`, line for line, on
-//! tokio's current_thread runtime as hyper-util documents it (`TokioIo`, `TokioExecutor`,
-//! `TokioTimer`, a `tokio::spawn`ed task per connection), so the two compare runtimes rather than
-//! programs.
+//! The reference for the HTTP benchmark: the server of `examples/http.rs`, line for line (its
+//! routes are the same file, `examples/http_routes/`), on tokio's current_thread runtime as
+//! hyper-util documents it (`TokioIo`, `TokioExecutor`, `TokioTimer`, a `tokio::spawn`ed task per
+//! connection), so the two compare runtimes rather than programs.
 //!
 //! Run it:   cargo run --release -p evloop-bench --example http_tokio -- --addr 127.0.0.1:8080
 //! Poke it:  curl http://127.0.0.1:8080/   (and /16k; --http2-prior-knowledge for HTTP/2)
@@ -9,14 +9,10 @@
 //! Stop it with Ctrl-C (or SIGTERM): it stops accepting, asks every connection to finish, waits for
 //! them up to `--grace` seconds, and exits with status 0.
 
-use std::convert::Infallible;
 use std::io;
 use std::pin::pin;
 
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpStream};
@@ -26,29 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "../../examples/common/mod.rs"]
 mod common;
+#[path = "../../examples/http_routes/mod.rs"]
+mod http_routes;
 
-fn body_16k() -> String {
-    let line = format!("{}\n", "0123456789abcdef".repeat(16).split_at(255).0);
-    line.repeat(64)
-}
-
-thread_local! {
-    static BODY_16K: String = body_16k();
-}
-
-async fn respond(req: Request<Incoming>) -> Result<Response<String>, Infallible> {
-    let (status, body) = match req.uri().path() {
-        "/" => (StatusCode::OK, "Hello, world!\n".to_string()),
-        "/16k" => (StatusCode::OK, BODY_16K.with(Clone::clone)),
-        _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    Ok(response)
-}
+use http_routes::respond;
 
 fn main() -> io::Result<()> {
     let args = common::parse_args("http_tokio");

@@ -3,10 +3,10 @@
 //! Run it:   cargo run --release -p evloop-bench --example redis_tokio -- --addr 127.0.0.1:6381
 //!
 //! Same code shape, so that the two compare runtimes rather than programs: the parser, the
-//! commands, the store, pub/sub and the blocked clients are `examples/redis/`'s own files; only
-//! the connection task differs, a task per connection (`spawn_local` on a `LocalSet`) driving the
-//! same `Session` through tokio's `TcpStream` in the same order (write, time out a blocked
-//! `BRPOP`, run the buffered commands, read), with a `tokio::time::Sleep` for the timeout and a
+//! commands, the store, pub/sub, the blocked clients and the connection's turn (write, time out
+//! a blocked `BRPOP`, run the buffered commands, read) are `examples/redis/`'s own files; only
+//! the runtime differs: a task per connection (`spawn_local` on a `LocalSet`) driving the turn
+//! through tokio's `TcpStream`, with a `tokio::time::Sleep` for the timeout and a
 //! `tokio::time::interval` for the active expiry cycle. Shutdown on SIGINT/SIGTERM as in
 //! `echo_tokio`.
 
@@ -29,9 +29,8 @@ mod common;
 #[allow(unused)]
 mod redis;
 
-use redis::client::Client;
 use redis::server::{Config, Server};
-use redis::session::Session;
+use redis::turn::{Conn, Gone, Socket, Timeout};
 
 fn main() -> io::Result<()> {
     let args = common::parse_args_with("redis_tokio", "127.0.0.1:6381", &[]).0;
@@ -100,118 +99,35 @@ async fn serve(server: Rc<Server>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let client = server.connect();
     let _gone = Gone(&server, &client);
-    let mut conn = Conn {
-        session: Session::new(&server),
-        timer: None,
-        eof: false,
-    };
+    let mut conn = Conn::<Pin<Box<Sleep>>>::new(&server);
     poll_fn(|cx| conn.poll(cx, &server, &client, &mut stream)).await;
 }
 
-struct Gone<'a>(&'a Server, &'a Rc<Client>);
-
-impl Drop for Gone<'_> {
-    fn drop(&mut self) {
-        self.0.disconnect(self.1);
-    }
-}
-
-struct Conn {
-    session: Session,
-    timer: Option<(Instant, Pin<Box<Sleep>>)>,
-    eof: bool,
-}
-
-impl Conn {
-    fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-        server: &Server,
-        client: &Rc<Client>,
-        stream: &mut TcpStream,
-    ) -> Poll<()> {
-        loop {
-            if client.killed().is_some() {
-                return Poll::Ready(());
-            }
-            if client.closing() {
-                self.session.closing = true;
-            }
-            loop {
-                let out = client.out.borrow();
-                if out.pending().is_empty() {
-                    break;
-                }
-                match Pin::new(&mut *stream).poll_write(cx, out.pending()) {
-                    Poll::Ready(Ok(n)) if n > 0 => {
-                        drop(out);
-                        client.out.borrow_mut().advance(n);
-                    }
-                    Poll::Ready(_) => return Poll::Ready(()),
-                    Poll::Pending => break,
-                }
-            }
-            if self.session.closing && client.pending() == 0 {
-                return Poll::Ready(());
-            }
-            if self.poll_timeout(cx, server, client) {
-                continue;
-            }
-            if self.session.run(server, client) {
-                continue;
-            }
-            if self.eof {
-                if client.is_blocked() {
-                    return Poll::Ready(());
-                }
-                self.session.closing = true;
-                continue;
-            }
-            if !self.session.wants_input(server, client) {
-                client.set_waker(cx.waker());
-                return Poll::Pending;
-            }
-            let need = self.session.need;
-            let mut buf = ReadBuf::new(self.session.input.spare(need));
-            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
-                    let n = buf.filled().len();
-                    if n == 0 {
-                        self.eof = true;
-                    } else {
-                        self.session.input.filled(n);
-                    }
-                }
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Pending => {
-                    client.set_waker(cx.waker());
-                    return Poll::Pending;
-                }
-            }
+impl Socket for TcpStream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        match Pin::new(self).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
     }
 
-    fn poll_timeout(&mut self, cx: &mut Context<'_>, server: &Server, client: &Rc<Client>) -> bool {
-        let deadline = client.blocked.borrow().as_ref().and_then(|b| b.deadline);
-        let Some(deadline) = deadline else {
-            self.timer = None;
-            return false;
-        };
-        let (at, timer) = self.timer.get_or_insert_with(|| {
-            (
-                deadline,
-                Box::pin(tokio::time::sleep_until(deadline.into())),
-            )
-        });
-        if *at != deadline {
-            *at = deadline;
-            timer.as_mut().reset(deadline.into());
-        }
-        if timer.as_mut().poll(cx).is_pending() {
-            return false;
-        }
-        self.timer = None;
-        self.session.time_out(server, client);
-        true
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(self).poll_write(cx, buf)
+    }
+}
+
+impl Timeout for Pin<Box<Sleep>> {
+    fn at(deadline: Instant) -> Self {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    fn reset(&mut self, deadline: Instant) {
+        self.as_mut().reset(deadline.into());
+    }
+
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.as_mut().poll(cx)
     }
 }

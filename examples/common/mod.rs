@@ -80,10 +80,7 @@ pub fn parse_args_with(
     let mut stats = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let (flag, value) = match arg.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (arg.clone(), None),
-        };
+        let (flag, value) = split_flag(&arg);
         match flag.as_str() {
             "-h" | "--help" => {
                 println!("{usage}");
@@ -136,6 +133,15 @@ pub fn parse_args_with(
             &format!("`{addr}` is not a HOST:PORT address (or the host name does not resolve)"),
             &usage,
         ),
+    }
+}
+
+/// `--flag=value` as the flag and its value; any other argument as itself, with no value (the
+/// program takes it from the next argument if the flag needs one).
+pub fn split_flag(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((f, v)) => (f.to_string(), Some(v.to_string())),
+        None => (arg.to_string(), None),
     }
 }
 

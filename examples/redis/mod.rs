@@ -2,6 +2,8 @@
 //!
 //! - [`parser`]: RESP2 requests, incremental and copy-free;
 //! - [`session`]: one connection's input, parser and command running (pipelining, backpressure);
+//! - [`turn`]: one connection's turn between its socket and its session, on any runtime's socket
+//!   and timer;
 //! - [`conn`]: the connection task on evloop's sockets and timers;
 //! - [`expiry`]: the active expiry cycle on evloop's timers, and the loop's clock;
 //! - [`commands`]: the command table and the commands;
@@ -13,7 +15,7 @@
 //!
 //! Everything but `conn` and `expiry` is runtime-agnostic (the server reads the time through the
 //! clock it is given), so the tokio twin of the benchmark runs the same code with its own
-//! connection task, expiry cycle and clock.
+//! socket and timer for the turn, expiry cycle and clock.
 
 // The tokio twin uses all but `conn` and `expiry`; each binary uses part of the rest.
 #![allow(dead_code)]
@@ -29,3 +31,4 @@ pub mod reply;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod turn;

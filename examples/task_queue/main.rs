@@ -318,10 +318,7 @@ fn parse_broker() -> Option<String> {
     let mut args = std::env::args().skip(1);
     let mut url = None;
     while let Some(arg) = args.next() {
-        let (flag, value) = match arg.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (arg.clone(), None),
-        };
+        let (flag, value) = common::split_flag(&arg);
         match flag.as_str() {
             "-h" | "--help" => {
                 println!("{usage}");

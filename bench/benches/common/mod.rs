@@ -1,11 +1,12 @@
-//! Helpers shared by the bench targets: finding the target directory, building the example
-//! servers, raising the open-files limit, starting and stopping server processes, and the runtime
-//! setup and batch runners of the micro-benchmarks.
+//! Helpers shared by the bench targets: reading their flags, finding the target directory,
+//! building the example servers, raising the open-files limit, starting and stopping server
+//! processes, and the runtime setup and batch runners of the micro-benchmarks.
 //!
 //! Each bench includes this file with `mod common;` and uses only part of it, so what one bench
 //! leaves unused is not dead code.
 #![allow(dead_code)]
 
+pub mod flags;
 pub mod process;
 
 use std::collections::HashMap;
